@@ -1,0 +1,238 @@
+//! The wire protocol: every type that crosses the network between the server
+//! and a browser (or any other program) lives here and nowhere else.
+//!
+//! This module depends on serde only, never on Leptos, so that tools such as
+//! a load generator can speak the protocol without pulling in the UI.
+//!
+//! Every event the server streams is an [`Envelope`]: the channel it belongs
+//! to, its [`Position`] in the server's one ordered log, a timestamp, an event
+//! type and a JSON payload. Clients resume from the last position they
+//! applied.
+
+use std::{fmt, str::FromStr};
+
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+/// The channel that carries host metric samples.
+pub const METRICS_CHANNEL: &str = "metrics";
+/// The event type of a [`HostSample`] on the metrics channel.
+pub const METRICS_EVENT: &str = "metrics";
+/// The event type that tells a client its position is unknown or too old:
+/// it must drop its state and rebuild it from the [`Snapshot`] it carries.
+pub const RESET_EVENT: &str = "reset";
+/// The event type that opens a stream for a client that gave no position:
+/// a [`Snapshot`] of the current state of its channels.
+pub const SNAPSHOT_EVENT: &str = "snapshot";
+
+/// A place in the server's event log.
+///
+/// Positions are strictly increasing across the whole log. The `epoch`
+/// identifies one life of the log: a server restarted with an in-memory log
+/// starts a new epoch, so a position from an earlier life is recognised as
+/// unknown instead of being silently misread. On the wire a position is the
+/// string `"<epoch>-<seq>"`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Position {
+    /// Which life of the log this position belongs to.
+    pub epoch: u64,
+    /// The event's sequence number within its epoch, starting at 1.
+    pub seq: u64,
+}
+
+impl Position {
+    /// Creates a position.
+    pub const fn new(epoch: u64, seq: u64) -> Self {
+        Self { epoch, seq }
+    }
+
+    /// True when `self` comes after `other` in the same epoch.
+    pub fn is_after(&self, other: &Position) -> bool {
+        self.epoch == other.epoch && self.seq > other.seq
+    }
+}
+
+impl fmt::Display for Position {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}-{}", self.epoch, self.seq)
+    }
+}
+
+/// Why a string is not a [`Position`].
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("invalid position {input:?}: expected \"<epoch>-<seq>\" with two unsigned integers")]
+pub struct PositionParseError {
+    /// The text that failed to parse (truncated to 64 characters).
+    pub input: String,
+}
+
+impl FromStr for Position {
+    type Err = PositionParseError;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let error = || PositionParseError {
+            input: s.chars().take(64).collect(),
+        };
+        let (epoch, seq) = s.split_once('-').ok_or_else(error)?;
+        let digits = |part: &str| {
+            if part.is_empty() || !part.bytes().all(|b| b.is_ascii_digit()) {
+                return Err(error());
+            }
+            part.parse::<u64>().map_err(|_| error())
+        };
+        Ok(Position::new(digits(epoch)?, digits(seq)?))
+    }
+}
+
+impl Serialize for Position {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_str(self)
+    }
+}
+
+impl<'de> Deserialize<'de> for Position {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(deserializer)?;
+        text.parse().map_err(serde::de::Error::custom)
+    }
+}
+
+/// One event as every transport delivers it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Envelope<T> {
+    /// The event's position in the log; what a client resumes from.
+    pub id: Position,
+    /// The channel the event was published to.
+    pub channel: String,
+    /// The event type (for example `metrics`, `reset` or `message`).
+    pub event: String,
+    /// When the event was published, in milliseconds since the Unix epoch.
+    pub ts: i64,
+    /// The payload.
+    pub data: T,
+}
+
+/// The payload of `snapshot` and `reset` events: the current state of the
+/// subscribed channels, as the newest event of each.
+///
+/// The envelope that carries a snapshot has the log's head position as its
+/// id, so a client that applies the snapshot resumes from there: events in
+/// the snapshot keep their own (older) ids but are never delivered again.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Snapshot {
+    /// Why the client's position could not be honoured (`reset` only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    /// The newest event of each subscribed channel that has one, oldest first.
+    pub events: Vec<Envelope<serde_json::Value>>,
+}
+
+/// One sample of the server's own host, taken every sample interval.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct HostSample {
+    /// When the sample was taken, in milliseconds since the Unix epoch.
+    pub ts: i64,
+    /// The host's name.
+    pub host: String,
+    /// Total CPU use over the last interval, 0 to 100.
+    pub cpu_percent: f32,
+    /// CPU use of each core over the last interval, 0 to 100.
+    pub cores_percent: Vec<f32>,
+    /// Memory in use, in bytes.
+    pub memory_used_bytes: u64,
+    /// Installed memory, in bytes.
+    pub memory_total_bytes: u64,
+    /// Load average over 1, 5 and 15 minutes.
+    pub load_average: LoadAverage,
+    /// Bytes received per second over the last interval, all interfaces but loopback.
+    pub net_rx_bytes_per_sec: f64,
+    /// Bytes sent per second over the last interval, all interfaces but loopback.
+    pub net_tx_bytes_per_sec: f64,
+}
+
+impl HostSample {
+    /// Memory in use as a percentage of installed memory (0 when unknown).
+    pub fn memory_percent(&self) -> f32 {
+        crate::format::ratio_percent(self.memory_used_bytes, self.memory_total_bytes)
+    }
+}
+
+/// The system load average.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+pub struct LoadAverage {
+    /// Over the last minute.
+    pub one: f64,
+    /// Over the last five minutes.
+    pub five: f64,
+    /// Over the last fifteen minutes.
+    pub fifteen: f64,
+}
+
+/// What the server renders into the page so that it shows data before any
+/// script runs, and so that the live client knows where to resume from.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Bootstrap {
+    /// The position of the newest event the page already contains.
+    pub position: Option<Position>,
+    /// Recent host samples, oldest first (the newest one is the current value).
+    pub samples: Vec<HostSample>,
+    /// The server's heartbeat interval in milliseconds.
+    pub heartbeat_ms: u64,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn position_round_trips_through_its_wire_form() {
+        let position = Position::new(1_700_000_000_000, 42);
+        let text = position.to_string();
+        assert_eq!(text, "1700000000000-42");
+        assert_eq!(text.parse::<Position>(), Ok(position));
+        let json = serde_json::to_string(&position).unwrap();
+        assert_eq!(json, "\"1700000000000-42\"");
+        assert_eq!(serde_json::from_str::<Position>(&json).unwrap(), position);
+    }
+
+    #[test]
+    fn malformed_positions_are_rejected() {
+        for bad in [
+            "",
+            "12",
+            "-1",
+            "1-",
+            "a-1",
+            "1-b",
+            "1-2-3",
+            "+1-2",
+            "1- 2",
+            "99999999999999999999-1",
+        ] {
+            assert!(bad.parse::<Position>().is_err(), "{bad:?} parsed");
+        }
+    }
+
+    #[test]
+    fn positions_of_another_epoch_are_never_after() {
+        let a = Position::new(1, 10);
+        assert!(Position::new(1, 11).is_after(&a));
+        assert!(!Position::new(1, 10).is_after(&a));
+        assert!(!Position::new(2, 11).is_after(&a));
+    }
+
+    #[test]
+    fn envelope_has_the_documented_field_names() {
+        let envelope = Envelope {
+            id: Position::new(5, 6),
+            channel: "metrics".into(),
+            event: "metrics".into(),
+            ts: 7,
+            data: serde_json::json!({"x": 1}),
+        };
+        let value = serde_json::to_value(&envelope).unwrap();
+        assert_eq!(
+            value,
+            serde_json::json!({"id": "5-6", "channel": "metrics", "event": "metrics", "ts": 7, "data": {"x": 1}})
+        );
+    }
+}

@@ -1,0 +1,117 @@
+//! Metric cards: a title, one big value and a line of detail.
+
+use leptos::prelude::*;
+
+use crate::{format, ui::LiveStore};
+
+/// A card showing one value. `name` is used for `data-testid`
+/// (`<name>-card`, `<name>-value`).
+#[component]
+pub fn StatCard(
+    name: &'static str,
+    title: &'static str,
+    #[prop(into)] value: Signal<String>,
+    #[prop(into)] detail: Signal<String>,
+    #[prop(optional)] children: Option<Children>,
+) -> impl IntoView {
+    view! {
+        <section class="stat-card" data-testid=format!("{name}-card")>
+            <h2 class="stat-card__title">{title}</h2>
+            <p class="stat-card__value" data-testid=format!("{name}-value")>
+                {move || value.get()}
+            </p>
+            <p class="stat-card__detail">{move || detail.get()}</p>
+            {children.map(|children| children())}
+        </section>
+    }
+}
+
+fn store() -> LiveStore {
+    expect_context::<LiveStore>()
+}
+
+const MISSING: &str = "—";
+
+fn text(memo: Memo<Option<String>>) -> Signal<String> {
+    Signal::derive(move || memo.get().unwrap_or_else(|| MISSING.to_string()))
+}
+
+/// Total CPU use, with a bar per core.
+#[component]
+pub fn CpuCard() -> impl IntoView {
+    let store = store();
+    let value = store.derive(|s| format::percent(s.cpu_percent));
+    let cores = store.derive(|s| {
+        s.cores_percent
+            .iter()
+            .map(|c| (c.clamp(0.0, 100.0) * 10.0).round() / 10.0)
+            .collect::<Vec<f32>>()
+    });
+    let detail = Signal::derive(move || match cores.with(|c| c.as_ref().map(Vec::len)) {
+        Some(1) => "1 core".to_string(),
+        Some(n) => format!("{n} cores"),
+        None => MISSING.to_string(),
+    });
+    view! {
+        <StatCard name="cpu" title="CPU" value=text(value) detail=detail>
+            <div class="core-bars" aria-label="CPU use per core">
+                {move || {
+                    cores
+                        .get()
+                        .unwrap_or_default()
+                        .into_iter()
+                        .enumerate()
+                        .map(|(index, percent)| {
+                            view! {
+                                <span
+                                    class="core-bars__bar"
+                                    title=format!("core {index}: {}", format::percent(percent))
+                                    style=format!("--fill: {percent:.1}%")
+                                ></span>
+                            }
+                        })
+                        .collect_view()
+                }}
+            </div>
+        </StatCard>
+    }
+}
+
+/// Memory in use.
+#[component]
+pub fn MemoryCard() -> impl IntoView {
+    let store = store();
+    let value = store.derive(|s| format::percent(s.memory_percent()));
+    let detail = store.derive(|s| {
+        format!(
+            "{} of {}",
+            format::bytes(s.memory_used_bytes),
+            format::bytes(s.memory_total_bytes)
+        )
+    });
+    view! { <StatCard name="memory" title="Memory" value=text(value) detail=text(detail) /> }
+}
+
+/// The load average.
+#[component]
+pub fn LoadCard() -> impl IntoView {
+    let store = store();
+    let value = store.derive(|s| format::load(s.load_average.one));
+    let detail = store.derive(|s| {
+        format!(
+            "5 min {} · 15 min {}",
+            format::load(s.load_average.five),
+            format::load(s.load_average.fifteen)
+        )
+    });
+    view! { <StatCard name="load" title="Load (1 min)" value=text(value) detail=text(detail) /> }
+}
+
+/// Network throughput.
+#[component]
+pub fn NetworkCard() -> impl IntoView {
+    let store = store();
+    let value = store.derive(|s| format!("↓ {}", format::bytes_per_sec(s.net_rx_bytes_per_sec)));
+    let detail = store.derive(|s| format!("↑ {}", format::bytes_per_sec(s.net_tx_bytes_per_sec)));
+    view! { <StatCard name="network" title="Network" value=text(value) detail=text(detail) /> }
+}

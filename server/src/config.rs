@@ -1,0 +1,123 @@
+//! The server's configuration: one typed struct, parsed once in `main` from
+//! the command line and `LIVEDASH_*` environment variables, then passed down.
+
+use std::{net::SocketAddr, path::PathBuf, time::Duration};
+
+use clap::{Parser, ValueEnum};
+
+/// livedash: a self-hosted live metrics dashboard in one binary.
+///
+/// Every option can also be set through the environment variable named in
+/// its description; a command-line option wins over the variable.
+#[derive(Parser, Debug, Clone)]
+#[command(name = "livedash", version, about, long_about = None)]
+pub struct Config {
+    /// Address and port to listen on.
+    #[arg(long, env = "LIVEDASH_LISTEN", default_value = "127.0.0.1:3000")]
+    pub listen: SocketAddr,
+
+    /// Directory for livedash's persistent state; created if missing.
+    #[arg(long, env = "LIVEDASH_DATA_DIR", default_value = "livedash-data")]
+    pub data_dir: PathBuf,
+
+    /// How often the host is sampled (e.g. `1s`, `500ms`; at least 100ms).
+    #[arg(long, env = "LIVEDASH_SAMPLE_INTERVAL", default_value = "1s", value_parser = parse_sample_interval)]
+    pub sample_interval: Duration,
+
+    /// How often idle streams get a heartbeat (e.g. `15s`; at least 100ms).
+    #[arg(long, env = "LIVEDASH_HEARTBEAT_INTERVAL", default_value = "15s", value_parser = parse_interval)]
+    pub heartbeat_interval: Duration,
+
+    /// Most events each channel keeps for clients that resume.
+    #[arg(long, env = "LIVEDASH_HISTORY_EVENTS", default_value_t = 1000, value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
+    pub history_events: u32,
+
+    /// Longest time each channel keeps events for clients that resume (e.g. `10m`).
+    #[arg(long, env = "LIVEDASH_HISTORY_AGE", default_value = "10m", value_parser = parse_interval)]
+    pub history_age: Duration,
+
+    /// How long shutdown waits for open connections before closing them.
+    #[arg(long, env = "LIVEDASH_SHUTDOWN_GRACE", default_value = "1500ms", value_parser = parse_interval)]
+    pub shutdown_grace: Duration,
+
+    /// Least severe log level printed.
+    #[arg(long, env = "LIVEDASH_LOG_LEVEL", value_enum, default_value_t = LogLevel::Info)]
+    pub log_level: LogLevel,
+}
+
+/// How much the server logs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum LogLevel {
+    /// Only errors.
+    Error,
+    /// Errors and warnings.
+    Warn,
+    /// Lifecycle events (start, stop, connections failing).
+    Info,
+    /// Every connection and subscription.
+    Debug,
+    /// Everything.
+    Trace,
+}
+
+impl From<LogLevel> for tracing::Level {
+    fn from(level: LogLevel) -> Self {
+        match level {
+            LogLevel::Error => tracing::Level::ERROR,
+            LogLevel::Warn => tracing::Level::WARN,
+            LogLevel::Info => tracing::Level::INFO,
+            LogLevel::Debug => tracing::Level::DEBUG,
+            LogLevel::Trace => tracing::Level::TRACE,
+        }
+    }
+}
+
+const MIN_INTERVAL: Duration = Duration::from_millis(100);
+
+fn parse_interval(text: &str) -> Result<Duration, String> {
+    let duration = humantime::parse_duration(text)
+        .map_err(|e| format!("{e} (expected e.g. 500ms, 15s, 10m)"))?;
+    if duration < MIN_INTERVAL {
+        return Err(format!(
+            "must be at least {}",
+            humantime::format_duration(MIN_INTERVAL)
+        ));
+    }
+    Ok(duration)
+}
+
+fn parse_sample_interval(text: &str) -> Result<Duration, String> {
+    let duration = parse_interval(text)?;
+    if duration > Duration::from_secs(3600) {
+        return Err("must be at most 1h".to_string());
+    }
+    Ok(duration)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_match_the_documentation() {
+        let config = Config::try_parse_from(["livedash"]).unwrap();
+        assert_eq!(config.listen, "127.0.0.1:3000".parse().unwrap());
+        assert_eq!(config.sample_interval, Duration::from_secs(1));
+        assert_eq!(config.heartbeat_interval, Duration::from_secs(15));
+        assert_eq!(config.history_events, 1000);
+    }
+
+    #[test]
+    fn invalid_values_are_usage_errors() {
+        for args in [
+            &["livedash", "--listen", "nowhere"][..],
+            &["livedash", "--sample-interval", "0s"],
+            &["livedash", "--sample-interval", "fast"],
+            &["livedash", "--log-level", "loud"],
+            &["livedash", "--no-such-option"],
+        ] {
+            let error = Config::try_parse_from(args).unwrap_err();
+            assert_eq!(error.exit_code(), 2, "{args:?}");
+        }
+    }
+}

@@ -1,0 +1,182 @@
+//! The livedash server.
+//!
+//! Data flows one way: sources (`sources::host`) publish into the hub
+//! (`hub`), the one ordered event log; transports (`transport::sse`) turn
+//! subscriptions to the hub into streams for clients; the page (`page`) is
+//! rendered with the hub's current state and hydrated by the embedded front
+//! end (`assets`).
+//!
+//! [`serve`] runs everything on a bound listener until its shutdown future
+//! completes; `main` only parses the configuration and calls it.
+
+pub mod assets;
+pub mod config;
+pub mod error;
+pub mod hub;
+pub mod page;
+pub mod shutdown;
+pub mod sources;
+pub mod transport;
+
+use std::{future::Future, io, time::Duration, time::Instant};
+
+use axum::{extract::State, response::IntoResponse, routing::get, Json, Router};
+use serde_json::json;
+use tokio::net::TcpListener;
+
+use crate::{
+    config::Config,
+    hub::{Hub, HubConfig},
+    shutdown::Shutdown,
+};
+
+/// What every request handler shares. Cheap to clone.
+#[derive(Clone, Debug)]
+pub struct AppState {
+    /// The event log.
+    pub hub: Hub,
+    /// How often idle streams get a heartbeat.
+    pub heartbeat: Duration,
+    /// Fires when the server starts shutting down.
+    pub shutdown: Shutdown,
+    /// When the server started.
+    pub started: Instant,
+}
+
+/// The HTTP routes.
+pub fn app(state: AppState) -> Router {
+    Router::new()
+        .route("/", get(page::handler))
+        .route("/healthz", get(healthz))
+        .route("/api/realtime/sse", get(transport::sse::handler))
+        .fallback(assets::handler)
+        .with_state(state)
+}
+
+async fn healthz(State(state): State<AppState>) -> impl IntoResponse {
+    Json(json!({
+        "status": "ok",
+        "version": env!("CARGO_PKG_VERSION"),
+        "uptime_s": state.started.elapsed().as_secs(),
+        "position": state.hub.head(),
+    }))
+}
+
+/// Why the server could not run.
+#[derive(Debug, thiserror::Error)]
+pub enum ServerError {
+    /// The data directory cannot be created.
+    #[error("cannot create the data directory {path}: {source}")]
+    DataDir {
+        /// The directory.
+        path: String,
+        /// The cause.
+        source: io::Error,
+    },
+    /// The listen address cannot be bound.
+    #[error("cannot listen on {address}: {source}")]
+    Bind {
+        /// The address.
+        address: String,
+        /// The cause.
+        source: io::Error,
+    },
+    /// The host cannot be sampled.
+    #[error(transparent)]
+    Host(#[from] sources::host::HostError),
+    /// Serving failed.
+    #[error("the server failed: {0}")]
+    Serve(io::Error),
+}
+
+/// Binds the configured address and serves until SIGINT or SIGTERM.
+pub async fn run(config: Config) -> Result<(), ServerError> {
+    std::fs::create_dir_all(&config.data_dir).map_err(|source| ServerError::DataDir {
+        path: config.data_dir.display().to_string(),
+        source,
+    })?;
+    let listener = TcpListener::bind(config.listen)
+        .await
+        .map_err(|source| ServerError::Bind {
+            address: config.listen.to_string(),
+            source,
+        })?;
+    serve(listener, config, termination_signal()).await
+}
+
+/// Serves on `listener` until `signal` completes, then shuts down: streams
+/// end, new ones are refused, and after the configured grace period any
+/// connection still open is dropped.
+pub async fn serve(
+    listener: TcpListener,
+    config: Config,
+    signal: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), ServerError> {
+    // Leptos's server rendering spawns on this executor; a second call
+    // (several servers in one test process) is harmless.
+    let _ = any_spawner::Executor::init_tokio();
+    let (trigger, shutdown) = shutdown::channel();
+    let hub = Hub::new(HubConfig {
+        history_events: config.history_events as usize,
+        history_age: config.history_age,
+        ..HubConfig::default()
+    });
+    let sampler = sources::host::spawn(hub.clone(), config.sample_interval, shutdown.clone())?;
+    let state = AppState {
+        hub,
+        heartbeat: config.heartbeat_interval,
+        shutdown: shutdown.clone(),
+        started: Instant::now(),
+    };
+    let address = listener.local_addr().map_err(ServerError::Serve)?;
+    tracing::info!(%address, embedded_files = assets::file_count(), "livedash is listening");
+
+    let server = axum::serve(listener, app(state)).with_graceful_shutdown(shutdown.clone().wait());
+    let grace = config.shutdown_grace;
+    let result = tokio::select! {
+        result = server => result.map_err(ServerError::Serve),
+        () = async {
+            signal.await;
+            tracing::info!("shutting down");
+            trigger.trigger();
+            tokio::time::sleep(grace).await;
+        } => {
+            tracing::warn!(?grace, "connections still open after the grace period; closing them");
+            Ok(())
+        }
+    };
+    trigger.trigger();
+    if let Err(error) = sampler.await {
+        tracing::error!(%error, "the host sampler panicked");
+    }
+    tracing::info!("stopped");
+    result
+}
+
+/// Completes on SIGINT or SIGTERM.
+async fn termination_signal() {
+    let interrupt = async {
+        if let Err(error) = tokio::signal::ctrl_c().await {
+            tracing::error!(%error, "cannot listen for SIGINT");
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(error) => {
+                tracing::error!(%error, "cannot listen for SIGTERM");
+                std::future::pending::<()>().await;
+            }
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = interrupt => {}
+        () = terminate => {}
+    }
+}

@@ -1,0 +1,225 @@
+//! The host source: samples the machine livedash runs on (CPU, memory, load,
+//! network) every sample interval and publishes a
+//! [`HostSample`](app::protocol::HostSample) on the `metrics` channel.
+//!
+//! sysinfo reports CPU use as a percentage over the time since the last
+//! refresh, and network traffic as ever-growing byte counters; this module
+//! turns the counters into rates itself ([`counter_rate`]), per interface, so
+//! an interface that appears, disappears or resets its counters never shows
+//! as a spike.
+
+use std::{
+    collections::HashMap,
+    ffi::OsString,
+    time::{Duration, Instant},
+};
+
+use app::protocol::{HostSample, LoadAverage, METRICS_CHANNEL, METRICS_EVENT};
+use sysinfo::{Networks, System};
+use tokio::task::JoinHandle;
+
+use crate::{
+    hub::{now_ms, Hub},
+    shutdown::Shutdown,
+};
+
+/// Why the host cannot be sampled.
+#[derive(Debug, thiserror::Error)]
+pub enum HostError {
+    /// sysinfo cannot read this platform's statistics.
+    #[error("cannot read host statistics: {0}")]
+    Unavailable(#[from] sysinfo::Error),
+}
+
+/// The per-second rate of a counter that went from `previous` to `current`
+/// in `elapsed`. A counter that went down was reset (or wrapped): it
+/// restarted from zero, so `current` is what it counted since.
+pub fn counter_rate(previous: u64, current: u64, elapsed: Duration) -> f64 {
+    let seconds = elapsed.as_secs_f64();
+    if seconds <= 0.0 {
+        return 0.0;
+    }
+    let delta = if current >= previous {
+        current - previous
+    } else {
+        current
+    };
+    delta as f64 / seconds
+}
+
+/// A percentage from sysinfo made safe to show: finite and within 0..=100.
+pub fn clamp_percent(value: f32) -> f32 {
+    if value.is_finite() {
+        value.clamp(0.0, 100.0)
+    } else {
+        0.0
+    }
+}
+
+/// Turns successive reads of the host into samples.
+pub struct HostSampler {
+    system: System,
+    networks: Networks,
+    host: String,
+    counters: HashMap<OsString, (u64, u64)>,
+    last_read: Instant,
+}
+
+impl HostSampler {
+    /// Reads the host once, to have a baseline for the first sample.
+    pub fn new() -> Result<Self, HostError> {
+        let mut system = System::new()?;
+        system.refresh_cpu_usage();
+        system.refresh_memory();
+        let networks = Networks::new_with_refreshed_list()?;
+        let counters = interface_counters(&networks);
+        let host = System::host_name().unwrap_or_else(|_| "unknown host".to_string());
+        Ok(Self {
+            system,
+            networks,
+            host,
+            counters,
+            last_read: Instant::now(),
+        })
+    }
+
+    /// Reads the host and returns what changed since the previous read.
+    pub fn sample(&mut self) -> HostSample {
+        self.system.refresh_cpu_usage();
+        self.system.refresh_memory();
+        self.networks.refresh(true);
+        let now = Instant::now();
+        let elapsed = now.duration_since(self.last_read);
+        self.last_read = now;
+
+        let current = interface_counters(&self.networks);
+        let (mut rx, mut tx) = (0.0, 0.0);
+        for (name, &(rx_now, tx_now)) in &current {
+            // An interface seen for the first time has no baseline yet.
+            if let Some(&(rx_before, tx_before)) = self.counters.get(name) {
+                rx += counter_rate(rx_before, rx_now, elapsed);
+                tx += counter_rate(tx_before, tx_now, elapsed);
+            }
+        }
+        self.counters = current;
+
+        let load = System::load_average().unwrap_or(sysinfo::LoadAvg {
+            one: 0.0,
+            five: 0.0,
+            fifteen: 0.0,
+        });
+        HostSample {
+            ts: now_ms(),
+            host: self.host.clone(),
+            cpu_percent: clamp_percent(self.system.global_cpu_usage()),
+            cores_percent: self
+                .system
+                .cpus()
+                .iter()
+                .map(|cpu| clamp_percent(cpu.usage()))
+                .collect(),
+            memory_used_bytes: self.system.used_memory(),
+            memory_total_bytes: self.system.total_memory(),
+            load_average: LoadAverage {
+                one: load.one,
+                five: load.five,
+                fifteen: load.fifteen,
+            },
+            net_rx_bytes_per_sec: rx,
+            net_tx_bytes_per_sec: tx,
+        }
+    }
+}
+
+/// Received and sent byte counters of every interface but loopback.
+fn interface_counters(networks: &Networks) -> HashMap<OsString, (u64, u64)> {
+    networks
+        .iter()
+        .filter(|(name, _)| name.as_os_str() != "lo")
+        .map(|(name, data)| {
+            (
+                name.clone(),
+                (data.total_received(), data.total_transmitted()),
+            )
+        })
+        .collect()
+}
+
+/// Starts sampling every `interval` until `shutdown` fires. The first sample
+/// is published after sysinfo's minimum CPU interval, so a fresh server has
+/// data within a fraction of a second.
+pub fn spawn(
+    hub: Hub,
+    interval: Duration,
+    shutdown: Shutdown,
+) -> Result<JoinHandle<()>, HostError> {
+    let mut sampler = HostSampler::new()?;
+    Ok(tokio::spawn(async move {
+        let first = sysinfo::MINIMUM_CPU_UPDATE_INTERVAL.min(interval);
+        let mut ticker = tokio::time::interval_at(tokio::time::Instant::now() + first, interval);
+        ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let stop = shutdown.wait();
+        tokio::pin!(stop);
+        loop {
+            tokio::select! {
+                _ = &mut stop => break,
+                _ = ticker.tick() => {
+                    // Reading /proc takes well under a millisecond: no need
+                    // for a blocking thread.
+                    let sample = sampler.sample();
+                    if let Err(error) = hub.publish(METRICS_CHANNEL, METRICS_EVENT, &sample) {
+                        tracing::error!(%error, channel = METRICS_CHANNEL, "cannot publish a host sample");
+                    }
+                }
+            }
+        }
+        tracing::debug!("host sampler stopped");
+    }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rate_is_the_counter_delta_per_second() {
+        assert_eq!(counter_rate(1_000, 3_000, Duration::from_secs(2)), 1_000.0);
+        assert_eq!(
+            counter_rate(1_000, 1_500, Duration::from_millis(500)),
+            1_000.0
+        );
+        assert_eq!(counter_rate(5, 5, Duration::from_secs(1)), 0.0);
+    }
+
+    #[test]
+    fn a_counter_that_went_down_restarted_from_zero() {
+        assert_eq!(counter_rate(10_000, 400, Duration::from_secs(2)), 200.0);
+    }
+
+    #[test]
+    fn no_elapsed_time_means_no_rate() {
+        assert_eq!(counter_rate(0, 1_000, Duration::ZERO), 0.0);
+    }
+
+    #[test]
+    fn percentages_are_finite_and_in_range() {
+        assert_eq!(clamp_percent(42.5), 42.5);
+        assert_eq!(clamp_percent(-1.0), 0.0);
+        assert_eq!(clamp_percent(100.5), 100.0);
+        assert_eq!(clamp_percent(f32::NAN), 0.0);
+        assert_eq!(clamp_percent(f32::INFINITY), 0.0);
+    }
+
+    #[test]
+    fn a_real_sample_of_this_host_is_plausible() {
+        let mut sampler = HostSampler::new().expect("this test runs on a supported platform");
+        std::thread::sleep(sysinfo::MINIMUM_CPU_UPDATE_INTERVAL);
+        let sample = sampler.sample();
+        assert!(!sample.cores_percent.is_empty());
+        assert!((0.0..=100.0).contains(&sample.cpu_percent));
+        assert!(
+            sample.memory_total_bytes > 0 && sample.memory_used_bytes <= sample.memory_total_bytes
+        );
+        assert!(sample.net_rx_bytes_per_sec >= 0.0 && sample.net_tx_bytes_per_sec >= 0.0);
+    }
+}

@@ -1,0 +1,89 @@
+//! Server-Sent Events: `GET /api/realtime/sse?channels=a,b`.
+//!
+//! Each delivery becomes one SSE event with `id:` (its position), `event:`
+//! (its type) and `data:` (the envelope JSON). The stream opens with a
+//! `retry:` hint, sends a comment heartbeat when idle, resumes from the
+//! `Last-Event-ID` header (sent by browsers on their own reconnects) or the
+//! `lastEventId` query parameter, and ends when the client goes away or the
+//! server shuts down.
+
+use std::{convert::Infallible, time::Duration};
+
+use axum::{
+    extract::{Query, State},
+    http::{header::HeaderName, HeaderMap, HeaderValue},
+    response::{
+        sse::{Event as SseEvent, KeepAlive, Sse},
+        IntoResponse,
+    },
+};
+use futures_util::{stream, StreamExt};
+use serde::Deserialize;
+
+use crate::{
+    error::ApiError,
+    hub::Delivery,
+    transport::{parse_channels, parse_position},
+    AppState,
+};
+
+/// How long a browser waits before reconnecting on its own.
+const RETRY_HINT: Duration = Duration::from_secs(1);
+
+/// The query string of a stream request.
+#[derive(Debug, Deserialize)]
+pub struct SseQuery {
+    /// Comma-separated channels (default `metrics`).
+    pub channels: Option<String>,
+    /// Where to resume from, when no `Last-Event-ID` header is sent.
+    #[serde(rename = "lastEventId")]
+    pub last_event_id: Option<String>,
+}
+
+/// Opens an event stream.
+pub async fn handler(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Query(query): Query<SseQuery>,
+) -> Result<impl IntoResponse, ApiError> {
+    if state.shutdown.is_triggered() {
+        return Err(ApiError::ShuttingDown);
+    }
+    let channels = parse_channels(query.channels.as_deref(), app::protocol::METRICS_CHANNEL)?;
+    let header = headers
+        .get("last-event-id")
+        .and_then(|v| v.to_str().ok())
+        .filter(|v| !v.trim().is_empty());
+    let since = match header
+        .or(query.last_event_id.as_deref())
+        .filter(|v| !v.trim().is_empty())
+    {
+        Some(text) => Some(parse_position(text)?),
+        None => None,
+    };
+    let subscription = state.hub.subscribe(channels, since);
+    tracing::debug!(channels = ?subscription.channels(), since = ?since.map(|p| p.to_string()), "sse stream opened");
+
+    let hint = stream::once(async { Ok::<_, Infallible>(SseEvent::default().retry(RETRY_HINT)) });
+    let events = stream::unfold(subscription, |mut subscription| async move {
+        let delivery = subscription.next().await?;
+        Some((Ok(to_sse(&delivery)), subscription))
+    });
+    let body = hint.chain(events).take_until(state.shutdown.clone().wait());
+    let sse =
+        Sse::new(body).keep_alive(KeepAlive::new().interval(state.heartbeat).text("heartbeat"));
+    Ok((
+        [(
+            HeaderName::from_static("x-accel-buffering"),
+            HeaderValue::from_static("no"),
+        )],
+        sse,
+    ))
+}
+
+fn to_sse(delivery: &Delivery) -> SseEvent {
+    SseEvent::default()
+        .id(delivery.position().to_string())
+        .event(delivery.event_type())
+        .data(std::str::from_utf8(delivery.json()).unwrap_or("{}"))
+}
