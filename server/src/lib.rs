@@ -121,7 +121,8 @@ pub async fn serve(
         history_age: config.history_age,
         ..HubConfig::default()
     });
-    let sampler = sources::host::spawn(hub.clone(), config.sample_interval, shutdown.clone())?;
+    let sampler =
+        sources::host::start(hub.clone(), config.sample_interval, shutdown.clone()).await?;
     let state = AppState {
         hub,
         heartbeat: config.heartbeat_interval,

@@ -71,9 +71,9 @@ mod draw {
             canvas.set_width(width);
             canvas.set_height(height);
         }
+        clear(canvas)?;
         let backend = CanvasBackend::with_canvas_object(canvas.clone()).ok_or("no 2D context")?;
         let root = backend.into_drawing_area();
-        root.fill(&TRANSPARENT).map_err(|e| e.to_string())?;
         let newest = series.newest_ts().unwrap_or(0);
         let oldest = newest - series.span_ms();
         let font = ((12.0 * ratio) as u32).max(10);
@@ -102,6 +102,25 @@ mod draw {
             )
             .map_err(|e| e.to_string())?;
         root.present().map_err(|e| e.to_string())?;
+        Ok(())
+    }
+
+    /// Erases the previous frame (plotters only paints over it; filling with
+    /// a transparent colour would change nothing).
+    fn clear(canvas: &HtmlCanvasElement) -> Result<(), String> {
+        use wasm_bindgen::JsCast;
+        let context = canvas
+            .get_context("2d")
+            .ok()
+            .flatten()
+            .and_then(|c| c.dyn_into::<web_sys::CanvasRenderingContext2d>().ok())
+            .ok_or("no 2D context")?;
+        context.clear_rect(
+            0.0,
+            0.0,
+            f64::from(canvas.width()),
+            f64::from(canvas.height()),
+        );
         Ok(())
     }
 }

@@ -145,36 +145,39 @@ fn interface_counters(networks: &Networks) -> HashMap<OsString, (u64, u64)> {
         .collect()
 }
 
-/// Starts sampling every `interval` until `shutdown` fires. The first sample
-/// is published after sysinfo's minimum CPU interval, so a fresh server has
-/// data within a fraction of a second.
-pub fn spawn(
+/// Publishes a first sample (after sysinfo's minimum CPU interval, a
+/// fraction of a second), then starts sampling every `interval` until
+/// `shutdown` fires. Returning only after the first sample means the first
+/// page a new server renders already has data.
+pub async fn start(
     hub: Hub,
     interval: Duration,
     shutdown: Shutdown,
 ) -> Result<JoinHandle<()>, HostError> {
     let mut sampler = HostSampler::new()?;
+    tokio::time::sleep(sysinfo::MINIMUM_CPU_UPDATE_INTERVAL).await;
+    publish(&hub, sampler.sample());
     Ok(tokio::spawn(async move {
-        let first = sysinfo::MINIMUM_CPU_UPDATE_INTERVAL.min(interval);
-        let mut ticker = tokio::time::interval_at(tokio::time::Instant::now() + first, interval);
+        let mut ticker = tokio::time::interval_at(tokio::time::Instant::now() + interval, interval);
         ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let stop = shutdown.wait();
         tokio::pin!(stop);
         loop {
             tokio::select! {
                 _ = &mut stop => break,
-                _ = ticker.tick() => {
-                    // Reading /proc takes well under a millisecond: no need
-                    // for a blocking thread.
-                    let sample = sampler.sample();
-                    if let Err(error) = hub.publish(METRICS_CHANNEL, METRICS_EVENT, &sample) {
-                        tracing::error!(%error, channel = METRICS_CHANNEL, "cannot publish a host sample");
-                    }
-                }
+                // Reading /proc takes well under a millisecond: no need for
+                // a blocking thread.
+                _ = ticker.tick() => publish(&hub, sampler.sample()),
             }
         }
         tracing::debug!("host sampler stopped");
     }))
+}
+
+fn publish(hub: &Hub, sample: HostSample) {
+    if let Err(error) = hub.publish(METRICS_CHANNEL, METRICS_EVENT, &sample) {
+        tracing::error!(%error, channel = METRICS_CHANNEL, "cannot publish a host sample");
+    }
 }
 
 #[cfg(test)]

@@ -1,0 +1,82 @@
+import { test, expect, Page } from '@playwright/test';
+import { spawn } from 'node:child_process';
+import { mkdirSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { Livedash } from './support/server';
+
+let server: Livedash;
+
+test.beforeAll(async () => {
+  server = await Livedash.start(['--sample-interval', '500ms']);
+});
+
+test.afterAll(async () => {
+  await server?.stop();
+});
+
+const status = (page: Page) => page.getByTestId('connection-status');
+
+/** Keeps one core busy for `ms`, so the CPU figure certainly moves. */
+function burnCpu(ms: number) {
+  return spawn(process.execPath, ['-e', `const end = Date.now() + ${ms}; while (Date.now() < end) {}`], {
+    stdio: 'ignore',
+  });
+}
+
+test('the served HTML already holds the current values', async ({ request }) => {
+  const response = await request.get(server.url + '/');
+  expect(response.status()).toBe(200);
+  const html = await response.text();
+  expect(html).toMatch(/data-testid="cpu-value"[^>]*>\d+\.\d%</);
+  expect(html).toMatch(/data-testid="memory-value"[^>]*>\d+\.\d%</);
+  expect(html).toMatch(/data-testid="load-value"[^>]*>\d+\.\d\d</);
+  expect(html).toContain('data-state="connecting"');
+  expect(html).toMatch(/<script type="module">import init/);
+  expect(html).toMatch(/<link rel="stylesheet" href="\/pkg\/livedash\.[\w-]+\.css">/);
+});
+
+test('the page hydrates, goes live and updates the cards and the chart', async ({ page }) => {
+  const errors: string[] = [];
+  page.on('pageerror', (error) => errors.push(error.message));
+  await page.goto(server.url + '/');
+  await expect(status(page)).toHaveAttribute('data-state', 'live');
+
+  const cpu = page.getByTestId('cpu-value');
+  const canvas = page.getByTestId('cpu-chart');
+  const pixels = () => canvas.evaluate((c: HTMLCanvasElement) => c.toDataURL());
+  const cpuBefore = await cpu.textContent();
+  const chartBefore = await pixels();
+
+  const burner = burnCpu(4_000);
+  try {
+    await expect(cpu).not.toHaveText(cpuBefore ?? '', { timeout: 5_000 });
+    await expect.poll(pixels, { timeout: 5_000 }).not.toBe(chartBefore);
+  } finally {
+    burner.kill();
+  }
+  expect(errors).toEqual([]);
+
+  const screenshots = resolve(__dirname, '../../docs');
+  mkdirSync(screenshots, { recursive: true });
+  await page.screenshot({ path: resolve(screenshots, 'screenshot.png'), fullPage: true });
+});
+
+test('the status shows reconnecting while the server is down and live once it is back', async ({ page }) => {
+  await page.goto(server.url + '/');
+  await expect(status(page)).toHaveAttribute('data-state', 'live');
+
+  const stopTook = await server.stop();
+  expect(stopTook).toBeLessThan(2_000);
+  await expect(status(page)).toHaveAttribute('data-state', 'reconnecting', { timeout: 5_000 });
+
+  await server.restart();
+  await expect(status(page)).toHaveAttribute('data-state', 'live', { timeout: 20_000 });
+  const cpu = page.getByTestId('cpu-value');
+  const before = await cpu.textContent();
+  const burner = burnCpu(4_000);
+  try {
+    await expect(cpu).not.toHaveText(before ?? '', { timeout: 5_000 });
+  } finally {
+    burner.kill();
+  }
+});

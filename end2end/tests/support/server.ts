@@ -1,0 +1,76 @@
+// Starts, stops and restarts the real livedash binary on a free loopback
+// port. The binary is $LIVEDASH_BIN, or the release build in ../target.
+import { spawn, ChildProcess } from 'node:child_process';
+import { mkdtempSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+
+const binary = process.env.LIVEDASH_BIN ?? resolve(__dirname, '../../../target/release/livedash');
+
+export async function freePort(): Promise<number> {
+  return new Promise((ok, fail) => {
+    const probe = createServer();
+    probe.once('error', fail);
+    probe.listen(0, '127.0.0.1', () => {
+      const address = probe.address();
+      const port = typeof address === 'object' && address ? address.port : 0;
+      probe.close(() => ok(port));
+    });
+  });
+}
+
+export class Livedash {
+  private child?: ChildProcess;
+  readonly dataDir = mkdtempSync(join(tmpdir(), 'livedash-e2e-'));
+  log = '';
+
+  constructor(readonly port: number, readonly extraArgs: string[] = []) {}
+
+  get url(): string {
+    return `http://127.0.0.1:${this.port}`;
+  }
+
+  static async start(extraArgs: string[] = []): Promise<Livedash> {
+    const server = new Livedash(await freePort(), extraArgs);
+    await server.restart();
+    return server;
+  }
+
+  /** Starts the binary (again, on the same port) and waits until it answers. */
+  async restart(): Promise<void> {
+    const child = spawn(
+      binary,
+      ['--listen', `127.0.0.1:${this.port}`, '--data-dir', this.dataDir, ...this.extraArgs],
+      { stdio: ['ignore', 'pipe', 'pipe'] },
+    );
+    child.stdout?.on('data', (chunk) => (this.log += chunk));
+    child.stderr?.on('data', (chunk) => (this.log += chunk));
+    this.child = child;
+    const deadline = Date.now() + 15_000;
+    while (Date.now() < deadline) {
+      if (child.exitCode !== null) throw new Error(`livedash exited early:\n${this.log}`);
+      try {
+        const response = await fetch(`${this.url}/healthz`);
+        if (response.ok) return;
+      } catch {
+        // not listening yet
+      }
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    throw new Error(`livedash did not answer within 15 s:\n${this.log}`);
+  }
+
+  /** Stops the binary with SIGTERM and waits for it to exit; returns how long that took. */
+  async stop(): Promise<number> {
+    const child = this.child;
+    if (!child || child.exitCode !== null) return 0;
+    const started = Date.now();
+    const exited = new Promise<void>((ok) => child.once('exit', () => ok()));
+    child.kill('SIGTERM');
+    const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
+    await exited;
+    clearTimeout(timer);
+    return Date.now() - started;
+  }
+}

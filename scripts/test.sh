@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# Installs what is missing and runs every test: unit and integration tests
+# (cargo test) and the end-to-end tests (Playwright in Debian's headless
+# Chromium against the release binary). Exits non-zero if any test fails.
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+install_build_tools
+apt_install chromium
+step "npm ci (end2end; no browser download)"
+(cd "$ROOT/end2end" && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --silent --no-audit --no-fund)
+
+build_release
+
+step "cargo test (unit and integration)"
+# --release shares the dependencies the release build just compiled.
+(cd "$ROOT" && cargo test --release --locked)
+
+step "end-to-end tests (Playwright, headless Chromium)"
+(cd "$ROOT/end2end" && LIVEDASH_BIN="$LIVEDASH_BIN" npx playwright test)

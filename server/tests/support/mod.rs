@@ -1,0 +1,162 @@
+//! Test support: a real livedash server on an ephemeral loopback port, and a
+//! minimal Server-Sent Events reader over a real HTTP connection.
+
+#![allow(dead_code)]
+
+use std::{net::SocketAddr, time::Duration};
+
+use clap::Parser;
+use futures_util::StreamExt;
+use server::config::Config;
+use tokio::{net::TcpListener, sync::oneshot, task::JoinHandle};
+
+/// A server running in this process on 127.0.0.1:<ephemeral>.
+pub struct TestServer {
+    pub addr: SocketAddr,
+    stop: Option<oneshot::Sender<()>>,
+    pub task: JoinHandle<Result<(), server::ServerError>>,
+    _data: tempdir::TempDir,
+}
+
+pub mod tempdir {
+    /// A directory removed when dropped.
+    pub struct TempDir(pub std::path::PathBuf);
+    impl TempDir {
+        pub fn new() -> Self {
+            let path = std::env::temp_dir().join(format!(
+                "livedash-test-{}-{}",
+                std::process::id(),
+                std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .unwrap()
+                    .as_nanos()
+            ));
+            std::fs::create_dir_all(&path).unwrap();
+            Self(path)
+        }
+    }
+    impl Drop for TempDir {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
+    }
+}
+
+impl TestServer {
+    /// Starts a server with the given extra command-line arguments.
+    pub async fn start(args: &[&str]) -> Self {
+        let data = tempdir::TempDir::new();
+        let data_dir = data.0.display().to_string();
+        let mut argv = vec!["livedash", "--data-dir", &data_dir];
+        argv.extend_from_slice(args);
+        let config = Config::try_parse_from(argv).expect("valid test arguments");
+        let listener = TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind an ephemeral port");
+        let addr = listener.local_addr().unwrap();
+        let (stop, stopped) = oneshot::channel::<()>();
+        let task = tokio::spawn(server::serve(listener, config, async move {
+            let _ = stopped.await;
+        }));
+        Self {
+            addr,
+            stop: Some(stop),
+            task,
+            _data: data,
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{}", self.addr, path)
+    }
+
+    /// Sends the shutdown signal.
+    pub fn signal_shutdown(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+    }
+}
+
+/// One parsed SSE event.
+#[derive(Debug, Clone, Default)]
+pub struct SseEvent {
+    pub id: Option<String>,
+    pub event: Option<String>,
+    pub data: String,
+    pub retry: Option<u64>,
+    pub comment: bool,
+}
+
+/// Reads SSE events from a streaming HTTP response.
+pub struct SseReader {
+    body: futures_util::stream::BoxStream<'static, reqwest::Result<bytes::Bytes>>,
+    buffer: String,
+}
+
+impl SseReader {
+    pub async fn open(url: &str, last_event_id: Option<&str>) -> (reqwest::Response, ()) {
+        let client = reqwest::Client::new();
+        let mut request = client.get(url);
+        if let Some(id) = last_event_id {
+            request = request.header("Last-Event-ID", id);
+        }
+        (request.send().await.expect("the server answers"), ())
+    }
+
+    pub fn new(response: reqwest::Response) -> Self {
+        Self {
+            body: response.bytes_stream().boxed(),
+            buffer: String::new(),
+        }
+    }
+
+    /// The next event (comments included), or `None` when the stream ended.
+    pub async fn next(&mut self) -> Option<SseEvent> {
+        loop {
+            if let Some(end) = self.buffer.find("\n\n") {
+                let block: String = self.buffer.drain(..end + 2).collect();
+                return Some(parse_block(&block));
+            }
+            match tokio::time::timeout(Duration::from_secs(10), self.body.next()).await {
+                Ok(Some(Ok(chunk))) => self.buffer.push_str(&String::from_utf8_lossy(&chunk)),
+                Ok(Some(Err(_))) | Ok(None) => return None,
+                Err(_) => panic!("no SSE data within 10 s"),
+            }
+        }
+    }
+
+    /// The next event whose `event:` is `name`.
+    pub async fn next_named(&mut self, name: &str) -> SseEvent {
+        loop {
+            let event = self.next().await.expect("the stream stays open");
+            if event.event.as_deref() == Some(name) {
+                return event;
+            }
+        }
+    }
+}
+
+fn parse_block(block: &str) -> SseEvent {
+    let mut event = SseEvent::default();
+    let mut data = Vec::new();
+    for line in block.lines() {
+        if line.starts_with(':') {
+            event.comment = true;
+            continue;
+        }
+        let (field, value) = line
+            .split_once(':')
+            .map(|(f, v)| (f, v.strip_prefix(' ').unwrap_or(v)))
+            .unwrap_or((line, ""));
+        match field {
+            "id" => event.id = Some(value.to_string()),
+            "event" => event.event = Some(value.to_string()),
+            "data" => data.push(value.to_string()),
+            "retry" => event.retry = value.parse().ok(),
+            _ => {}
+        }
+    }
+    event.data = data.join("\n");
+    event
+}
