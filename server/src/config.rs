@@ -36,6 +36,12 @@ pub struct Config {
     #[arg(long, env = "LIVEDASH_HISTORY_AGE", default_value = "10m", value_parser = parse_interval)]
     pub history_age: Duration,
 
+    /// Most updates per second each key of a latest-value channel (`metrics`,
+    /// `status`, `presence`) is delivered to a client; faster updates are
+    /// coalesced to the newest value. 0: no limit.
+    #[arg(long, env = "LIVEDASH_MAX_UPDATES_PER_SECOND", default_value_t = 10, value_parser = clap::value_parser!(u32).range(0..=1000))]
+    pub max_updates_per_second: u32,
+
     /// How long shutdown waits for open connections before closing them.
     #[arg(long, env = "LIVEDASH_SHUTDOWN_GRACE", default_value = "1500ms", value_parser = parse_interval)]
     pub shutdown_grace: Duration,

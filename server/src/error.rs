@@ -20,6 +20,21 @@ pub enum ApiError {
         /// What was wrong, for a person.
         message: String,
     },
+    /// The request is valid but not allowed (e.g. publishing to a
+    /// server-owned channel).
+    #[error("{message}")]
+    Forbidden {
+        /// Stable machine-readable code.
+        code: &'static str,
+        /// What was refused, for a person.
+        message: String,
+    },
+    /// The request body is larger than the limit.
+    #[error("the request body exceeds {limit} bytes")]
+    PayloadTooLarge {
+        /// The limit in bytes.
+        limit: usize,
+    },
     /// The server is shutting down and takes no new streams.
     #[error("the server is shutting down")]
     ShuttingDown,
@@ -34,9 +49,18 @@ impl ApiError {
         }
     }
 
+    /// The stable code clients match on.
+    pub fn code(&self) -> &'static str {
+        self.status_and_code().1
+    }
+
     fn status_and_code(&self) -> (StatusCode, &'static str) {
         match self {
             ApiError::InvalidParameter { code, .. } => (StatusCode::BAD_REQUEST, code),
+            ApiError::Forbidden { code, .. } => (StatusCode::FORBIDDEN, code),
+            ApiError::PayloadTooLarge { .. } => {
+                (StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large")
+            }
             ApiError::ShuttingDown => (StatusCode::SERVICE_UNAVAILABLE, "shutting_down"),
         }
     }

@@ -11,14 +11,16 @@
 
 pub mod assets;
 pub mod config;
+pub mod counters;
 pub mod error;
 pub mod hub;
 pub mod page;
+pub mod publish;
 pub mod shutdown;
 pub mod sources;
 pub mod transport;
 
-use std::{future::Future, io, time::Duration, time::Instant};
+use std::{future::Future, io, sync::Arc, time::Duration, time::Instant};
 
 use axum::{extract::State, response::IntoResponse, routing::get, Json, Router};
 use serde_json::json;
@@ -26,6 +28,7 @@ use tokio::net::TcpListener;
 
 use crate::{
     config::Config,
+    counters::Counters,
     hub::{Hub, HubConfig},
     shutdown::Shutdown,
 };
@@ -35,6 +38,8 @@ use crate::{
 pub struct AppState {
     /// The event log.
     pub hub: Hub,
+    /// Operational counters (also reachable through the hub).
+    pub counters: Arc<Counters>,
     /// How often idle streams get a heartbeat.
     pub heartbeat: Duration,
     /// Fires when the server starts shutting down.
@@ -48,7 +53,14 @@ pub fn app(state: AppState) -> Router {
     Router::new()
         .route("/", get(page::handler))
         .route("/healthz", get(healthz))
+        .route("/metrics", get(prometheus))
         .route("/api/realtime/sse", get(transport::sse::handler))
+        .route("/api/realtime/ws", get(transport::ws::handler))
+        .route("/api/realtime/poll", get(transport::poll::handler))
+        .route(
+            "/api/realtime/events",
+            axum::routing::post(publish::handler),
+        )
         .fallback(assets::handler)
         .with_state(state)
 }
@@ -60,6 +72,16 @@ async fn healthz(State(state): State<AppState>) -> impl IntoResponse {
         "uptime_s": state.started.elapsed().as_secs(),
         "position": state.hub.head(),
     }))
+}
+
+async fn prometheus(State(state): State<AppState>) -> impl IntoResponse {
+    (
+        [(
+            axum::http::header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
+        state.counters.render(state.hub.levels()),
+    )
 }
 
 /// Why the server could not run.
@@ -116,15 +138,25 @@ pub async fn serve(
     // (several servers in one test process) is harmless.
     let _ = any_spawner::Executor::init_tokio();
     let (trigger, shutdown) = shutdown::channel();
-    let hub = Hub::new(HubConfig {
-        history_events: config.history_events as usize,
-        history_age: config.history_age,
-        ..HubConfig::default()
-    });
+    let counters = Arc::new(Counters::default());
+    let coalesce_window = match config.max_updates_per_second {
+        0 => Duration::ZERO,
+        rate => Duration::from_secs(1) / rate,
+    };
+    let hub = Hub::new(
+        HubConfig {
+            history_events: config.history_events as usize,
+            history_age: config.history_age,
+            coalesce_window,
+            ..HubConfig::default()
+        },
+        counters.clone(),
+    );
     let sampler =
         sources::host::start(hub.clone(), config.sample_interval, shutdown.clone()).await?;
     let state = AppState {
         hub,
+        counters,
         heartbeat: config.heartbeat_interval,
         shutdown: shutdown.clone(),
         started: Instant::now(),

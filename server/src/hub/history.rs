@@ -75,7 +75,7 @@ impl HistoryRing {
     }
 
     /// All retained events, oldest first.
-    pub fn iter(&self) -> impl Iterator<Item = &Arc<Event>> {
+    pub fn iter(&self) -> impl DoubleEndedIterator<Item = &Arc<Event>> {
         self.events.iter()
     }
 
@@ -102,6 +102,7 @@ mod tests {
                 Position::new(1, seq),
                 "c".into(),
                 "message".into(),
+                None,
                 ts,
                 &serde_json::json!(seq),
             )

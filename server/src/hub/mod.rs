@@ -15,6 +15,7 @@
 //! behind the broadcast buffer is caught up the same way, from the rings, so
 //! a slow reader costs the publisher and the other readers nothing.
 
+mod coalesce;
 mod history;
 mod subscription;
 
@@ -29,6 +30,9 @@ use bytes::Bytes;
 use serde::Serialize;
 use tokio::sync::broadcast;
 
+use crate::counters::{Counters, HubLevels};
+
+pub use coalesce::{coalesce, ChannelKind};
 pub use history::{Gap, HistoryRing};
 pub use subscription::{Delivery, SnapshotKind, Subscription};
 
@@ -42,6 +46,9 @@ pub struct HubConfig {
     /// Events buffered for live subscribers before a slow one falls behind
     /// (and is caught up from history instead).
     pub live_buffer: usize,
+    /// The delivery window of latest-value channels: each key of such a
+    /// channel reaches a subscriber at most once per window (zero: no limit).
+    pub coalesce_window: Duration,
 }
 
 impl Default for HubConfig {
@@ -50,6 +57,7 @@ impl Default for HubConfig {
             history_events: 1000,
             history_age: Duration::from_secs(600),
             live_buffer: 1024,
+            coalesce_window: Duration::from_millis(100),
         }
     }
 }
@@ -63,10 +71,15 @@ pub struct Event {
     pub channel: Arc<str>,
     /// Its type.
     pub event_type: Arc<str>,
+    /// What the event is the latest value of, on latest-value channels
+    /// (for example a host name); `None`: the event type is the key.
+    pub key: Option<Arc<str>>,
     /// When it was published, Unix milliseconds.
     pub ts: i64,
-    /// The whole envelope as JSON.
+    /// The whole envelope as JSON (SSE `data:`, poll batches).
     pub json: Bytes,
+    /// The WebSocket message: the envelope with `"type":"event"` in front.
+    pub ws_json: Bytes,
 }
 
 /// Why an event could not be published.
@@ -83,6 +96,7 @@ impl Event {
         position: Position,
         channel: Arc<str>,
         event_type: Arc<str>,
+        key: Option<Arc<str>>,
         ts: i64,
         data: &impl Serialize,
     ) -> Result<Self, PublishError> {
@@ -93,14 +107,23 @@ impl Event {
             ts,
             data,
         };
-        let json = Bytes::from(serde_json::to_vec(&envelope)?);
+        let encoded = serde_json::to_vec(&envelope)?;
+        let ws_json = ws_frame("event", &encoded);
         Ok(Self {
             position,
             channel,
             event_type,
+            key,
             ts,
-            json,
+            json: Bytes::from(encoded),
+            ws_json,
         })
+    }
+
+    /// The key under which this event replaces older ones on a
+    /// latest-value channel.
+    pub fn coalescing_key(&self) -> Arc<str> {
+        self.key.clone().unwrap_or_else(|| self.event_type.clone())
     }
 
     /// The envelope JSON as text.
@@ -108,6 +131,36 @@ impl Event {
         // The bytes come from serde_json, which only writes UTF-8.
         std::str::from_utf8(&self.json).expect("serde_json writes UTF-8")
     }
+}
+
+/// `{"type":"<kind>", ...}`: a WebSocket message made from an envelope's JSON
+/// object by putting the message type in front.
+pub fn ws_frame(kind: &str, envelope_json: &[u8]) -> Bytes {
+    let mut frame = Vec::with_capacity(envelope_json.len() + kind.len() + 12);
+    frame.extend_from_slice(b"{\"type\":\"");
+    frame.extend_from_slice(kind.as_bytes());
+    frame.extend_from_slice(b"\"");
+    match envelope_json.get(1..) {
+        Some(rest) if rest.len() > 1 => {
+            frame.push(b',');
+            frame.extend_from_slice(rest);
+        }
+        _ => frame.push(b'}'),
+    }
+    Bytes::from(frame)
+}
+
+/// One event to publish.
+#[derive(Debug, Clone)]
+pub struct NewEvent<T> {
+    /// The channel.
+    pub channel: String,
+    /// The event type.
+    pub event_type: String,
+    /// The key it is the latest value of (latest-value channels).
+    pub key: Option<String>,
+    /// The payload.
+    pub data: T,
 }
 
 /// The event log. Cheap to clone; all clones are the same log.
@@ -122,6 +175,7 @@ struct Inner {
     config: HubConfig,
     state: Mutex<State>,
     live: broadcast::Sender<Arc<Event>>,
+    counters: Arc<Counters>,
 }
 
 #[derive(Debug)]
@@ -142,13 +196,13 @@ pub fn now_ms() -> i64 {
 impl Hub {
     /// A new, empty log whose epoch is the current time in milliseconds, so
     /// positions from an earlier run of the server are recognised as unknown.
-    pub fn new(config: HubConfig) -> Self {
+    pub fn new(config: HubConfig, counters: Arc<Counters>) -> Self {
         let epoch = u64::try_from(now_ms()).unwrap_or(0);
-        Self::with_epoch(config, epoch)
+        Self::with_epoch(config, counters, epoch)
     }
 
     /// A new, empty log with the given epoch.
-    pub fn with_epoch(config: HubConfig, epoch: u64) -> Self {
+    pub fn with_epoch(config: HubConfig, counters: Arc<Counters>, epoch: u64) -> Self {
         let (live, _) = broadcast::channel(config.live_buffer.max(1));
         Self {
             inner: Arc::new(Inner {
@@ -159,7 +213,25 @@ impl Hub {
                     channels: HashMap::new(),
                 }),
                 live,
+                counters,
             }),
+        }
+    }
+
+    /// The counters this hub reports to.
+    pub fn counters(&self) -> &Arc<Counters> {
+        &self.inner.counters
+    }
+
+    /// The buffer levels, for `/metrics`.
+    pub fn levels(&self) -> HubLevels {
+        let state = self.lock();
+        HubLevels {
+            live_buffered: self.inner.live.len(),
+            live_capacity: self.inner.config.live_buffer.max(1),
+            history_events: state.channels.values().map(HistoryRing::len).sum(),
+            channels: state.channels.len(),
+            subscribers: self.inner.live.receiver_count(),
         }
     }
 
@@ -178,32 +250,64 @@ impl Hub {
         &self,
         channel: &str,
         event_type: &str,
+        key: Option<&str>,
         data: &impl Serialize,
     ) -> Result<Position, PublishError> {
-        let mut state = self.lock();
-        let position = Position::new(self.inner.epoch, state.head + 1);
-        let channel: Arc<str> = match state.channels.get_key_value(channel) {
-            Some((name, _)) => name.clone(),
-            None => Arc::from(channel),
-        };
-        let event = Arc::new(Event::new(
-            position,
-            channel.clone(),
-            Arc::from(event_type),
-            now_ms(),
+        let event = NewEvent {
+            channel: channel.to_string(),
+            event_type: event_type.to_string(),
+            key: key.map(str::to_string),
             data,
-        )?);
-        state.head = position.seq;
+        };
+        let mut positions = self.publish_batch(std::slice::from_ref(&event))?;
+        Ok(positions.remove(0))
+    }
+
+    /// Appends several events in order, at consecutive positions, with no
+    /// other event between them; all or none (an encoding error publishes
+    /// nothing).
+    pub fn publish_batch<T: Serialize>(
+        &self,
+        events: &[NewEvent<T>],
+    ) -> Result<Vec<Position>, PublishError> {
+        let mut state = self.lock();
+        let ts = now_ms();
+        let mut encoded = Vec::with_capacity(events.len());
+        for (offset, new) in events.iter().enumerate() {
+            let position = Position::new(self.inner.epoch, state.head + 1 + offset as u64);
+            let channel: Arc<str> = match state.channels.get_key_value(new.channel.as_str()) {
+                Some((name, _)) => name.clone(),
+                None => Arc::from(new.channel.as_str()),
+            };
+            let key = new.key.as_deref().map(Arc::from);
+            encoded.push(Arc::new(Event::new(
+                position,
+                channel,
+                Arc::from(new.event_type.as_str()),
+                key,
+                ts,
+                &new.data,
+            )?));
+        }
         let config = &self.inner.config;
-        state
-            .channels
-            .entry(channel)
-            .or_insert_with(|| HistoryRing::new(config.history_events, config.history_age))
-            .push(event.clone());
-        // Sent under the lock so live order equals log order. No receiver is
-        // not an error: nobody is listening.
-        let _ = self.inner.live.send(event);
-        Ok(position)
+        let mut positions = Vec::with_capacity(encoded.len());
+        for event in encoded {
+            state.head = event.position.seq;
+            positions.push(event.position);
+            state
+                .channels
+                .entry(event.channel.clone())
+                .or_insert_with(|| HistoryRing::new(config.history_events, config.history_age))
+                .push(event.clone());
+            // Sent under the lock so live order equals log order. No
+            // receiver is not an error: nobody is listening.
+            let _ = self.inner.live.send(event);
+        }
+        self.inner
+            .counters
+            .published
+            .fetch_add(positions.len() as u64, std::sync::atomic::Ordering::Relaxed);
+        Ok(positions)
     }
 
     /// The head position and every retained event of `channel`, oldest first.

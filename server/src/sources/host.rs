@@ -175,7 +175,7 @@ pub async fn start(
 }
 
 fn publish(hub: &Hub, sample: HostSample) {
-    if let Err(error) = hub.publish(METRICS_CHANNEL, METRICS_EVENT, &sample) {
+    if let Err(error) = hub.publish(METRICS_CHANNEL, METRICS_EVENT, Some(&sample.host), &sample) {
         tracing::error!(%error, channel = METRICS_CHANNEL, "cannot publish a host sample");
     }
 }

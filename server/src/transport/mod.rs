@@ -2,7 +2,9 @@
 //! [`Subscription`](crate::hub::Subscription) into its own framing; none
 //! knows what the events mean.
 
+pub mod poll;
 pub mod sse;
+pub mod ws;
 
 use std::sync::Arc;
 
@@ -27,14 +29,29 @@ pub fn parse_channels(list: Option<&str>, default: &str) -> Result<Vec<Arc<str>>
         .map(str::trim)
         .filter(|l| !l.is_empty())
         .unwrap_or(default);
-    let channels: Vec<Arc<str>> = list.split(',').map(|c| Arc::from(c.trim())).collect();
-    if channels.len() > MAX_CHANNELS_PER_SUBSCRIPTION {
+    let names: Vec<&str> = list.split(',').map(str::trim).collect();
+    validate_channels(&names)
+}
+
+/// Validates a list of channel names.
+pub fn parse_channels_list(names: &[String]) -> Result<Vec<Arc<str>>, ApiError> {
+    if names.is_empty() {
+        return Err(ApiError::invalid(
+            "invalid_channel",
+            "name at least one channel",
+        ));
+    }
+    validate_channels(&names.iter().map(String::as_str).collect::<Vec<_>>())
+}
+
+fn validate_channels(names: &[&str]) -> Result<Vec<Arc<str>>, ApiError> {
+    if names.len() > MAX_CHANNELS_PER_SUBSCRIPTION {
         return Err(ApiError::invalid(
             "too_many_channels",
             format!("at most {MAX_CHANNELS_PER_SUBSCRIPTION} channels per subscription"),
         ));
     }
-    if let Some(bad) = channels.iter().find(|c| !is_valid_channel(c)) {
+    if let Some(bad) = names.iter().find(|c| !is_valid_channel(c)) {
         return Err(ApiError::invalid(
             "invalid_channel",
             format!(
@@ -43,7 +60,7 @@ pub fn parse_channels(list: Option<&str>, default: &str) -> Result<Vec<Arc<str>>
             ),
         ));
     }
-    Ok(channels)
+    Ok(names.iter().map(|n| Arc::from(*n)).collect())
 }
 
 /// Parses a client's resume position.

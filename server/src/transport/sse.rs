@@ -21,6 +21,7 @@ use futures_util::{stream, StreamExt};
 use serde::Deserialize;
 
 use crate::{
+    counters::Transport,
     error::ApiError,
     hub::Delivery,
     transport::{parse_channels, parse_position},
@@ -29,6 +30,8 @@ use crate::{
 
 /// How long a browser waits before reconnecting on its own.
 const RETRY_HINT: Duration = Duration::from_secs(1);
+/// Most events taken from the subscription per write.
+const MAX_BATCH: usize = 256;
 
 /// The query string of a stream request.
 #[derive(Debug, Deserialize)]
@@ -62,14 +65,32 @@ pub async fn handler(
         None => None,
     };
     let subscription = state.hub.subscribe(channels, since);
-    tracing::debug!(channels = ?subscription.channels(), since = ?since.map(|p| p.to_string()), "sse stream opened");
+    tracing::debug!(
+        channels = ?subscription.channels(),
+        since = ?since.map(|p| p.to_string()),
+        "sse stream opened"
+    );
 
-    let hint = stream::once(async { Ok::<_, Infallible>(SseEvent::default().retry(RETRY_HINT)) });
-    let events = stream::unfold(subscription, |mut subscription| async move {
-        let delivery = subscription.next().await?;
-        Some((Ok(to_sse(&delivery)), subscription))
-    });
-    let body = hint.chain(events).take_until(state.shutdown.clone().wait());
+    let guard = state.counters.connection(Transport::Sse);
+    let counters = state.counters.clone();
+    let hint = stream::once(async { SseEvent::default().retry(RETRY_HINT) });
+    let events = stream::unfold((subscription, guard), move |(mut subscription, guard)| {
+        let counters = counters.clone();
+        async move {
+            let batch = subscription.next_batch(MAX_BATCH).await?;
+            counters.delivered(Transport::Sse, batch.len());
+            let events = batch.iter().map(to_sse).collect::<Vec<_>>();
+            Some((stream::iter(events), (subscription, guard)))
+        }
+    })
+    .flatten();
+    // On shutdown the stream ends with a last retry hint: clients come back
+    // (to this server restarted, or another one) after it.
+    let farewell = stream::once(async { SseEvent::default().retry(RETRY_HINT) });
+    let body = hint
+        .chain(events.take_until(state.shutdown.clone().wait()))
+        .chain(farewell)
+        .map(Ok::<_, Infallible>);
     let sse =
         Sse::new(body).keep_alive(KeepAlive::new().interval(state.heartbeat).text("heartbeat"));
     Ok((

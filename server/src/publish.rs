@@ -1,0 +1,206 @@
+//! Publishing into the log from outside: `POST /api/realtime/events` (and
+//! the WebSocket `publish` message, which shares the validation).
+//!
+//! A body is one object `{"channel", "event"?, "key"?, "data"}` or an array
+//! of them (a batch, published in order at consecutive positions, all or
+//! nothing). Everything is validated before anything is published.
+
+use app::protocol::{Position, RESET_EVENT, SNAPSHOT_EVENT};
+use axum::{
+    body::{to_bytes, Body},
+    extract::State,
+    http::Request,
+    Json,
+};
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+use crate::{error::ApiError, hub::NewEvent, transport::is_valid_channel, AppState};
+
+/// Largest accepted request body.
+pub const MAX_BODY_BYTES: usize = 1024 * 1024;
+/// Most events in one batch.
+pub const MAX_BATCH: usize = 1000;
+/// Longest key.
+pub const MAX_KEY_LEN: usize = 256;
+
+/// Channels only the server writes to.
+pub const READ_ONLY_CHANNELS: [&str; 3] = ["metrics", "alerts", "status"];
+
+/// One event as a client sends it.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PublishRequest {
+    /// The channel.
+    pub channel: String,
+    /// The event type (default `message`).
+    #[serde(default)]
+    pub event: Option<String>,
+    /// The key the event is the latest value of (latest-value channels).
+    #[serde(default)]
+    pub key: Option<String>,
+    /// The payload: any JSON value.
+    pub data: Value,
+}
+
+/// Checks a request and turns it into an event to publish.
+pub fn validate(request: PublishRequest) -> Result<NewEvent<Value>, ApiError> {
+    if !is_valid_channel(&request.channel) {
+        return Err(ApiError::invalid(
+            "invalid_channel",
+            format!(
+                "invalid channel name {:?}: use 1 to 128 of A-Z a-z 0-9 _ . : -",
+                request.channel.chars().take(140).collect::<String>()
+            ),
+        ));
+    }
+    if READ_ONLY_CHANNELS.contains(&request.channel.as_str()) {
+        return Err(ApiError::Forbidden {
+            code: "read_only_channel",
+            message: format!(
+                "channel {:?} is written by the server only",
+                request.channel
+            ),
+        });
+    }
+    let event = request.event.unwrap_or_else(|| "message".to_string());
+    if event.len() > 64 || !is_valid_channel(&event) {
+        return Err(ApiError::invalid(
+            "invalid_event",
+            "event types are 1 to 64 of A-Z a-z 0-9 _ . : -",
+        ));
+    }
+    if event == RESET_EVENT || event == SNAPSHOT_EVENT {
+        return Err(ApiError::invalid(
+            "invalid_event",
+            format!("event type {event:?} is reserved"),
+        ));
+    }
+    if request
+        .key
+        .as_ref()
+        .is_some_and(|k| k.is_empty() || k.len() > MAX_KEY_LEN)
+    {
+        return Err(ApiError::invalid(
+            "invalid_key",
+            format!("keys are 1 to {MAX_KEY_LEN} bytes"),
+        ));
+    }
+    Ok(NewEvent {
+        channel: request.channel,
+        event_type: event,
+        key: request.key,
+        data: request.data,
+    })
+}
+
+/// Parses a publish body: one request or a batch.
+pub fn parse_body(body: &[u8]) -> Result<(Vec<NewEvent<Value>>, bool), ApiError> {
+    let value: Value = serde_json::from_slice(body)
+        .map_err(|e| ApiError::invalid("invalid_json", format!("the body is not JSON: {e}")))?;
+    let (items, batch) = match value {
+        Value::Array(items) => (items, true),
+        item @ Value::Object(_) => (vec![item], false),
+        _ => {
+            return Err(ApiError::invalid(
+                "invalid_body",
+                "the body must be an event object or an array of them",
+            ))
+        }
+    };
+    if items.is_empty() || items.len() > MAX_BATCH {
+        return Err(ApiError::invalid(
+            "invalid_body",
+            format!("a batch holds 1 to {MAX_BATCH} events"),
+        ));
+    }
+    let events = items
+        .into_iter()
+        .enumerate()
+        .map(|(index, item)| {
+            let request: PublishRequest = serde_json::from_value(item).map_err(|e| {
+                let at = if batch {
+                    format!("event {index}: ")
+                } else {
+                    String::new()
+                };
+                ApiError::invalid("invalid_body", format!("{at}{e}"))
+            })?;
+            validate(request)
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok((events, batch))
+}
+
+/// `POST /api/realtime/events`.
+pub async fn handler(
+    State(state): State<AppState>,
+    request: Request<Body>,
+) -> Result<Json<Value>, ApiError> {
+    let result = publish(&state, request).await;
+    if result.is_err() {
+        state
+            .counters
+            .rejected
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    }
+    result
+}
+
+async fn publish(state: &AppState, request: Request<Body>) -> Result<Json<Value>, ApiError> {
+    let body = to_bytes(request.into_body(), MAX_BODY_BYTES)
+        .await
+        .map_err(|_| ApiError::PayloadTooLarge {
+            limit: MAX_BODY_BYTES,
+        })?;
+    let (events, batch) = parse_body(&body)?;
+    let positions: Vec<Position> = state
+        .hub
+        .publish_batch(&events)
+        .map_err(|e| ApiError::invalid("invalid_body", e.to_string()))?;
+    Ok(Json(if batch {
+        json!({ "ids": positions })
+    } else {
+        json!({ "id": positions[0] })
+    }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_single_event_defaults_to_message() {
+        let (events, batch) = parse_body(br#"{"channel": "room", "data": {"x": 1}}"#).unwrap();
+        assert!(!batch);
+        assert_eq!(events[0].event_type, "message");
+    }
+
+    #[test]
+    fn invalid_bodies_get_their_own_codes() {
+        let cases: [(&[u8], &str); 9] = [
+            (b"{", "invalid_json"),
+            (b"42", "invalid_body"),
+            (b"[]", "invalid_body"),
+            (br#"{"channel": "room"}"#, "invalid_body"),
+            (
+                br#"{"channel": "room", "data": 1, "extra": 2}"#,
+                "invalid_body",
+            ),
+            (br#"{"channel": "no spaces", "data": 1}"#, "invalid_channel"),
+            (br#"{"channel": "metrics", "data": 1}"#, "read_only_channel"),
+            (
+                br#"{"channel": "room", "event": "reset", "data": 1}"#,
+                "invalid_event",
+            ),
+            (
+                br#"[{"channel": "room", "data": 1}, {"channel": "", "data": 1}]"#,
+                "invalid_channel",
+            ),
+        ];
+        for (body, code) in cases {
+            let error = parse_body(body).unwrap_err();
+            assert_eq!(error.code(), code, "{}", String::from_utf8_lossy(body));
+        }
+    }
+}

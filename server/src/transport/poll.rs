@@ -1,0 +1,134 @@
+//! Long polling: `GET /api/realtime/poll?channels=..&since=..&timeout=..`.
+//!
+//! Answers at once with the events after `since` when there are any;
+//! otherwise waits up to `timeout` seconds (at most 30; `0` is a plain poll)
+//! for the next ones and answers an empty batch if none came. Every answer
+//! is `{"events": [<envelope>...], "next": "<position>"}`: ask from `next`
+//! the next time. Without `since` (or with one the log cannot honour) the
+//! batch starts with a `snapshot` (or `reset`) envelope, as on the other
+//! transports.
+
+use std::time::Duration;
+
+use axum::{
+    extract::{Query, State},
+    http::header,
+    response::IntoResponse,
+};
+use serde::Deserialize;
+
+use crate::{
+    counters::Transport,
+    error::ApiError,
+    transport::{parse_channels, parse_position},
+    AppState,
+};
+
+/// The longest a poll waits.
+pub const MAX_TIMEOUT: Duration = Duration::from_secs(30);
+/// How long a poll waits when it does not say.
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(25);
+/// Most events in one answer; the rest come with the next poll.
+pub const MAX_EVENTS: usize = 1000;
+
+/// The query string of a poll.
+#[derive(Debug, Deserialize)]
+pub struct PollQuery {
+    /// Comma-separated channels (default `metrics`).
+    pub channels: Option<String>,
+    /// The position to continue after.
+    pub since: Option<String>,
+    /// Seconds to wait for events (fractions allowed).
+    pub timeout: Option<String>,
+}
+
+fn parse_timeout(text: Option<&str>) -> Result<Duration, ApiError> {
+    let Some(text) = text else {
+        return Ok(DEFAULT_TIMEOUT);
+    };
+    let seconds: f64 = text
+        .trim()
+        .parse()
+        .ok()
+        .filter(|s: &f64| s.is_finite() && *s >= 0.0)
+        .ok_or_else(|| {
+            ApiError::invalid("invalid_timeout", "timeout is a number of seconds, 0 to 30")
+        })?;
+    Ok(Duration::from_secs_f64(
+        seconds.min(MAX_TIMEOUT.as_secs_f64()),
+    ))
+}
+
+/// Answers one poll.
+pub async fn handler(
+    State(state): State<AppState>,
+    Query(query): Query<PollQuery>,
+) -> Result<impl IntoResponse, ApiError> {
+    let parsed = (|| {
+        let channels = parse_channels(query.channels.as_deref(), app::protocol::METRICS_CHANNEL)?;
+        let since = query
+            .since
+            .as_deref()
+            .filter(|s| !s.trim().is_empty())
+            .map(parse_position)
+            .transpose()?;
+        Ok::<_, ApiError>((channels, since, parse_timeout(query.timeout.as_deref())?))
+    })();
+    let (channels, since, timeout) = parsed.inspect_err(|_| {
+        state
+            .counters
+            .rejected
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    })?;
+    let _guard = state.counters.connection(Transport::Poll);
+    let mut subscription = state.hub.subscribe(channels, since);
+    let mut batch = subscription.ready_batch(MAX_EVENTS);
+    if batch.is_empty() && !timeout.is_zero() && !state.shutdown.is_triggered() {
+        tokio::select! {
+            next = subscription.next_batch(MAX_EVENTS) => batch = next.unwrap_or_default(),
+            () = tokio::time::sleep(timeout) => {}
+            () = state.shutdown.clone().wait() => {}
+        }
+    }
+    let next = batch
+        .last()
+        .map(|d| d.position())
+        .unwrap_or_else(|| subscription.position());
+    state.counters.delivered(Transport::Poll, batch.len());
+
+    let mut body = Vec::with_capacity(32 + batch.iter().map(|d| d.json().len() + 1).sum::<usize>());
+    body.extend_from_slice(b"{\"events\":[");
+    for (index, delivery) in batch.iter().enumerate() {
+        if index > 0 {
+            body.push(b',');
+        }
+        body.extend_from_slice(delivery.json());
+    }
+    body.extend_from_slice(format!("],\"next\":\"{next}\"}}").as_bytes());
+    Ok((
+        [
+            (header::CONTENT_TYPE, "application/json"),
+            (header::CACHE_CONTROL, "no-store"),
+        ],
+        body,
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn timeouts_are_capped_and_validated() {
+        assert_eq!(parse_timeout(None).unwrap(), DEFAULT_TIMEOUT);
+        assert_eq!(parse_timeout(Some("0")).unwrap(), Duration::ZERO);
+        assert_eq!(
+            parse_timeout(Some("1.5")).unwrap(),
+            Duration::from_millis(1500)
+        );
+        assert_eq!(parse_timeout(Some("3600")).unwrap(), MAX_TIMEOUT);
+        for bad in ["-1", "soon", "NaN", "inf"] {
+            assert!(parse_timeout(Some(bad)).is_err(), "{bad}");
+        }
+    }
+}
