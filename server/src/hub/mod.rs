@@ -339,3 +339,6 @@ impl Hub {
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 }
+
+#[cfg(test)]
+mod resume_property;

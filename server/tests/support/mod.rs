@@ -160,3 +160,113 @@ fn parse_block(block: &str) -> SseEvent {
     event.data = data.join("\n");
     event
 }
+
+/// Publishes one event through the HTTP API; returns its id.
+pub async fn publish(server: &TestServer, channel: &str, data: serde_json::Value) -> String {
+    let body = serde_json::json!({"channel": channel, "data": data});
+    let response = reqwest::Client::new()
+        .post(server.url("/api/realtime/events"))
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200, "publish to {channel}");
+    let reply: serde_json::Value = response.json().await.unwrap();
+    reply["id"].as_str().unwrap().to_string()
+}
+
+/// Publishes `values` as one batch to `channel`; returns their ids.
+pub async fn publish_batch(
+    server: &TestServer,
+    channel: &str,
+    values: impl IntoIterator<Item = serde_json::Value>,
+) -> Vec<String> {
+    let body: Vec<_> = values
+        .into_iter()
+        .map(|data| serde_json::json!({"channel": channel, "data": data}))
+        .collect();
+    let response = reqwest::Client::new()
+        .post(server.url("/api/realtime/events"))
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let reply: serde_json::Value = response.json().await.unwrap();
+    reply["ids"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|id| id.as_str().unwrap().to_string())
+        .collect()
+}
+
+/// A WebSocket client speaking livedash's JSON protocol.
+pub struct WsClient {
+    pub stream: tokio_tungstenite::WebSocketStream<tokio::net::TcpStream>,
+}
+
+impl WsClient {
+    pub async fn connect(server: &TestServer) -> Self {
+        let tcp = tokio::net::TcpStream::connect(server.addr).await.unwrap();
+        let url = format!("ws://{}/api/realtime/ws", server.addr);
+        let (stream, _) = tokio_tungstenite::client_async(url, tcp)
+            .await
+            .expect("websocket handshake");
+        Self { stream }
+    }
+
+    pub async fn send(&mut self, value: serde_json::Value) {
+        self.send_text(value.to_string()).await;
+    }
+
+    pub async fn send_text(&mut self, text: String) {
+        use futures_util::SinkExt;
+        self.stream
+            .send(tokio_tungstenite::tungstenite::Message::text(text))
+            .await
+            .unwrap();
+    }
+
+    /// The next JSON message; `None` when the server closed the connection.
+    pub async fn recv(&mut self) -> Option<serde_json::Value> {
+        use tokio_tungstenite::tungstenite::Message;
+        loop {
+            let message = tokio::time::timeout(Duration::from_secs(10), self.stream.next())
+                .await
+                .expect("a message within 10 s");
+            match message {
+                Some(Ok(Message::Text(text))) => {
+                    return Some(serde_json::from_str(text.as_str()).unwrap())
+                }
+                Some(Ok(Message::Close(_))) | None | Some(Err(_)) => return None,
+                Some(Ok(_)) => continue,
+            }
+        }
+    }
+
+    /// The next message of type `kind`, skipping others.
+    pub async fn recv_type(&mut self, kind: &str) -> serde_json::Value {
+        loop {
+            let message = self.recv().await.expect("the connection stays open");
+            if message["type"] == kind {
+                return message;
+            }
+        }
+    }
+
+    /// The close frame the server ends with.
+    pub async fn close_code(&mut self) -> Option<u16> {
+        use tokio_tungstenite::tungstenite::Message;
+        loop {
+            match tokio::time::timeout(Duration::from_secs(10), self.stream.next())
+                .await
+                .expect("closed within 10 s")
+            {
+                Some(Ok(Message::Close(frame))) => return frame.map(|f| u16::from(f.code)),
+                None | Some(Err(_)) => return None,
+                Some(Ok(_)) => continue,
+            }
+        }
+    }
+}
