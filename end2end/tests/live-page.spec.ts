@@ -35,6 +35,31 @@ test('the served HTML already holds the current values', async ({ request }) => 
   expect(html).toMatch(/<link rel="stylesheet" href="\/pkg\/livedash\.[\w-]+\.css">/);
 });
 
+test('assets are embedded, hashed, compressed and cacheable', async ({ request }) => {
+  const html = await (await request.get(server.url + '/')).text();
+  const paths = new Set([...html.matchAll(/"(\/pkg\/livedash\.[\w-]+\.(?:js|wasm|css))"/g)].map((m) => m[1]));
+  const assets = [...paths].map((path) => [path, path.split('.').pop() ?? '']);
+  expect(assets.map(([, ext]) => ext).sort()).toEqual(['css', 'js', 'wasm']);
+  const types: Record<string, string> = { js: 'text/javascript', wasm: 'application/wasm', css: 'text/css' };
+  for (const [path, ext] of assets) {
+    const response = await request.get(server.url + path, { headers: { 'Accept-Encoding': 'br, gzip' } });
+    expect(response.status()).toBe(200);
+    const headers = response.headers();
+    expect(headers['content-type']).toContain(types[ext]);
+    expect(headers['content-encoding']).toBe('br');
+    expect(headers['cache-control']).toBe('public, max-age=31536000, immutable');
+    const etag = headers['etag'];
+    expect(etag).toMatch(/^"[0-9a-f]+-br"$/);
+    const again = await request.get(server.url + path, {
+      headers: { 'Accept-Encoding': 'br, gzip', 'If-None-Match': etag },
+    });
+    expect(again.status()).toBe(304);
+  }
+  const icon = await request.get(server.url + '/favicon.svg');
+  expect(icon.headers()['content-type']).toBe('image/svg+xml');
+  expect(icon.headers()['cache-control']).toBe('public, no-cache');
+});
+
 test('the page hydrates, goes live and updates the cards and the chart', async ({ page }) => {
   const errors: string[] = [];
   page.on('pageerror', (error) => errors.push(error.message));

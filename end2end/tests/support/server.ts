@@ -1,7 +1,9 @@
 // Starts, stops and restarts the real livedash binary on a free loopback
-// port. The binary is $LIVEDASH_BIN, or the release build in ../target.
+// port. The binary ($LIVEDASH_BIN, or the release build in ../target) is
+// copied alone into an empty directory and started there: the single
+// binary must carry everything it serves.
 import { spawn, ChildProcess } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
+import { copyFileSync, mkdtempSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -22,10 +24,13 @@ export async function freePort(): Promise<number> {
 
 export class Livedash {
   private child?: ChildProcess;
-  readonly dataDir = mkdtempSync(join(tmpdir(), 'livedash-e2e-'));
+  readonly home = mkdtempSync(join(tmpdir(), 'livedash-e2e-'));
+  readonly executable = join(this.home, 'livedash');
   log = '';
 
-  constructor(readonly port: number, readonly extraArgs: string[] = []) {}
+  constructor(readonly port: number, readonly extraArgs: string[] = []) {
+    copyFileSync(binary, this.executable);
+  }
 
   get url(): string {
     return `http://127.0.0.1:${this.port}`;
@@ -39,11 +44,10 @@ export class Livedash {
 
   /** Starts the binary (again, on the same port) and waits until it answers. */
   async restart(): Promise<void> {
-    const child = spawn(
-      binary,
-      ['--listen', `127.0.0.1:${this.port}`, '--data-dir', this.dataDir, ...this.extraArgs],
-      { stdio: ['ignore', 'pipe', 'pipe'] },
-    );
+    const child = spawn(this.executable, ['--listen', `127.0.0.1:${this.port}`, ...this.extraArgs], {
+      cwd: this.home,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     child.stdout?.on('data', (chunk) => (this.log += chunk));
     child.stderr?.on('data', (chunk) => (this.log += chunk));
     this.child = child;
