@@ -105,10 +105,45 @@ pub struct Envelope<T> {
     pub channel: String,
     /// The event type (for example `metrics`, `reset` or `message`).
     pub event: String,
+    /// On latest-value channels, what the event is the newest value of
+    /// (for example a host name); absent when the event type is the key.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key: Option<String>,
     /// When the event was published, in milliseconds since the Unix epoch.
     pub ts: i64,
     /// The payload.
     pub data: T,
+}
+
+/// The event type of a server heartbeat (SSE named event, WebSocket message).
+pub const HEARTBEAT_EVENT: &str = "heartbeat";
+
+/// How a channel's events relate to each other.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ChannelKind {
+    /// Each event replaces the previous value of its key: coalescible.
+    Latest,
+    /// Every event matters: delivered one by one, in order.
+    Stream,
+}
+
+impl ChannelKind {
+    /// The kind of a channel, by name: `metrics`, `status` and `presence`
+    /// hold latest values; every other channel is a stream.
+    pub fn of(channel: &str) -> Self {
+        match channel {
+            "metrics" | "status" | "presence" => ChannelKind::Latest,
+            _ => ChannelKind::Stream,
+        }
+    }
+}
+
+impl<T> Envelope<T> {
+    /// The key under which this event replaces older ones on a
+    /// latest-value channel: its `key`, or its event type.
+    pub fn coalescing_key(&self) -> &str {
+        self.key.as_deref().unwrap_or(&self.event)
+    }
 }
 
 /// The payload of `snapshot` and `reset` events: the current state of the
@@ -226,6 +261,7 @@ mod tests {
             id: Position::new(5, 6),
             channel: "metrics".into(),
             event: "metrics".into(),
+            key: None,
             ts: 7,
             data: serde_json::json!({"x": 1}),
         };

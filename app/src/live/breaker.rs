@@ -34,7 +34,12 @@ impl CircuitBreaker {
     /// A closed breaker that opens after `threshold` consecutive failures
     /// and stays open for `cool_down_ms`.
     pub fn new(threshold: u32, cool_down_ms: u64) -> Self {
-        Self { threshold: threshold.max(1), cool_down_ms, failures: 0, state: BreakerState::Closed }
+        Self {
+            threshold: threshold.max(1),
+            cool_down_ms,
+            failures: 0,
+            state: BreakerState::Closed,
+        }
     }
 
     /// The current state.
@@ -74,7 +79,9 @@ impl CircuitBreaker {
     pub fn failure(&mut self, now_ms: u64) {
         self.failures = self.failures.saturating_add(1);
         if self.state == BreakerState::HalfOpen || self.failures >= self.threshold {
-            self.state = BreakerState::Open { until_ms: now_ms + self.cool_down_ms };
+            self.state = BreakerState::Open {
+                until_ms: now_ms + self.cool_down_ms,
+            };
         }
     }
 }

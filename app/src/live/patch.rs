@@ -103,7 +103,10 @@ mod tests {
         ] {
             collection.apply(serde_json::from_value(patch).unwrap());
         }
-        let items: Vec<_> = collection.items().map(|(k, v)| (k.as_str(), v.clone())).collect();
+        let items: Vec<_> = collection
+            .items()
+            .map(|(k, v)| (k.as_str(), v.clone()))
+            .collect();
         assert_eq!(items, [("b", json!(20)), ("c", json!(3))]);
     }
 

@@ -15,11 +15,54 @@ pub enum ConnectionState {
     Reconnecting {
         /// Which attempt this is since the connection was last live (1-based).
         attempt: u32,
+        /// When the attempt starts, in page milliseconds (`performance.now()`).
+        at_ms: u64,
     },
     /// The browser reports it has no network; the client waits for it.
     Offline,
     /// The client gave up; the user can ask for a new attempt.
     Failed,
+}
+
+/// The transports the client can use.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Transport {
+    /// Server-Sent Events (the default).
+    Sse,
+    /// WebSocket (when the page sends, or by choice).
+    Ws,
+    /// Long polling (the fallback).
+    Poll,
+}
+
+impl Transport {
+    /// The stable name (`data-transport`, `?transport=`).
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Transport::Sse => "sse",
+            Transport::Ws => "ws",
+            Transport::Poll => "poll",
+        }
+    }
+
+    /// The name shown to a person.
+    pub fn label(&self) -> &'static str {
+        match self {
+            Transport::Sse => "SSE",
+            Transport::Ws => "WebSocket",
+            Transport::Poll => "polling",
+        }
+    }
+
+    /// Parses a stable name.
+    pub fn parse(name: &str) -> Option<Self> {
+        match name {
+            "sse" => Some(Transport::Sse),
+            "ws" => Some(Transport::Ws),
+            "poll" => Some(Transport::Poll),
+            _ => None,
+        }
+    }
 }
 
 impl ConnectionState {
@@ -39,7 +82,7 @@ impl ConnectionState {
         match self {
             ConnectionState::Connecting => "Connecting…".to_string(),
             ConnectionState::Live => "Live".to_string(),
-            ConnectionState::Reconnecting { attempt } => {
+            ConnectionState::Reconnecting { attempt, .. } => {
                 format!("Reconnecting (attempt {attempt})")
             }
             ConnectionState::Offline => "Offline".to_string(),
@@ -57,7 +100,10 @@ mod tests {
         let names: Vec<_> = [
             ConnectionState::Connecting,
             ConnectionState::Live,
-            ConnectionState::Reconnecting { attempt: 3 },
+            ConnectionState::Reconnecting {
+                attempt: 3,
+                at_ms: 0,
+            },
             ConnectionState::Offline,
             ConnectionState::Failed,
         ]
@@ -69,7 +115,11 @@ mod tests {
             ["connecting", "live", "reconnecting", "offline", "failed"]
         );
         assert_eq!(
-            ConnectionState::Reconnecting { attempt: 3 }.label(),
+            ConnectionState::Reconnecting {
+                attempt: 3,
+                at_ms: 0
+            }
+            .label(),
             "Reconnecting (attempt 3)"
         );
     }

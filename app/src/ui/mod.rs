@@ -16,7 +16,10 @@ pub use store::LiveStore;
 
 use crate::{
     protocol::Bootstrap,
-    widgets::{ConnectionStatus, CpuCard, CpuChart, LoadCard, MemoryCard, NetworkCard},
+    widgets::{
+        ActivityFeed, ConnectionStatus, CpuCard, CpuChart, LoadCard, MemoryCard, NetworkCard,
+        StatusBoard,
+    },
 };
 
 /// The id of the element that carries the bootstrap JSON.
@@ -90,7 +93,7 @@ pub fn App() -> impl IntoView {
     provide_context(store);
 
     #[cfg(feature = "hydrate")]
-    store.connect(bootstrap.position, bootstrap.heartbeat_ms);
+    store.connect(&bootstrap);
 
     view! {
         <div class="dashboard">
@@ -98,7 +101,7 @@ pub fn App() -> impl IntoView {
                 <h1 class="dashboard__title">
                     "livedash" <span class="dashboard__host">{move || store.host()}</span>
                 </h1>
-                <ConnectionStatus state=store.connection />
+                <ConnectionStatus />
             </header>
             <main class="dashboard__grid">
                 <CpuCard />
@@ -106,6 +109,8 @@ pub fn App() -> impl IntoView {
                 <LoadCard />
                 <NetworkCard />
                 <CpuChart />
+                <StatusBoard />
+                <ActivityFeed />
             </main>
         </div>
     }

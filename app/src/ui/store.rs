@@ -1,20 +1,50 @@
 //! The page's reactive store: one signal per thing that changes.
 //!
-//! Widgets read only the memos they draw, so a new sample re-renders a card
-//! only when its own text changes. The live client writes here and nowhere
-//! else.
+//! The live client hands deliveries to [`LiveStore::receive`], which only
+//! buffers them ([`FrameBuffer`]). Once per animation frame (a timer while
+//! the tab is hidden, so work still happens, just less often) the buffer is
+//! applied in one batch: every metric sample joins the CPU series, but each
+//! signal is set at most once, with the newest value. Widgets read only the
+//! memos they show, so an update re-renders only what changed. While the
+//! display is paused nothing is applied; the bounded buffer keeps
+//! collecting and the page catches up on resume.
+
+use std::collections::{BTreeMap, VecDeque};
 
 use leptos::prelude::*;
+use serde_json::Value;
 
 use crate::{
-    live::{series::SeriesWindow, state::ConnectionState},
-    protocol::{Bootstrap, HostSample},
+    live::{
+        frame::{Delivery, Frame, FrameBuffer},
+        patch::{Patch, PATCH_EVENT},
+        series::SeriesWindow,
+        state::{ConnectionState, Transport},
+    },
+    protocol::{Bootstrap, Envelope, HostSample, Position, METRICS_CHANNEL, METRICS_EVENT},
 };
 
 /// How much CPU history the chart shows.
 pub const CHART_SPAN_MS: i64 = 60_000;
 /// The most points the chart keeps, whatever the sample rate.
 pub const CHART_MAX_POINTS: usize = 1_200;
+/// The dashboard's own channel: activity events and board patches.
+pub const DASHBOARD_CHANNEL: &str = "dashboard:main";
+/// Activity entries kept on the page.
+pub const FEED_LIMIT: usize = 200;
+/// Deliveries buffered between frames (and while paused).
+pub const FRAME_BUFFER: usize = 20_000;
+
+/// One activity entry.
+#[derive(Clone, Debug, PartialEq)]
+pub struct FeedItem {
+    /// Its position (unique: the list's key).
+    pub id: Position,
+    /// Its event type.
+    pub event: String,
+    /// Its payload, as JSON text.
+    pub text: String,
+}
 
 /// The page's live state, shared by every widget through context.
 #[derive(Clone, Copy)]
@@ -25,6 +55,32 @@ pub struct LiveStore {
     pub cpu_series: RwSignal<SeriesWindow>,
     /// The connection's state.
     pub connection: RwSignal<ConnectionState>,
+    /// The transport in use.
+    pub transport: RwSignal<Transport>,
+    /// The position of the last event applied to the page.
+    pub position: RwSignal<Option<Position>>,
+    /// When the page last applied an update (`performance.now()` ms).
+    pub updated_at: RwSignal<Option<f64>>,
+    /// The display is frozen.
+    pub paused: RwSignal<bool>,
+    /// Recent activity on the dashboard channel, newest first.
+    pub feed: RwSignal<VecDeque<FeedItem>>,
+    /// How many activity events the page has applied.
+    pub feed_count: RwSignal<u64>,
+    /// The keys of the status board, in order.
+    pub board_keys: RwSignal<Vec<String>>,
+    /// Each board item's value: one signal per key.
+    pub board: RwSignal<BTreeMap<String, RwSignal<Value>>>,
+    runtime: StoredValue<Runtime, LocalStorage>,
+}
+
+/// What the store holds outside the reactive graph.
+#[derive(Default)]
+struct Runtime {
+    buffer: Option<FrameBuffer>,
+    frame_scheduled: bool,
+    #[cfg(feature = "hydrate")]
+    client: Option<crate::live::client::LiveClient>,
 }
 
 impl LiveStore {
@@ -38,22 +94,19 @@ impl LiveStore {
             sample: RwSignal::new(bootstrap.samples.last().cloned()),
             cpu_series: RwSignal::new(series),
             connection: RwSignal::new(ConnectionState::Connecting),
+            transport: RwSignal::new(Transport::Sse),
+            position: RwSignal::new(bootstrap.position),
+            updated_at: RwSignal::new(None),
+            paused: RwSignal::new(false),
+            feed: RwSignal::new(VecDeque::new()),
+            feed_count: RwSignal::new(0),
+            board_keys: RwSignal::new(Vec::new()),
+            board: RwSignal::new(BTreeMap::new()),
+            runtime: StoredValue::new_local(Runtime {
+                buffer: Some(FrameBuffer::new(FRAME_BUFFER)),
+                ..Runtime::default()
+            }),
         }
-    }
-
-    /// Applies a new sample: it becomes the current value unless an equal or
-    /// newer one is already shown, and joins the chart's series.
-    pub fn apply_sample(&self, sample: HostSample) {
-        let newer = self
-            .sample
-            .with_untracked(|current| current.as_ref().is_none_or(|c| sample.ts > c.ts));
-        if !newer {
-            return;
-        }
-        self.cpu_series.update(|series| {
-            series.push(sample.ts, f64::from(sample.cpu_percent));
-        });
-        self.sample.set(Some(sample));
     }
 
     /// The host's name, empty until a sample arrived.
@@ -71,53 +124,331 @@ impl LiveStore {
         Memo::new(move |_| sample.with(|s| s.as_ref().map(&f)))
     }
 
-    /// Opens the live connection that feeds this store.
-    #[cfg(feature = "hydrate")]
-    pub fn connect(self, since: Option<crate::protocol::Position>, _heartbeat_ms: u64) {
-        use crate::{
-            live::{
-                backoff::Backoff,
-                sse::{Delivery, SseClient, SseOptions},
-            },
-            protocol::{METRICS_CHANNEL, METRICS_EVENT},
-        };
+    /// Buffers a delivery for the next frame.
+    pub fn receive(&self, delivery: Delivery) {
+        self.runtime.update_value(|runtime| {
+            if let Some(buffer) = runtime.buffer.as_mut() {
+                buffer.push(delivery);
+            }
+        });
+        self.schedule_frame();
+    }
 
-        let options = SseOptions {
-            path: "/api/realtime/sse".to_string(),
-            channels: vec![METRICS_CHANNEL.to_string()],
-            event_types: vec![METRICS_EVENT.to_string()],
-            since,
-            backoff: Backoff::default(),
-        };
-        let store = self;
-        Effect::new(move |_| {
-            let client = SseClient::connect(
-                options.clone(),
-                move |delivery| match delivery {
-                    Delivery::Event(envelope) => store.apply_envelope(envelope),
-                    Delivery::Snapshot(snapshot) => {
-                        for envelope in snapshot.events {
-                            store.apply_envelope(envelope);
+    /// Freezes or unfreezes the display; unfreezing applies what was buffered.
+    pub fn set_paused(&self, paused: bool) {
+        self.paused.set(paused);
+        if !paused {
+            self.schedule_frame();
+        }
+    }
+
+    /// Applies everything buffered, now.
+    pub fn apply_pending(&self) {
+        self.runtime
+            .update_value(|runtime| runtime.frame_scheduled = false);
+        if self.paused.get_untracked() {
+            return;
+        }
+        let frame = self
+            .runtime
+            .try_update_value(|runtime| runtime.buffer.as_mut().map(FrameBuffer::take))
+            .flatten();
+        if let Some(frame) = frame {
+            self.apply_frame(frame);
+        }
+    }
+
+    /// Applies one frame: each signal is written at most once.
+    pub fn apply_frame(&self, frame: Frame) {
+        if frame.overflowed {
+            leptos::logging::warn!("livedash: the page fell too far behind; resynchronising");
+            self.resync();
+        }
+        let mut last_position = None;
+        let mut feed_items = Vec::new();
+        let mut patches = Vec::new();
+        let mut newest_sample: Option<HostSample> = None;
+        let mut new_points = Vec::new();
+        if let Some(snapshot) = &frame.snapshot {
+            // A snapshot replaces the dashboard channel's state.
+            self.feed.set(VecDeque::new());
+            self.board_keys.set(Vec::new());
+            self.board.set(BTreeMap::new());
+            for envelope in &snapshot.events {
+                self.collect(
+                    envelope,
+                    &mut newest_sample,
+                    &mut new_points,
+                    &mut feed_items,
+                    &mut patches,
+                );
+            }
+        }
+        let current: Vec<&Envelope<Value>> = frame.current();
+        for envelope in &frame.events {
+            last_position = Some(envelope.id);
+            // Series history takes every sample; the rest only the current ones.
+            if envelope.channel == METRICS_CHANNEL && envelope.event == METRICS_EVENT {
+                if let Ok(sample) = serde_json::from_value::<HostSample>(envelope.data.clone()) {
+                    new_points.push((sample.ts, f64::from(sample.cpu_percent)));
+                }
+            }
+        }
+        for envelope in current {
+            if envelope.channel == METRICS_CHANNEL {
+                self.collect(
+                    envelope,
+                    &mut newest_sample,
+                    &mut Vec::new(),
+                    &mut feed_items,
+                    &mut patches,
+                );
+            } else {
+                self.collect(
+                    envelope,
+                    &mut newest_sample,
+                    &mut new_points,
+                    &mut feed_items,
+                    &mut patches,
+                );
+            }
+        }
+        if !new_points.is_empty() {
+            self.cpu_series.update(|series| {
+                for (ts, value) in new_points {
+                    series.push(ts, value);
+                }
+            });
+        }
+        if let Some(sample) = newest_sample {
+            let newer = self
+                .sample
+                .with_untracked(|c| c.as_ref().is_none_or(|c| sample.ts > c.ts));
+            if newer {
+                self.sample.set(Some(sample));
+            }
+        }
+        if !feed_items.is_empty() {
+            let added = feed_items.len() as u64;
+            self.feed.update(|feed| {
+                for item in feed_items {
+                    feed.push_front(item);
+                }
+                feed.truncate(FEED_LIMIT);
+            });
+            self.feed_count.update(|count| *count += added);
+        }
+        if !patches.is_empty() {
+            self.apply_patches(patches);
+        }
+        if let Some(position) = last_position {
+            self.position.set(Some(position));
+        }
+        if frame.snapshot.is_some() || last_position.is_some() {
+            self.updated_at.set(Some(now()));
+        }
+    }
+
+    fn collect(
+        &self,
+        envelope: &Envelope<Value>,
+        newest_sample: &mut Option<HostSample>,
+        points: &mut Vec<(i64, f64)>,
+        feed: &mut Vec<FeedItem>,
+        patches: &mut Vec<Patch>,
+    ) {
+        match (envelope.channel.as_str(), envelope.event.as_str()) {
+            (METRICS_CHANNEL, METRICS_EVENT) => {
+                match serde_json::from_value::<HostSample>(envelope.data.clone()) {
+                    Ok(sample) => {
+                        points.push((sample.ts, f64::from(sample.cpu_percent)));
+                        if newest_sample.as_ref().is_none_or(|s| sample.ts > s.ts) {
+                            *newest_sample = Some(sample);
                         }
                     }
-                },
-                move |state| store.connection.set(state),
-            );
-            // The client lives as long as the page: dropping it would close
-            // the stream.
-            std::mem::forget(client);
+                    Err(error) => {
+                        leptos::logging::warn!("livedash: ignoring a malformed sample: {error}")
+                    }
+                }
+            }
+            (DASHBOARD_CHANNEL, PATCH_EVENT) => {
+                match serde_json::from_value::<Patch>(envelope.data.clone()) {
+                    Ok(patch) => patches.push(patch),
+                    Err(error) => {
+                        leptos::logging::warn!("livedash: ignoring a malformed patch: {error}")
+                    }
+                }
+            }
+            (DASHBOARD_CHANNEL, _) => feed.push(FeedItem {
+                id: envelope.id,
+                event: envelope.event.clone(),
+                text: envelope.data.to_string(),
+            }),
+            _ => {}
+        }
+    }
+
+    /// Applies patches: only the items whose value changed are touched, and
+    /// the key list only when keys come or go.
+    fn apply_patches(&self, patches: Vec<Patch>) {
+        let mut keys_changed = false;
+        let mut board = self.board.get_untracked();
+        for patch in patches {
+            match patch {
+                Patch::Add { key, value } | Patch::Replace { key, value } => {
+                    match board.get(&key) {
+                        Some(signal) => signal.set(value),
+                        None => {
+                            board.insert(key, RwSignal::new(value));
+                            keys_changed = true;
+                        }
+                    }
+                }
+                Patch::Remove { key } => keys_changed |= board.remove(&key).is_some(),
+            }
+        }
+        while board.len() > crate::live::patch::MAX_ITEMS {
+            board.pop_first();
+        }
+        if keys_changed {
+            self.board_keys.set(board.keys().cloned().collect());
+            self.board.set(board);
+        }
+    }
+
+    fn schedule_frame(&self) {
+        let already = self
+            .runtime
+            .try_update_value(|runtime| std::mem::replace(&mut runtime.frame_scheduled, true));
+        if already == Some(true) {
+            return;
+        }
+        #[cfg(feature = "hydrate")]
+        frames::request(*self);
+    }
+
+    fn resync(&self) {
+        #[cfg(feature = "hydrate")]
+        self.runtime.with_value(|runtime| {
+            if let Some(client) = &runtime.client {
+                client.resync();
+            }
         });
     }
 
+    /// Drops any scheduled attempt and reconnects now.
+    pub fn reconnect(&self) {
+        #[cfg(feature = "hydrate")]
+        self.runtime.with_value(|runtime| {
+            if let Some(client) = &runtime.client {
+                client.reconnect_now();
+            }
+        });
+    }
+
+    /// Pins a transport (`None`: automatic).
+    pub fn pin_transport(&self, transport: Option<Transport>) {
+        #[cfg(feature = "hydrate")]
+        self.runtime.with_value(|runtime| {
+            if let Some(client) = &runtime.client {
+                client.set_pinned(transport);
+            }
+        });
+        #[cfg(not(feature = "hydrate"))]
+        let _ = transport;
+    }
+
+    /// Opens the live connection that feeds this store.
     #[cfg(feature = "hydrate")]
-    fn apply_envelope(&self, envelope: crate::protocol::Envelope<serde_json::Value>) {
-        use crate::protocol::{METRICS_CHANNEL, METRICS_EVENT};
-        if envelope.channel != METRICS_CHANNEL || envelope.event != METRICS_EVENT {
+    pub fn connect(self, bootstrap: &Bootstrap) {
+        use crate::live::{
+            backoff::Backoff,
+            client::{ClientOptions, LiveClient},
+        };
+
+        let pinned = url_parameter("transport").and_then(|t| Transport::parse(&t));
+        let options = ClientOptions {
+            channels: vec![METRICS_CHANNEL.to_string(), DASHBOARD_CHANNEL.to_string()],
+            event_types: ["metrics", "message", "annotation", PATCH_EVENT]
+                .map(str::to_string)
+                .to_vec(),
+            since: bootstrap.position,
+            pinned,
+            preferred: Transport::Sse,
+            backoff: Backoff::default(),
+            max_failures: url_parameter("max_failures").and_then(|m| m.parse().ok()),
+            heartbeat_ms: bootstrap.heartbeat_ms.max(100),
+        };
+        let store = self;
+        Effect::new(move |_| {
+            let client = LiveClient::start(
+                options.clone(),
+                move |delivery| store.receive(delivery),
+                move |status| {
+                    store.connection.set(status.state);
+                    store.transport.set(status.transport);
+                },
+            );
+            store
+                .runtime
+                .update_value(|runtime| runtime.client = Some(client));
+        });
+    }
+}
+
+fn now() -> f64 {
+    #[cfg(feature = "hydrate")]
+    {
+        web_sys::window()
+            .and_then(|w| w.performance())
+            .map(|p| p.now())
+            .unwrap_or(0.0)
+    }
+    #[cfg(not(feature = "hydrate"))]
+    {
+        0.0
+    }
+}
+
+#[cfg(feature = "hydrate")]
+fn url_parameter(name: &str) -> Option<String> {
+    let search = web_sys::window()?.location().search().ok()?;
+    web_sys::UrlSearchParams::new_with_str(&search)
+        .ok()?
+        .get(name)
+}
+
+/// Frame scheduling: `requestAnimationFrame`, or a timer while hidden
+/// (browsers do not run animation frames in hidden tabs).
+#[cfg(feature = "hydrate")]
+mod frames {
+    use wasm_bindgen::{closure::Closure, JsCast};
+
+    use super::LiveStore;
+
+    /// Frames while the tab is hidden, in milliseconds apart.
+    const HIDDEN_FRAME_MS: i32 = 250;
+
+    pub fn request(store: LiveStore) {
+        let Some(window) = web_sys::window() else {
             return;
-        }
-        match serde_json::from_value::<HostSample>(envelope.data) {
-            Ok(sample) => self.apply_sample(sample),
-            Err(error) => leptos::logging::warn!("livedash: ignoring a malformed sample: {error}"),
+        };
+        let callback = Closure::once_into_js(move || store.apply_pending());
+        let hidden = window.document().is_some_and(|d| d.hidden());
+        let scheduled = if hidden {
+            window
+                .set_timeout_with_callback_and_timeout_and_arguments_0(
+                    callback.unchecked_ref(),
+                    HIDDEN_FRAME_MS,
+                )
+                .is_ok()
+        } else {
+            window
+                .request_animation_frame(callback.unchecked_ref())
+                .is_ok()
+        };
+        if !scheduled {
+            store.apply_pending();
         }
     }
 }

@@ -7,7 +7,7 @@
 
 use leptos::prelude::*;
 
-use crate::ui::LiveStore;
+use crate::{ui::LiveStore, widgets::render_count};
 
 /// The CPU chart.
 #[component]
@@ -27,11 +27,9 @@ pub fn CpuChart() -> impl IntoView {
             });
         });
     }
-    #[cfg(not(feature = "hydrate"))]
-    let _ = store;
 
     view! {
-        <section class="chart-card">
+        <section class="chart-card" data-testid="cpu-chart-card" data-renders=render_count(store.cpu_series)>
             <h2 class="chart-card__title">"CPU, last 60 s"</h2>
             <canvas
                 class="chart-card__canvas"

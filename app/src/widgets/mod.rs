@@ -1,11 +1,30 @@
 //! The dashboard's widgets. Each reads only the memos it shows from the
 //! [`LiveStore`](crate::ui::LiveStore) in context, so it re-renders only when
-//! its own data changes.
+//! its own data changes; each shows how often it did in `data-renders`.
 
+mod activity_feed;
 mod connection_status;
 mod cpu_chart;
 mod stat_card;
+mod status_board;
 
+pub use activity_feed::ActivityFeed;
 pub use connection_status::ConnectionStatus;
 pub use cpu_chart::CpuChart;
 pub use stat_card::{CpuCard, LoadCard, MemoryCard, NetworkCard, StatCard};
+pub use status_board::StatusBoard;
+
+use leptos::prelude::*;
+
+/// A render counter: `track` returns a closure for a `data-renders`
+/// attribute that re-runs (and counts) whenever `source` changes. It runs
+/// exactly as often as the widget's own rendering of `source`.
+pub(crate) fn render_count(
+    source: impl Track + Clone + Send + Sync + 'static,
+) -> impl Fn() -> u32 + Send + Sync + 'static {
+    let count = std::sync::Arc::new(std::sync::atomic::AtomicU32::new(0));
+    move || {
+        source.track();
+        count.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1
+    }
+}

@@ -2,10 +2,11 @@
 
 use leptos::prelude::*;
 
-use crate::{format, ui::LiveStore};
+use crate::{format, ui::LiveStore, widgets::render_count};
 
 /// A card showing one value. `name` is used for `data-testid`
-/// (`<name>-card`, `<name>-value`).
+/// (`<name>-card`, `<name>-value`); `data-renders` counts how often its
+/// value was rendered.
 #[component]
 pub fn StatCard(
     name: &'static str,
@@ -15,7 +16,7 @@ pub fn StatCard(
     #[prop(optional)] children: Option<Children>,
 ) -> impl IntoView {
     view! {
-        <section class="stat-card" data-testid=format!("{name}-card")>
+        <section class="stat-card" data-testid=format!("{name}-card") data-renders=render_count(value)>
             <h2 class="stat-card__title">{title}</h2>
             <p class="stat-card__value" data-testid=format!("{name}-value")>
                 {move || value.get()}

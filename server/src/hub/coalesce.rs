@@ -12,27 +12,9 @@
 
 use std::{collections::HashSet, sync::Arc};
 
+pub use app::protocol::ChannelKind;
+
 use super::Delivery;
-
-/// How a channel's events relate to each other.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum ChannelKind {
-    /// Each event replaces the previous value of its key: coalescible.
-    Latest,
-    /// Every event matters: delivered one by one, in order.
-    Stream,
-}
-
-impl ChannelKind {
-    /// The kind of a channel, by name: `metrics`, `status` and `presence`
-    /// hold latest values; every other channel is a stream.
-    pub fn of(channel: &str) -> Self {
-        match channel {
-            "metrics" | "status" | "presence" => ChannelKind::Latest,
-            _ => ChannelKind::Stream,
-        }
-    }
-}
 
 /// Removes superseded latest-value events from a batch in log order; returns
 /// how many were removed. A snapshot is a barrier: nothing is coalesced

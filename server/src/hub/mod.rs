@@ -104,6 +104,7 @@ impl Event {
             id: position,
             channel: channel.to_string(),
             event: event_type.to_string(),
+            key: key.as_deref().map(str::to_string),
             ts,
             data,
         };
@@ -216,6 +217,11 @@ impl Hub {
                 counters,
             }),
         }
+    }
+
+    /// The configured delivery window of latest-value channels.
+    pub fn coalesce_window(&self) -> Duration {
+        self.inner.config.coalesce_window
     }
 
     /// The counters this hub reports to.

@@ -100,22 +100,42 @@ impl Client {
                 let envelope: Envelope<Snapshot> =
                     serde_json::from_slice(&json).expect("snapshot JSON");
                 assert_eq!(envelope.id, Position::new(EPOCH, head.seq));
-                for event in &envelope.data.events {
-                    let channel = CHANNELS
+                // Each subscribed channel's part of the snapshot is its
+                // retained events, in order, ending with its newest.
+                for (channel, name) in CHANNELS.iter().enumerate() {
+                    let held: Vec<u64> = envelope
+                        .data
+                        .events
                         .iter()
-                        .position(|c| **c == event.channel)
-                        .expect("a known channel");
+                        .filter(|e| e.channel == *name)
+                        .map(|e| e.id.seq)
+                        .collect();
                     let newest = model
                         .log
                         .iter()
                         .rev()
                         .find(|(s, c)| *c == channel && *s <= head.seq)
                         .map(|(s, _)| *s);
-                    assert_eq!(
-                        Some(event.id.seq),
-                        newest,
-                        "seed {seed}: snapshot holds the newest event of {channel}"
-                    );
+                    if self.subscribed.contains(&channel) {
+                        assert_eq!(
+                            held.last().copied(),
+                            newest,
+                            "seed {seed}: snapshot ends with the newest of {name}"
+                        );
+                        assert!(
+                            held.len() <= model.history,
+                            "seed {seed}: snapshot holds at most the history"
+                        );
+                        assert!(
+                            held.windows(2).all(|w| w[0] < w[1]),
+                            "seed {seed}: snapshot in log order"
+                        );
+                    } else {
+                        assert!(
+                            held.is_empty(),
+                            "seed {seed}: snapshot of an unsubscribed channel"
+                        );
+                    }
                 }
                 self.last = Some(head.seq);
             }

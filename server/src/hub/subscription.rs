@@ -181,6 +181,11 @@ impl Subscription {
         removed
     }
 
+    /// Sets the delivery window of latest-value channels (zero: none).
+    pub fn set_window(&mut self, window: Duration) {
+        self.window = window;
+    }
+
     /// Delivers only events of `channel` whose key is in `keys` (`None`: all).
     pub fn set_filter(&mut self, channel: Arc<str>, keys: Option<Vec<String>>) {
         match keys {
@@ -406,8 +411,10 @@ fn catch_up(state: &mut State, channels: &[Arc<str>], seq: u64) -> Result<Vec<Ar
     Ok(events)
 }
 
-/// The newest event of each channel (of each key, on latest-value
-/// channels), as a `snapshot` or `reset` envelope.
+/// The state of `channels` as a `snapshot` or `reset` envelope: on
+/// latest-value channels the newest event of each key; on stream channels
+/// every retained event (their state is their recent history: a feed, a
+/// collection built by patches).
 fn snapshot(state: &State, channels: &[Arc<str>], kind: SnapshotKind, head: Position) -> Delivery {
     let mut latest: Vec<&Arc<Event>> = Vec::new();
     for channel in channels {
@@ -421,8 +428,8 @@ fn snapshot(state: &State, channels: &[Arc<str>], kind: SnapshotKind, head: Posi
                     .rev()
                     .filter(|e| keys.insert(e.coalescing_key())),
             );
-        } else if let Some(event) = ring.latest() {
-            latest.push(event);
+        } else {
+            latest.extend(ring.iter());
         }
     }
     latest.sort_by_key(|e| e.position.seq);
@@ -524,8 +531,14 @@ mod tests {
         let envelope: Envelope<Snapshot> = serde_json::from_slice(&json).unwrap();
         assert_eq!(envelope.event, RESET_EVENT);
         assert_eq!(envelope.id, head);
-        assert_eq!(envelope.data.events.len(), 1);
-        assert_eq!(envelope.data.events[0].data, serde_json::json!(2));
+        // A stream channel's state is its retained history.
+        let values: Vec<_> = envelope
+            .data
+            .events
+            .iter()
+            .map(|e| e.data.clone())
+            .collect();
+        assert_eq!(values, [serde_json::json!(1), serde_json::json!(2)]);
     }
 
     #[tokio::test]

@@ -2,7 +2,8 @@
 //!
 //! Each delivery becomes one SSE event with `id:` (its position), `event:`
 //! (its type) and `data:` (the envelope JSON). The stream opens with a
-//! `retry:` hint, sends a comment heartbeat when idle, resumes from the
+//! `retry:` hint, sends a heartbeat when idle (a comment, and a `heartbeat`
+//! event browsers can see), resumes from the
 //! `Last-Event-ID` header (sent by browsers on their own reconnects) or the
 //! `lastEventId` query parameter, and ends when the client goes away or the
 //! server shuts down.
@@ -73,7 +74,14 @@ pub async fn handler(
 
     let guard = state.counters.connection(Transport::Sse);
     let counters = state.counters.clone();
-    let hint = stream::once(async { SseEvent::default().retry(RETRY_HINT) });
+    // The stream opens with a retry hint and a heartbeat, so a client knows at
+    // once that events get through (a buffering proxy would hold it back).
+    let hint = stream::once(async {
+        SseEvent::default()
+            .retry(RETRY_HINT)
+            .event(app::protocol::HEARTBEAT_EVENT)
+            .data("{}")
+    });
     let events = stream::unfold((subscription, guard), move |(mut subscription, guard)| {
         let counters = counters.clone();
         async move {
@@ -91,8 +99,15 @@ pub async fn handler(
         .chain(events.take_until(state.shutdown.clone().wait()))
         .chain(farewell)
         .map(Ok::<_, Infallible>);
+    // The heartbeat is a comment (for proxies and tools) and a named
+    // `heartbeat` event, which browsers' EventSource does dispatch: the
+    // page's watchdog sees it.
+    let heartbeat = SseEvent::default()
+        .comment("heartbeat")
+        .event(app::protocol::HEARTBEAT_EVENT)
+        .data("{}");
     let sse =
-        Sse::new(body).keep_alive(KeepAlive::new().interval(state.heartbeat).text("heartbeat"));
+        Sse::new(body).keep_alive(KeepAlive::new().interval(state.heartbeat).event(heartbeat));
     Ok((
         [(
             HeaderName::from_static("x-accel-buffering"),

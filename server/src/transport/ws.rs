@@ -4,11 +4,13 @@
 //! `subscribe {channels, since?}`, `unsubscribe {channels}`,
 //! `set_filter {channel, keys}` (only these keys of a channel; `null`: all),
 //! `request_snapshot {channel}`, `publish {channel, event?, key?, data}`,
-//! `ping`.
+//! `ping`, `set_visibility {hidden}` (a hidden page gets latest values at
+//! most once a second).
 //!
 //! Server → client: `event`, `snapshot` and `reset` (the envelope with a
 //! `type` in front), `subscribed`, `unsubscribed`, `filter_set`,
-//! `published`, `pong`, and `error {code, message, request_id}`. A bad
+//! `published`, `pong`, `visibility_set`, `heartbeat` (every heartbeat
+//! interval), and `error {code, message, request_id}`. A bad
 //! message gets an error and the connection stays open.
 //!
 //! One task owns each connection: it reads the client's messages, writes
@@ -52,6 +54,8 @@ pub const MAX_FRAME_BYTES: usize = 1024 * 1024;
 pub const WRITE_TIMEOUT: Duration = Duration::from_secs(10);
 /// Most deliveries written per batch.
 const MAX_BATCH: usize = 256;
+/// The delivery window of latest-value channels while the page is hidden.
+const HIDDEN_WINDOW: Duration = Duration::from_secs(1);
 
 /// A message from the client.
 #[derive(Debug, Deserialize)]
@@ -94,6 +98,11 @@ enum ClientMessage {
         #[serde(default)]
         request_id: Option<Value>,
     },
+    SetVisibility {
+        hidden: bool,
+        #[serde(default)]
+        request_id: Option<Value>,
+    },
 }
 
 /// Upgrades the connection.
@@ -123,6 +132,8 @@ struct Connection {
     state: AppState,
     subscription: Option<Subscription>,
     last_heard: Instant,
+    /// The client's page is hidden: coalesce harder.
+    hidden: bool,
 }
 
 impl Connection {
@@ -132,6 +143,18 @@ impl Connection {
             state,
             subscription: None,
             last_heard: Instant::now(),
+            hidden: false,
+        }
+    }
+
+    /// The delivery window for latest-value channels: the configured one,
+    /// or at least a second while the client's page is hidden.
+    fn window(&self) -> Duration {
+        let configured = self.state.hub.coalesce_window();
+        if self.hidden {
+            configured.max(HIDDEN_WINDOW)
+        } else {
+            configured
         }
     }
 
@@ -226,6 +249,7 @@ impl Connection {
             "request_snapshot",
             "publish",
             "ping",
+            "set_visibility",
         ];
         match value.get("type").and_then(Value::as_str) {
             Some(kind) if known.contains(&kind) => {}
@@ -295,9 +319,11 @@ impl Connection {
                         subscription.add_channels(channels, since);
                         subscription
                     }
-                    None => self
-                        .subscription
-                        .insert(self.state.hub.subscribe(channels, since)),
+                    None => {
+                        let mut subscription = self.state.hub.subscribe(channels, since);
+                        subscription.set_window(self.window());
+                        self.subscription.insert(subscription)
+                    }
                 };
                 let reply = json!({
                     "type": "subscribed",
@@ -391,6 +417,16 @@ impl Connection {
                 self.send_json(&json!({"type": "pong", "request_id": request_id}))
                     .await
             }
+            ClientMessage::SetVisibility { hidden, request_id } => {
+                self.hidden = hidden;
+                let window = self.window();
+                if let Some(subscription) = self.subscription.as_mut() {
+                    subscription.set_window(window);
+                }
+                let reply =
+                    json!({"type": "visibility_set", "request_id": request_id, "hidden": hidden});
+                self.send_json(&reply).await
+            }
         }
     }
 
@@ -444,7 +480,11 @@ impl Connection {
         if self.last_heard.elapsed() > heartbeat * 2 {
             return Err(End::Close(close_code::POLICY, "no answer to pings"));
         }
-        self.write(Message::Ping(Bytes::new())).await
+        self.write(Message::Ping(Bytes::new())).await?;
+        // Browsers answer pings but never show them to the page: this
+        // message is what the page's watchdog sees.
+        self.send_frame(Bytes::from_static(br#"{"type":"heartbeat"}"#), 0)
+            .await
     }
 
     async fn send_json(&mut self, value: &Value) -> Result<(), End> {

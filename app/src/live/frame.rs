@@ -1,0 +1,217 @@
+//! The buffer between the network and the page's signals.
+//!
+//! Events are pushed here as they arrive and applied once per animation
+//! frame (or when a paused display resumes). The buffer is bounded: past
+//! [`FrameBuffer::capacity`] it first drops superseded latest values, then
+//! the oldest events, and says so (`overflowed`): the page must then
+//! resynchronise from a snapshot.
+
+use std::collections::{HashSet, VecDeque};
+
+use serde_json::Value;
+
+use crate::protocol::{ChannelKind, Envelope, Snapshot};
+
+/// What the transports hand over.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Delivery {
+    /// A new event, in log order, never seen before.
+    Event(Envelope<Value>),
+    /// The state of the channels as of the carrying envelope's position:
+    /// everything held for them must be replaced.
+    Snapshot(Snapshot),
+}
+
+/// Deliveries waiting for the next frame.
+#[derive(Clone, Debug)]
+pub struct FrameBuffer {
+    pending: VecDeque<Delivery>,
+    capacity: usize,
+    overflowed: bool,
+}
+
+/// One frame's worth of deliveries.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Frame {
+    /// The newest snapshot among them, if any: apply it first.
+    pub snapshot: Option<Snapshot>,
+    /// The events after that snapshot, in log order.
+    pub events: Vec<Envelope<Value>>,
+    /// Events were dropped for lack of room: resynchronise.
+    pub overflowed: bool,
+}
+
+impl Frame {
+    /// The events whose value is still current at the end of the frame: on
+    /// latest-value channels the last of each key, everything else as is;
+    /// in log order.
+    pub fn current(&self) -> Vec<&Envelope<Value>> {
+        let mut seen = HashSet::new();
+        let mut keep: Vec<&Envelope<Value>> = self
+            .events
+            .iter()
+            .rev()
+            .filter(|e| {
+                ChannelKind::of(&e.channel) == ChannelKind::Stream
+                    || seen.insert((e.channel.as_str(), e.coalescing_key()))
+            })
+            .collect();
+        keep.reverse();
+        keep
+    }
+}
+
+impl FrameBuffer {
+    /// An empty buffer holding at most `capacity` deliveries.
+    pub fn new(capacity: usize) -> Self {
+        Self {
+            pending: VecDeque::new(),
+            capacity: capacity.max(1),
+            overflowed: false,
+        }
+    }
+
+    /// The most deliveries held.
+    pub fn capacity(&self) -> usize {
+        self.capacity
+    }
+
+    /// How many deliveries wait.
+    pub fn len(&self) -> usize {
+        self.pending.len()
+    }
+
+    /// True when nothing waits.
+    pub fn is_empty(&self) -> bool {
+        self.pending.is_empty()
+    }
+
+    /// Adds a delivery. A snapshot makes everything before it moot.
+    pub fn push(&mut self, delivery: Delivery) {
+        if matches!(delivery, Delivery::Snapshot(_)) {
+            self.pending.clear();
+        }
+        self.pending.push_back(delivery);
+        if self.pending.len() > self.capacity {
+            self.compact();
+        }
+    }
+
+    fn compact(&mut self) {
+        let mut seen = HashSet::new();
+        let mut keep: Vec<bool> = Vec::with_capacity(self.pending.len());
+        for delivery in self.pending.iter().rev() {
+            keep.push(match delivery {
+                Delivery::Event(e) if ChannelKind::of(&e.channel) == ChannelKind::Latest => {
+                    seen.insert((e.channel.clone(), e.coalescing_key().to_string()))
+                }
+                _ => true,
+            });
+        }
+        keep.reverse();
+        let mut flags = keep.into_iter();
+        self.pending.retain(|_| flags.next().unwrap_or(true));
+        while self.pending.len() > self.capacity {
+            self.pending.pop_front();
+            self.overflowed = true;
+        }
+    }
+
+    /// Takes everything pending as one frame.
+    pub fn take(&mut self) -> Frame {
+        let mut frame = Frame {
+            overflowed: std::mem::take(&mut self.overflowed),
+            ..Frame::default()
+        };
+        for delivery in self.pending.drain(..) {
+            match delivery {
+                Delivery::Snapshot(snapshot) => {
+                    frame.snapshot = Some(snapshot);
+                    frame.events.clear();
+                }
+                Delivery::Event(event) => frame.events.push(event),
+            }
+        }
+        frame
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+    use crate::protocol::Position;
+
+    fn event(seq: u64, channel: &str, key: Option<&str>) -> Delivery {
+        Delivery::Event(Envelope {
+            id: Position::new(1, seq),
+            channel: channel.into(),
+            event: "update".into(),
+            key: key.map(str::to_string),
+            ts: seq as i64,
+            data: json!(seq),
+        })
+    }
+
+    fn seqs<'a>(events: impl IntoIterator<Item = &'a Envelope<Value>>) -> Vec<u64> {
+        events.into_iter().map(|e| e.id.seq).collect()
+    }
+
+    #[test]
+    fn a_frame_keeps_every_event_and_knows_the_current_ones() {
+        let mut buffer = FrameBuffer::new(100);
+        for (seq, channel, key) in [
+            (1, "metrics", "a"),
+            (2, "metrics", "b"),
+            (3, "feed", ""),
+            (4, "metrics", "a"),
+        ] {
+            buffer.push(event(seq, channel, (!key.is_empty()).then_some(key)));
+        }
+        let frame = buffer.take();
+        assert_eq!(
+            seqs(&frame.events),
+            [1, 2, 3, 4],
+            "series history sees every point"
+        );
+        assert_eq!(
+            seqs(frame.current()),
+            [2, 3, 4],
+            "signals get the newest value of each key"
+        );
+        assert!(buffer.is_empty());
+    }
+
+    #[test]
+    fn a_snapshot_replaces_what_came_before_it() {
+        let mut buffer = FrameBuffer::new(100);
+        buffer.push(event(1, "feed", None));
+        buffer.push(Delivery::Snapshot(Snapshot {
+            reason: None,
+            events: vec![],
+        }));
+        buffer.push(event(5, "feed", None));
+        let frame = buffer.take();
+        assert!(frame.snapshot.is_some());
+        assert_eq!(seqs(&frame.events), [5]);
+    }
+
+    #[test]
+    fn a_full_buffer_drops_superseded_values_first_then_the_oldest() {
+        let mut buffer = FrameBuffer::new(4);
+        for seq in 1..=10 {
+            buffer.push(event(seq, "metrics", Some("a")));
+        }
+        let frame = buffer.take();
+        assert!(!frame.overflowed, "only superseded values were dropped");
+        assert_eq!(frame.current().last().map(|e| e.id.seq), Some(10));
+        for seq in 1..=10 {
+            buffer.push(event(seq, "feed", None));
+        }
+        assert_eq!(buffer.len(), 4);
+        let frame = buffer.take();
+        assert!(frame.overflowed);
+        assert_eq!(seqs(&frame.events), [7, 8, 9, 10]);
+    }
+}
