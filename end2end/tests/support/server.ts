@@ -65,10 +65,35 @@ export class Livedash {
     throw new Error(`livedash did not answer within 15 s:\n${this.log}`);
   }
 
+  /** Publishes events to the dashboard channel (or `channel`); returns their ids. */
+  async publish(events: unknown[], channel = 'dashboard:main'): Promise<string[]> {
+    const body = events.map((event) =>
+      typeof event === 'object' && event !== null && 'event' in event
+        ? { channel, ...(event as object) }
+        : { channel, data: event },
+    );
+    const response = await fetch(`${this.url}/api/realtime/events`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify(body),
+    });
+    if (!response.ok) throw new Error(`publish failed: ${response.status} ${await response.text()}`);
+    return (await response.json()).ids;
+  }
+
+  /** Kills the binary at once (SIGKILL), as a crash would. */
+  async kill(): Promise<void> {
+    const child = this.child;
+    if (!child || child.exitCode !== null || child.signalCode !== null) return;
+    const exited = new Promise<void>((ok) => child.once('exit', () => ok()));
+    child.kill('SIGKILL');
+    await exited;
+  }
+
   /** Stops the binary with SIGTERM and waits for it to exit; returns how long that took. */
   async stop(): Promise<number> {
     const child = this.child;
-    if (!child || child.exitCode !== null) return 0;
+    if (!child || child.exitCode !== null || child.signalCode !== null) return 0;
     const started = Date.now();
     const exited = new Promise<void>((ok) => child.once('exit', () => ok()));
     child.kill('SIGTERM');
