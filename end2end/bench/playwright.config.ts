@@ -1,0 +1,4 @@
+import base from '../playwright.config';
+import { defineConfig } from '@playwright/test';
+
+export default defineConfig({ ...base, testDir: '.', timeout: 180_000 });
