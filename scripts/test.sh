@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # Installs what is missing and runs every test: unit and integration tests
-# (cargo test) and the end-to-end tests (Playwright in Debian's headless
-# Chromium against the release binary). Exits non-zero if any test fails.
+# (cargo test), the WASM tests (wasm-bindgen-test in headless Chromium) and
+# the end-to-end tests (Playwright in Debian's headless Chromium against the
+# release binary). Exits non-zero if any test fails.
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 install_build_tools
-apt_install chromium
+apt_install chromium chromium-driver
 step "npm ci (end2end; no browser download)"
 (cd "$ROOT/end2end" && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --silent --no-audit --no-fund)
 
@@ -13,6 +14,11 @@ build_release
 step "cargo test (unit and integration)"
 # --release shares the dependencies the release build just compiled.
 (cd "$ROOT" && cargo test --release --locked)
+
+step "WASM tests (wasm-bindgen-test, headless Chromium)"
+(cd "$ROOT" && CHROMEDRIVER=/usr/bin/chromedriver \
+  CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUNNER=wasm-bindgen-test-runner \
+  cargo test --locked -p app --features hydrate --target wasm32-unknown-unknown --test browser)
 
 step "end-to-end tests (Playwright, headless Chromium)"
 (cd "$ROOT/end2end" && LIVEDASH_BIN="$LIVEDASH_BIN" npx playwright test)
