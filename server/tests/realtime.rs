@@ -7,18 +7,9 @@ mod support;
 use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
-use support::{publish, publish_batch, SseReader, TestServer, WsClient};
-
-/// A quiet server: the host sampler publishes rarely.
-async fn quiet_server(extra: &[&str]) -> TestServer {
-    let mut args = vec!["--sample-interval", "1h"];
-    args.extend_from_slice(extra);
-    TestServer::start(&args).await
-}
-
-fn envelope(data: &str) -> Value {
-    serde_json::from_str(data).expect("the data line is JSON")
-}
+use support::{
+    envelope, metrics_text, publish, publish_batch, quiet_server, SseReader, TestServer, WsClient,
+};
 
 async fn sse_events(reader: &mut SseReader, n: usize) -> Vec<Value> {
     let mut out = Vec::new();
@@ -286,12 +277,7 @@ async fn bursts_on_latest_value_channels_are_coalesced_to_the_newest_value() {
         received.windows(2).all(|w| w[0] < w[1]),
         "in order: {received:?}"
     );
-    let metrics = reqwest::get(server.url("/metrics"))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = metrics_text(&server).await;
     assert!(!metrics.contains("livedash_events_coalesced_total 0\n"));
 }
 

@@ -4,18 +4,8 @@
 
 mod support;
 
-use serde_json::{json, Value};
-use support::{publish_batch, SseReader, TestServer};
-
-fn envelope(data: &str) -> Value {
-    serde_json::from_str(data).expect("the data line is JSON")
-}
-
-async fn quiet_server(extra: &[&str]) -> TestServer {
-    let mut args = vec!["--sample-interval", "1h"];
-    args.extend_from_slice(extra);
-    TestServer::start(&args).await
-}
+use serde_json::json;
+use support::{envelope, metrics_text, publish_batch, quiet_server, SseReader};
 
 #[tokio::test]
 async fn a_subscriber_that_never_reads_costs_bounded_memory_and_slows_no_one() {
@@ -67,12 +57,7 @@ async fn a_subscriber_that_never_reads_costs_bounded_memory_and_slows_no_one() {
         grown / (1024 * 1024)
     );
 
-    let metrics = reqwest::get(server.url("/metrics"))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = metrics_text(&server).await;
     let gauge = |name: &str| -> f64 {
         metrics
             .lines()

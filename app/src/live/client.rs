@@ -166,6 +166,50 @@ impl LiveClient {
         restart(&self.inner);
     }
 
+    /// Changes the subscribed channels. Over a WebSocket the connection
+    /// stays (new channels start with a snapshot); other transports
+    /// reconnect with the new list, resuming from the last position.
+    pub fn set_channels(&self, mut channels: Vec<String>) {
+        channels.sort();
+        channels.dedup();
+        let (added, removed, on_ws) = {
+            let mut manager = self.inner.borrow_mut();
+            if manager.options.channels == channels {
+                return;
+            }
+            let added: Vec<String> = channels
+                .iter()
+                .filter(|c| !manager.options.channels.contains(c))
+                .cloned()
+                .collect();
+            let removed: Vec<String> = manager
+                .options
+                .channels
+                .iter()
+                .filter(|c| !channels.contains(c))
+                .cloned()
+                .collect();
+            manager.options.channels = channels;
+            (
+                added,
+                removed,
+                manager.transport == Transport::Ws && manager.connection.is_some(),
+            )
+        };
+        if on_ws {
+            if !added.is_empty() {
+                self.send(serde_json::json!({"type": "subscribe", "channels": added}).to_string());
+            }
+            if !removed.is_empty() {
+                self.send(
+                    serde_json::json!({"type": "unsubscribe", "channels": removed}).to_string(),
+                );
+            }
+        } else {
+            restart(&self.inner);
+        }
+    }
+
     /// Forgets the position and reconnects: the server answers with a
     /// snapshot (used when the page dropped events it could not hold).
     pub fn resync(&self) {
@@ -344,7 +388,7 @@ fn on_signal(inner: &Rc<RefCell<Manager>>, signal: Signal) {
                 match serde_json::from_value::<Snapshot>(envelope.data) {
                     Ok(snapshot) => {
                         inner.borrow().resume.borrow_mut().reset_to(envelope.id);
-                        Delivery::Snapshot(snapshot)
+                        Delivery::snapshot(&envelope.channel, snapshot)
                     }
                     Err(error) => {
                         leptos::logging::warn!("livedash: ignoring a malformed snapshot: {error}");

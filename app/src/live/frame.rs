@@ -17,9 +17,30 @@ use crate::protocol::{ChannelKind, Envelope, Snapshot};
 pub enum Delivery {
     /// A new event, in log order, never seen before.
     Event(Envelope<Value>),
-    /// The state of the channels as of the carrying envelope's position:
+    /// The state of `channels` as of the carrying envelope's position:
     /// everything held for them must be replaced.
-    Snapshot(Snapshot),
+    Snapshot {
+        /// The channels the snapshot covers.
+        channels: Vec<String>,
+        /// Their state.
+        snapshot: Snapshot,
+    },
+}
+
+impl Delivery {
+    /// A snapshot from its envelope (whose `channel` lists the channels).
+    pub fn snapshot(channel_list: &str, snapshot: Snapshot) -> Self {
+        let channels = channel_list
+            .split(',')
+            .filter(|c| !c.is_empty())
+            .map(str::to_string)
+            .collect();
+        Delivery::Snapshot { channels, snapshot }
+    }
+
+    fn covers(&self, channel: &str) -> bool {
+        matches!(self, Delivery::Snapshot { channels, .. } if channels.iter().any(|c| c == channel))
+    }
 }
 
 /// Deliveries waiting for the next frame.
@@ -33,9 +54,9 @@ pub struct FrameBuffer {
 /// One frame's worth of deliveries.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Frame {
-    /// The newest snapshot among them, if any: apply it first.
-    pub snapshot: Option<Snapshot>,
-    /// The events after that snapshot, in log order.
+    /// Snapshots, in order, with the channels each covers: apply them first.
+    pub snapshots: Vec<(Vec<String>, Snapshot)>,
+    /// The events not superseded by a snapshot, in log order.
     pub events: Vec<Envelope<Value>>,
     /// Events were dropped for lack of room: resynchronise.
     pub overflowed: bool,
@@ -86,10 +107,14 @@ impl FrameBuffer {
         self.pending.is_empty()
     }
 
-    /// Adds a delivery. A snapshot makes everything before it moot.
+    /// Adds a delivery. A snapshot makes what came before it on its
+    /// channels moot.
     pub fn push(&mut self, delivery: Delivery) {
-        if matches!(delivery, Delivery::Snapshot(_)) {
-            self.pending.clear();
+        if let Delivery::Snapshot { .. } = &delivery {
+            self.pending.retain(|old| match old {
+                Delivery::Event(e) => !delivery.covers(&e.channel),
+                Delivery::Snapshot { channels, .. } => !channels.iter().all(|c| delivery.covers(c)),
+            });
         }
         self.pending.push_back(delivery);
         if self.pending.len() > self.capacity {
@@ -125,9 +150,9 @@ impl FrameBuffer {
         };
         for delivery in self.pending.drain(..) {
             match delivery {
-                Delivery::Snapshot(snapshot) => {
-                    frame.snapshot = Some(snapshot);
-                    frame.events.clear();
+                Delivery::Snapshot { channels, snapshot } => {
+                    frame.events.retain(|e| !channels.contains(&e.channel));
+                    frame.snapshots.push((channels, snapshot));
                 }
                 Delivery::Event(event) => frame.events.push(event),
             }
@@ -184,17 +209,22 @@ mod tests {
     }
 
     #[test]
-    fn a_snapshot_replaces_what_came_before_it() {
+    fn a_snapshot_replaces_what_came_before_it_on_its_channels_only() {
         let mut buffer = FrameBuffer::new(100);
         buffer.push(event(1, "feed", None));
-        buffer.push(Delivery::Snapshot(Snapshot {
-            reason: None,
-            events: vec![],
-        }));
+        buffer.push(event(2, "other", None));
+        buffer.push(Delivery::snapshot(
+            "feed,more",
+            Snapshot {
+                reason: None,
+                events: vec![],
+            },
+        ));
         buffer.push(event(5, "feed", None));
         let frame = buffer.take();
-        assert!(frame.snapshot.is_some());
-        assert_eq!(seqs(&frame.events), [5]);
+        assert_eq!(frame.snapshots.len(), 1);
+        assert_eq!(frame.snapshots[0].0, ["feed", "more"]);
+        assert_eq!(seqs(&frame.events), [2, 5]);
     }
 
     #[test]

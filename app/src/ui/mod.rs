@@ -12,7 +12,7 @@ mod store;
 
 use leptos::prelude::*;
 
-pub use store::LiveStore;
+pub use store::{LiveStore, DASHBOARD_CHANNEL};
 
 use crate::{
     protocol::Bootstrap,

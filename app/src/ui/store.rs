@@ -71,6 +71,8 @@ pub struct LiveStore {
     pub board_keys: RwSignal<Vec<String>>,
     /// Each board item's value: one signal per key.
     pub board: RwSignal<BTreeMap<String, RwSignal<Value>>>,
+    /// The channels mounted widgets need, with how many need each.
+    needs: RwSignal<BTreeMap<String, u32>>,
     runtime: StoredValue<Runtime, LocalStorage>,
 }
 
@@ -102,11 +104,37 @@ impl LiveStore {
             feed_count: RwSignal::new(0),
             board_keys: RwSignal::new(Vec::new()),
             board: RwSignal::new(BTreeMap::new()),
+            needs: RwSignal::new(BTreeMap::new()),
             runtime: StoredValue::new_local(Runtime {
                 buffer: Some(FrameBuffer::new(FRAME_BUFFER)),
                 ..Runtime::default()
             }),
         }
+    }
+
+    /// Declares that the calling widget needs `channel` for as long as it is
+    /// mounted. The client subscribes to the union of what mounted widgets
+    /// need, and drops a channel when no widget needs it any more.
+    pub fn need(&self, channel: &str) {
+        let channel = channel.to_string();
+        self.needs
+            .update(|needs| *needs.entry(channel.clone()).or_default() += 1);
+        let needs = self.needs;
+        on_cleanup(move || {
+            needs.try_update(|needs| {
+                if let Some(count) = needs.get_mut(&channel) {
+                    *count -= 1;
+                    if *count == 0 {
+                        needs.remove(&channel);
+                    }
+                }
+            });
+        });
+    }
+
+    /// The channels the mounted widgets need.
+    pub fn needed_channels(&self) -> Vec<String> {
+        self.needs.with(|needs| needs.keys().cloned().collect())
     }
 
     /// The host's name, empty until a sample arrived.
@@ -169,11 +197,13 @@ impl LiveStore {
         let mut patches = Vec::new();
         let mut newest_sample: Option<HostSample> = None;
         let mut new_points = Vec::new();
-        if let Some(snapshot) = &frame.snapshot {
-            // A snapshot replaces the dashboard channel's state.
-            self.feed.set(VecDeque::new());
-            self.board_keys.set(Vec::new());
-            self.board.set(BTreeMap::new());
+        for (channels, snapshot) in &frame.snapshots {
+            // A snapshot replaces the state of the channels it covers.
+            if channels.iter().any(|c| c == DASHBOARD_CHANNEL) {
+                self.feed.set(VecDeque::new());
+                self.board_keys.set(Vec::new());
+                self.board.set(BTreeMap::new());
+            }
             for envelope in &snapshot.events {
                 self.collect(
                     envelope,
@@ -244,7 +274,7 @@ impl LiveStore {
         if let Some(position) = last_position {
             self.position.set(Some(position));
         }
-        if frame.snapshot.is_some() || last_position.is_some() {
+        if !frame.snapshots.is_empty() || last_position.is_some() {
             self.updated_at.set(Some(now()));
         }
     }
@@ -367,8 +397,8 @@ impl LiveStore {
         };
 
         let pinned = url_parameter("transport").and_then(|t| Transport::parse(&t));
-        let options = ClientOptions {
-            channels: vec![METRICS_CHANNEL.to_string(), DASHBOARD_CHANNEL.to_string()],
+        let mut options = ClientOptions {
+            channels: Vec::new(),
             event_types: ["metrics", "message", "annotation", PATCH_EVENT]
                 .map(str::to_string)
                 .to_vec(),
@@ -380,18 +410,30 @@ impl LiveStore {
             heartbeat_ms: bootstrap.heartbeat_ms.max(100),
         };
         let store = self;
-        Effect::new(move |_| {
-            let client = LiveClient::start(
-                options.clone(),
-                move |delivery| store.receive(delivery),
-                move |status| {
-                    store.connection.set(status.state);
-                    store.transport.set(status.transport);
-                },
-            );
-            store
-                .runtime
-                .update_value(|runtime| runtime.client = Some(client));
+        // Runs after the widgets have declared what they need, and again
+        // whenever that changes.
+        Effect::new(move |started: Option<()>| {
+            let channels = store.needed_channels();
+            if started.is_none() {
+                options.channels = channels;
+                let client = LiveClient::start(
+                    options.clone(),
+                    move |delivery| store.receive(delivery),
+                    move |status| {
+                        store.connection.set(status.state);
+                        store.transport.set(status.transport);
+                    },
+                );
+                store
+                    .runtime
+                    .update_value(|runtime| runtime.client = Some(client));
+            } else {
+                store.runtime.with_value(|runtime| {
+                    if let Some(client) = &runtime.client {
+                        client.set_channels(channels);
+                    }
+                });
+            }
         });
     }
 }

@@ -11,6 +11,7 @@ use crate::{ui::LiveStore, widgets::render_count};
 #[component]
 pub fn ActivityFeed() -> impl IntoView {
     let store = expect_context::<LiveStore>();
+    store.need(crate::ui::DASHBOARD_CHANNEL);
     let feed = store.feed;
     view! {
         <section

@@ -27,8 +27,11 @@ pub fn StatCard(
     }
 }
 
+/// The store, with the metrics channel declared as needed.
 fn store() -> LiveStore {
-    expect_context::<LiveStore>()
+    let store = expect_context::<LiveStore>();
+    store.need(crate::protocol::METRICS_CHANNEL);
+    store
 }
 
 const MISSING: &str = "—";

@@ -239,14 +239,7 @@ impl Subscription {
                 }
             }
         }
-        if !self.window.is_zero() {
-            let dropped = coalesce(&mut batch);
-            self.hub
-                .inner
-                .counters
-                .coalesced
-                .fetch_add(dropped as u64, Relaxed);
-        }
+        self.coalesce(&mut batch);
         self.last_flush = Some(Instant::now());
         Some(batch)
     }
@@ -255,15 +248,21 @@ impl Subscription {
     pub fn ready_batch(&mut self, max: usize) -> Vec<Delivery> {
         let mut batch = Vec::new();
         self.take_ready(&mut batch, max.max(1));
+        self.coalesce(&mut batch);
+        batch
+    }
+
+    /// Drops superseded latest values from a batch (when a delivery window
+    /// is set) and counts them.
+    fn coalesce(&self, batch: &mut Vec<Delivery>) {
         if !self.window.is_zero() {
-            let dropped = coalesce(&mut batch);
+            let dropped = coalesce(batch);
             self.hub
                 .inner
                 .counters
                 .coalesced
                 .fetch_add(dropped as u64, Relaxed);
         }
-        batch
     }
 
     fn take_ready(&mut self, batch: &mut Vec<Delivery>, max: usize) {

@@ -161,17 +161,25 @@ fn parse_block(block: &str) -> SseEvent {
     event
 }
 
-/// Publishes one event through the HTTP API; returns its id.
-pub async fn publish(server: &TestServer, channel: &str, data: serde_json::Value) -> String {
-    let body = serde_json::json!({"channel": channel, "data": data});
+/// Posts a publish body; returns the reply.
+async fn post_events(server: &TestServer, body: serde_json::Value) -> serde_json::Value {
     let response = reqwest::Client::new()
         .post(server.url("/api/realtime/events"))
         .json(&body)
         .send()
         .await
         .unwrap();
-    assert_eq!(response.status(), 200, "publish to {channel}");
-    let reply: serde_json::Value = response.json().await.unwrap();
+    assert_eq!(response.status(), 200, "publish {body}");
+    response.json().await.unwrap()
+}
+
+/// Publishes one event through the HTTP API; returns its id.
+pub async fn publish(server: &TestServer, channel: &str, data: serde_json::Value) -> String {
+    let reply = post_events(
+        server,
+        serde_json::json!({"channel": channel, "data": data}),
+    )
+    .await;
     reply["id"].as_str().unwrap().to_string()
 }
 
@@ -185,20 +193,35 @@ pub async fn publish_batch(
         .into_iter()
         .map(|data| serde_json::json!({"channel": channel, "data": data}))
         .collect();
-    let response = reqwest::Client::new()
-        .post(server.url("/api/realtime/events"))
-        .json(&body)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), 200);
-    let reply: serde_json::Value = response.json().await.unwrap();
+    let reply = post_events(server, serde_json::Value::Array(body)).await;
     reply["ids"]
         .as_array()
         .unwrap()
         .iter()
         .map(|id| id.as_str().unwrap().to_string())
         .collect()
+}
+
+/// The server's `/metrics` exposition.
+pub async fn metrics_text(server: &TestServer) -> String {
+    reqwest::get(server.url("/metrics"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap()
+}
+
+/// A server whose host sampler publishes rarely, so channels stay quiet.
+pub async fn quiet_server(extra: &[&str]) -> TestServer {
+    let mut args = vec!["--sample-interval", "1h"];
+    args.extend_from_slice(extra);
+    TestServer::start(&args).await
+}
+
+/// An SSE `data:` line as JSON.
+pub fn envelope(data: &str) -> serde_json::Value {
+    serde_json::from_str(data).expect("the data line is JSON")
 }
 
 /// A WebSocket client speaking livedash's JSON protocol.
