@@ -370,8 +370,26 @@ async fn websocket_publish_filter_and_snapshot_requests_work() {
         .collect();
     assert_eq!(
         states,
+        ["ana-online"],
+        "the latest value of each wanted key"
+    );
+
+    ws.send(json!({"type": "set_filter", "channel": "presence", "keys": null}))
+        .await;
+    ws.recv_type("filter_set").await;
+    ws.send(json!({"type": "request_snapshot", "channel": "presence"}))
+        .await;
+    let snapshot = ws.recv_type("snapshot").await;
+    let states: Vec<&str> = snapshot["data"]["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["data"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        states,
         ["bob-online", "ana-online"],
-        "the latest value of every key"
+        "without a filter, the latest value of every key"
     );
 
     ws.send(json!({"type": "unsubscribe", "channels": ["room"]}))

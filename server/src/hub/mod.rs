@@ -34,7 +34,7 @@ use crate::counters::{Counters, HubLevels};
 
 pub use coalesce::{coalesce, ChannelKind};
 pub use history::{Gap, HistoryRing};
-pub use subscription::{Delivery, SnapshotKind, Subscription};
+pub use subscription::{Delivery, SnapshotKind, SubscribeRequest, Subscription};
 
 /// How much the hub retains and buffers.
 #[derive(Clone, Debug)]
@@ -333,7 +333,17 @@ impl Hub {
     /// Subscribes to `channels`, resuming after `since` (`None`: start with
     /// a snapshot of the channels' current state).
     pub fn subscribe(&self, channels: Vec<Arc<str>>, since: Option<Position>) -> Subscription {
-        Subscription::new(self.clone(), channels, since)
+        self.subscribe_with(SubscribeRequest {
+            channels,
+            since,
+            ..SubscribeRequest::default()
+        })
+    }
+
+    /// Subscribes as `request` says: some channels resumed, some fresh,
+    /// some filtered by key.
+    pub fn subscribe_with(&self, request: SubscribeRequest) -> Subscription {
+        Subscription::new(self.clone(), request)
     }
 
     fn lock(&self) -> MutexGuard<'_, State> {

@@ -113,8 +113,24 @@ pub struct Subscription {
     last_flush: Option<Instant>,
 }
 
+/// What a new subscriber asks for.
+#[derive(Clone, Debug, Default)]
+pub struct SubscribeRequest {
+    /// Channels to resume after `since` (or start with a snapshot of, when
+    /// `since` is `None`).
+    pub channels: Vec<Arc<str>>,
+    /// Where the subscriber left off.
+    pub since: Option<Position>,
+    /// Channels that start with a snapshot of their state whatever `since`
+    /// says: ones the subscriber did not follow before (a page whose new
+    /// widget needs a channel).
+    pub fresh: Vec<Arc<str>>,
+    /// Per channel, the only keys delivered (no entry: every key).
+    pub filters: HashMap<Arc<str>, HashSet<Arc<str>>>,
+}
+
 impl Subscription {
-    pub(super) fn new(hub: Hub, channels: Vec<Arc<str>>, since: Option<Position>) -> Self {
+    pub(super) fn new(hub: Hub, request: SubscribeRequest) -> Self {
         let mut state = hub.lock();
         // Subscribed under the lock: nothing published after `head` is missed.
         let live = hub.inner.live.subscribe();
@@ -123,14 +139,23 @@ impl Subscription {
         let mut subscription = Self {
             hub: hub.clone(),
             channels: Vec::new(),
-            filters: HashMap::new(),
+            filters: request.filters,
             backlog: VecDeque::new(),
             live,
             delivered: head,
             window,
             last_flush: None,
         };
-        subscription.join(&mut state, channels, since);
+        let resumed = request
+            .channels
+            .into_iter()
+            .filter(|c| !request.fresh.contains(c))
+            .collect();
+        subscription.join(&mut state, resumed, request.since);
+        // Both joins see the same head, so the fresh channels' snapshot
+        // comes after every catch-up event: a client that moves to the
+        // snapshot's position has missed nothing.
+        subscription.join(&mut state, request.fresh, None);
         drop(state);
         subscription
     }
@@ -210,7 +235,13 @@ impl Subscription {
         let head = Position::new(hub.inner.epoch, state.head);
         (
             pending,
-            snapshot(&state, &[channel], SnapshotKind::Initial, head),
+            snapshot(
+                &state,
+                &[channel],
+                &self.filters,
+                SnapshotKind::Initial,
+                head,
+            ),
         )
     }
 
@@ -318,11 +349,7 @@ impl Subscription {
     }
 
     fn wants(&self, event: &Event) -> bool {
-        self.channels.contains(&event.channel)
-            && self
-                .filters
-                .get(&event.channel)
-                .is_none_or(|keys| keys.contains(&event.coalescing_key()))
+        self.channels.contains(&event.channel) && passes(&self.filters, event)
     }
 
     fn lagged(&mut self) {
@@ -356,7 +383,7 @@ impl Subscription {
                 };
                 self.hub.inner.counters.resets.fetch_add(1, Relaxed);
                 self.backlog
-                    .push_back(snapshot(state, &self.channels, kind, head));
+                    .push_back(snapshot(state, &self.channels, &self.filters, kind, head));
             }
         }
         self.delivered = head.seq;
@@ -382,18 +409,30 @@ impl Subscription {
                 .map_err(|Gap| reset("position too old: events after it are no longer retained")),
         };
         match start {
-            Ok(events) => self.backlog.extend(events.into_iter().map(Delivery::Event)),
+            Ok(events) => self.backlog.extend(
+                events
+                    .into_iter()
+                    .filter(|e| passes(&self.filters, e))
+                    .map(Delivery::Event),
+            ),
             Err(kind) => {
                 if kind != SnapshotKind::Initial {
                     self.hub.inner.counters.resets.fetch_add(1, Relaxed);
                 }
                 self.backlog
-                    .push_back(snapshot(state, &channels, kind, head));
+                    .push_back(snapshot(state, &channels, &self.filters, kind, head));
             }
         }
         self.channels.extend(channels);
         self.channels.sort();
     }
+}
+
+/// Whether `event` passes the filter of its channel.
+fn passes(filters: &HashMap<Arc<str>, HashSet<Arc<str>>>, event: &Event) -> bool {
+    filters
+        .get(&event.channel)
+        .is_none_or(|keys| keys.contains(&event.coalescing_key()))
 }
 
 /// Every retained event of `channels` after `seq`, in log order.
@@ -413,8 +452,14 @@ fn catch_up(state: &mut State, channels: &[Arc<str>], seq: u64) -> Result<Vec<Ar
 /// The state of `channels` as a `snapshot` or `reset` envelope: on
 /// latest-value channels the newest event of each key; on stream channels
 /// every retained event (their state is their recent history: a feed, a
-/// collection built by patches).
-fn snapshot(state: &State, channels: &[Arc<str>], kind: SnapshotKind, head: Position) -> Delivery {
+/// collection built by patches); only the keys `filters` let through.
+fn snapshot(
+    state: &State,
+    channels: &[Arc<str>],
+    filters: &HashMap<Arc<str>, HashSet<Arc<str>>>,
+    kind: SnapshotKind,
+    head: Position,
+) -> Delivery {
     let mut latest: Vec<&Arc<Event>> = Vec::new();
     for channel in channels {
         let Some(ring) = state.channels.get(channel) else {
@@ -425,10 +470,10 @@ fn snapshot(state: &State, channels: &[Arc<str>], kind: SnapshotKind, head: Posi
             latest.extend(
                 ring.iter()
                     .rev()
-                    .filter(|e| keys.insert(e.coalescing_key())),
+                    .filter(|e| passes(filters, e) && keys.insert(e.coalescing_key())),
             );
         } else {
-            latest.extend(ring.iter());
+            latest.extend(ring.iter().filter(|e| passes(filters, e)));
         }
     }
     latest.sort_by_key(|e| e.position.seq);

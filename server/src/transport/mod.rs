@@ -6,11 +6,14 @@ pub mod poll;
 pub mod sse;
 pub mod ws;
 
-use std::sync::Arc;
+use std::{
+    collections::{HashMap, HashSet},
+    sync::Arc,
+};
 
 use app::protocol::Position;
 
-use crate::error::ApiError;
+use crate::{error::ApiError, hub::SubscribeRequest};
 
 /// Most channels one subscription may name.
 pub const MAX_CHANNELS_PER_SUBSCRIPTION: usize = 64;
@@ -63,6 +66,82 @@ fn validate_channels(names: &[&str]) -> Result<Vec<Arc<str>>, ApiError> {
     Ok(names.iter().map(|n| Arc::from(*n)).collect())
 }
 
+/// Most keys one filter may name, over all its channels.
+pub const MAX_FILTER_KEYS: usize = 1024;
+
+/// The subscription parameters SSE and polling share: `channels`, a resume
+/// position, `fresh` (channels, among `channels`, that start with a snapshot
+/// instead of resuming) and `filter` (a JSON object of channel to the only
+/// keys wanted, e.g. `{"metrics":["web-1"]}`).
+pub fn parse_request(
+    channels: Option<&str>,
+    since: Option<&str>,
+    fresh: Option<&str>,
+    filter: Option<&str>,
+) -> Result<SubscribeRequest, ApiError> {
+    let channels = parse_channels(channels, app::protocol::METRICS_CHANNEL)?;
+    let since = since
+        .filter(|s| !s.trim().is_empty())
+        .map(parse_position)
+        .transpose()?;
+    let fresh = match fresh.map(str::trim).filter(|f| !f.is_empty()) {
+        None => Vec::new(),
+        Some(list) => {
+            let fresh = validate_channels(&list.split(',').map(str::trim).collect::<Vec<_>>())?;
+            if let Some(stray) = fresh.iter().find(|c| !channels.contains(c)) {
+                return Err(ApiError::invalid(
+                    "invalid_channel",
+                    format!("fresh names {stray:?}, which is not among the channels"),
+                ));
+            }
+            fresh
+        }
+    };
+    let filters = match filter.map(str::trim).filter(|f| !f.is_empty()) {
+        None => HashMap::new(),
+        Some(text) => parse_filter(text, &channels)?,
+    };
+    Ok(SubscribeRequest {
+        channels,
+        since,
+        fresh,
+        filters,
+    })
+}
+
+fn parse_filter(
+    text: &str,
+    channels: &[Arc<str>],
+) -> Result<HashMap<Arc<str>, HashSet<Arc<str>>>, ApiError> {
+    let invalid = |message: String| ApiError::invalid("invalid_filter", message);
+    let parsed: HashMap<String, Vec<String>> = serde_json::from_str(text).map_err(|e| {
+        invalid(format!(
+            "filter is a JSON object of channel to a list of keys, as in {{\"metrics\":[\"web-1\"]}}: {e}"
+        ))
+    })?;
+    if parsed.values().map(Vec::len).sum::<usize>() > MAX_FILTER_KEYS {
+        return Err(invalid(format!(
+            "a filter names at most {MAX_FILTER_KEYS} keys"
+        )));
+    }
+    parsed
+        .into_iter()
+        .map(|(channel, keys)| {
+            let channel = channels
+                .iter()
+                .find(|c| ***c == *channel)
+                .cloned()
+                .ok_or_else(|| {
+                    invalid(format!(
+                        "the filter names {:?}, which is not among the channels",
+                        channel.chars().take(140).collect::<String>()
+                    ))
+                })?;
+            Ok((channel, keys.into_iter().map(Arc::from).collect()))
+        })
+        .collect()
+}
+
 /// Parses a client's resume position.
 pub fn parse_position(text: &str) -> Result<Position, ApiError> {
     text.trim()
@@ -101,5 +180,45 @@ mod tests {
         assert!(parse_channels(Some("a,,b"), "metrics").is_err());
         let many = vec!["c"; MAX_CHANNELS_PER_SUBSCRIPTION + 1].join(",");
         assert!(parse_channels(Some(&many), "metrics").is_err());
+    }
+
+    #[test]
+    fn fresh_channels_and_filters_must_name_subscribed_channels() {
+        let request = parse_request(
+            Some("metrics,dashboard:main"),
+            None,
+            Some("dashboard:main"),
+            Some(r#"{"metrics":["web-1","web-2"]}"#),
+        )
+        .unwrap();
+        assert_eq!(request.fresh, vec![Arc::<str>::from("dashboard:main")]);
+        assert_eq!(request.filters[&Arc::<str>::from("metrics")].len(), 2);
+
+        let code = |result: Result<SubscribeRequest, ApiError>| match result {
+            Err(ApiError::InvalidParameter { code, .. }) => code,
+            other => panic!("expected an invalid parameter, got {other:?}"),
+        };
+        assert_eq!(
+            code(parse_request(Some("metrics"), None, Some("alerts"), None)),
+            "invalid_channel"
+        );
+        for bad in [
+            r#"{"alerts":["a"]}"#,
+            r#"["metrics"]"#,
+            r#"{"metrics":"a"}"#,
+            "{",
+        ] {
+            assert_eq!(
+                code(parse_request(Some("metrics"), None, None, Some(bad))),
+                "invalid_filter",
+                "{bad}"
+            );
+        }
+        let many: Vec<String> = (0..=MAX_FILTER_KEYS).map(|i| i.to_string()).collect();
+        let too_many = serde_json::json!({ "metrics": many }).to_string();
+        assert_eq!(
+            code(parse_request(Some("metrics"), None, None, Some(&too_many))),
+            "invalid_filter"
+        );
     }
 }

@@ -17,12 +17,7 @@ use axum::{
 };
 use serde::Deserialize;
 
-use crate::{
-    counters::Transport,
-    error::ApiError,
-    transport::{parse_channels, parse_position},
-    AppState,
-};
+use crate::{counters::Transport, error::ApiError, transport::parse_request, AppState};
 
 /// The longest a poll waits.
 pub const MAX_TIMEOUT: Duration = Duration::from_secs(30);
@@ -40,6 +35,11 @@ pub struct PollQuery {
     pub since: Option<String>,
     /// Seconds to wait for events (fractions allowed).
     pub timeout: Option<String>,
+    /// Channels (among `channels`) that start with a snapshot instead of
+    /// continuing after `since`.
+    pub fresh: Option<String>,
+    /// A JSON object of channel to the only keys wanted.
+    pub filter: Option<String>,
 }
 
 fn parse_timeout(text: Option<&str>) -> Result<Duration, ApiError> {
@@ -65,23 +65,22 @@ pub async fn handler(
     Query(query): Query<PollQuery>,
 ) -> Result<impl IntoResponse, ApiError> {
     let parsed = (|| {
-        let channels = parse_channels(query.channels.as_deref(), app::protocol::METRICS_CHANNEL)?;
-        let since = query
-            .since
-            .as_deref()
-            .filter(|s| !s.trim().is_empty())
-            .map(parse_position)
-            .transpose()?;
-        Ok::<_, ApiError>((channels, since, parse_timeout(query.timeout.as_deref())?))
+        let request = parse_request(
+            query.channels.as_deref(),
+            query.since.as_deref(),
+            query.fresh.as_deref(),
+            query.filter.as_deref(),
+        )?;
+        Ok::<_, ApiError>((request, parse_timeout(query.timeout.as_deref())?))
     })();
-    let (channels, since, timeout) = parsed.inspect_err(|_| {
+    let (request, timeout) = parsed.inspect_err(|_| {
         state
             .counters
             .rejected
             .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     })?;
     let _guard = state.counters.connection(Transport::Poll);
-    let mut subscription = state.hub.subscribe(channels, since);
+    let mut subscription = state.hub.subscribe_with(request);
     let mut batch = subscription.ready_batch(MAX_EVENTS);
     if batch.is_empty() && !timeout.is_zero() && !state.shutdown.is_triggered() {
         tokio::select! {

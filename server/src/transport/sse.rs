@@ -22,11 +22,7 @@ use futures_util::{stream, StreamExt};
 use serde::Deserialize;
 
 use crate::{
-    counters::Transport,
-    error::ApiError,
-    hub::Delivery,
-    transport::{parse_channels, parse_position},
-    AppState,
+    counters::Transport, error::ApiError, hub::Delivery, transport::parse_request, AppState,
 };
 
 /// How long a browser waits before reconnecting on its own.
@@ -42,6 +38,11 @@ pub struct SseQuery {
     /// Where to resume from, when no `Last-Event-ID` header is sent.
     #[serde(rename = "lastEventId")]
     pub last_event_id: Option<String>,
+    /// Channels (among `channels`) that start with a snapshot instead of
+    /// resuming.
+    pub fresh: Option<String>,
+    /// A JSON object of channel to the only keys wanted.
+    pub filter: Option<String>,
 }
 
 /// Opens an event stream.
@@ -53,19 +54,18 @@ pub async fn handler(
     if state.shutdown.is_triggered() {
         return Err(ApiError::ShuttingDown);
     }
-    let channels = parse_channels(query.channels.as_deref(), app::protocol::METRICS_CHANNEL)?;
     let header = headers
         .get("last-event-id")
         .and_then(|v| v.to_str().ok())
         .filter(|v| !v.trim().is_empty());
-    let since = match header
-        .or(query.last_event_id.as_deref())
-        .filter(|v| !v.trim().is_empty())
-    {
-        Some(text) => Some(parse_position(text)?),
-        None => None,
-    };
-    let subscription = state.hub.subscribe(channels, since);
+    let request = parse_request(
+        query.channels.as_deref(),
+        header.or(query.last_event_id.as_deref()),
+        query.fresh.as_deref(),
+        query.filter.as_deref(),
+    )?;
+    let since = request.since;
+    let subscription = state.hub.subscribe_with(request);
     tracing::debug!(
         channels = ?subscription.channels(),
         since = ?since.map(|p| p.to_string()),

@@ -162,7 +162,7 @@ fn parse_block(block: &str) -> SseEvent {
 }
 
 /// Posts a publish body; returns the reply.
-async fn post_events(server: &TestServer, body: serde_json::Value) -> serde_json::Value {
+pub async fn post_events(server: &TestServer, body: serde_json::Value) -> serde_json::Value {
     let response = reqwest::Client::new()
         .post(server.url("/api/realtime/events"))
         .json(&body)
