@@ -127,3 +127,27 @@ async fn bad_fresh_or_filter_parameters_get_a_typed_error() {
     let (status, _) = poll(&server, "channels=a&timeout=0").await;
     assert_eq!(status, 200);
 }
+
+#[tokio::test]
+async fn a_websocket_subscribe_with_a_filter_applies_it_to_the_snapshot_and_live_events() {
+    let server = quiet_server(&[]).await;
+    let keyed = |key: &str, value: i64| json!({"channel": "hosts", "key": key, "data": value});
+    post_events(&server, json!([keyed("web-1", 1), keyed("web-2", 2)])).await;
+    let mut ws = support::WsClient::connect(&server).await;
+    ws.send(json!({"type": "subscribe", "channels": ["hosts"], "filter": {"hosts": ["web-2"]}}))
+        .await;
+    ws.recv_type("subscribed").await;
+    let snapshot = ws.recv_type("snapshot").await;
+    assert_eq!(data(&snapshot["data"]["events"]), [json!(2)]);
+    post_events(&server, json!([keyed("web-1", 3), keyed("web-2", 4)])).await;
+    assert_eq!(ws.recv_type("event").await["data"], 4);
+
+    ws.send(json!({"type": "subscribe", "channels": ["more"], "filter": {"hosts": ["x"]}, "request_id": 5}))
+        .await;
+    let error = ws.recv_type("error").await;
+    assert_eq!(
+        (error["code"].as_str(), error["request_id"].as_i64()),
+        (Some("invalid_filter"), Some(5)),
+        "a filter must name the channels it subscribes"
+    );
+}

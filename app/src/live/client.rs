@@ -21,6 +21,7 @@
 
 use std::{
     cell::{Cell, RefCell},
+    collections::BTreeSet,
     rc::{Rc, Weak},
 };
 
@@ -32,6 +33,7 @@ use crate::{
         breaker::CircuitBreaker,
         connection::{now_ms, Connection, OpenOptions, Signal},
         frame::Delivery,
+        interest::Interest,
         policy::{TransportPolicy, PROBE_EVERY_MS},
         resume::ResumePoint,
         state::{ConnectionState, Transport},
@@ -42,8 +44,8 @@ use crate::{
 /// How the client connects.
 #[derive(Clone, Debug)]
 pub struct ClientOptions {
-    /// The channels to subscribe to.
-    pub channels: Vec<String>,
+    /// The channels (and keys) to subscribe to.
+    pub interest: Interest,
     /// The event types to listen for (SSE only dispatches named types).
     pub event_types: Vec<String>,
     /// Where to resume from on the first connection.
@@ -67,6 +69,10 @@ pub struct Status {
     pub state: ConnectionState,
     /// The transport in use (or being tried).
     pub transport: Transport,
+    /// The transport the user pinned, if any.
+    pub pinned: Option<Transport>,
+    /// Messages waiting for a WebSocket to carry them.
+    pub queued: usize,
 }
 
 /// Most outgoing messages queued while disconnected; older ones are dropped.
@@ -76,6 +82,9 @@ struct Manager {
     options: ClientOptions,
     policy: TransportPolicy,
     resume: Rc<RefCell<ResumePoint>>,
+    /// Channels added since the position was taken: they start from a
+    /// snapshot, not from the position.
+    fresh: Rc<RefCell<BTreeSet<String>>>,
     connection: Option<Connection>,
     generation: u64,
     transport: Transport,
@@ -111,15 +120,15 @@ impl LiveClient {
         on_delivery: impl Fn(Delivery) + 'static,
         on_status: impl Fn(Status) + 'static,
     ) -> Self {
-        let available = match options.preferred {
-            Transport::Sse => has_global("EventSource"),
-            Transport::Ws => has_global("WebSocket"),
-            Transport::Poll => true,
-        };
-        let policy = TransportPolicy::new(options.pinned, options.preferred, available);
+        let policy = TransportPolicy::new(
+            options.pinned,
+            options.preferred,
+            is_available(options.preferred),
+        );
         let hidden = Rc::new(Cell::new(document_hidden()));
         let inner = Rc::new(RefCell::new(Manager {
             resume: Rc::new(RefCell::new(ResumePoint::new(options.since))),
+            fresh: Default::default(),
             transport: policy.current(),
             policy,
             options,
@@ -158,55 +167,89 @@ impl LiveClient {
     pub fn set_pinned(&self, pinned: Option<Transport>) {
         {
             let mut manager = self.inner.borrow_mut();
-            let available =
-                manager.options.preferred != Transport::Sse || has_global("EventSource");
             manager.options.pinned = pinned;
-            manager.policy = TransportPolicy::new(pinned, manager.options.preferred, available);
+            let preferred = manager.options.preferred;
+            manager.policy = TransportPolicy::new(pinned, preferred, is_available(preferred));
         }
         restart(&self.inner);
     }
 
-    /// Changes the subscribed channels. Over a WebSocket the connection
-    /// stays (new channels start with a snapshot); other transports
-    /// reconnect with the new list, resuming from the last position.
-    pub fn set_channels(&self, mut channels: Vec<String>) {
-        channels.sort();
-        channels.dedup();
-        let (added, removed, on_ws) = {
+    /// Publishes an event on `channel` over the WebSocket. The page only
+    /// needs a WebSocket once it sends, so the first publish moves an
+    /// automatic client from SSE to WebSocket (resuming from its position:
+    /// nothing is missed or repeated); until the socket is open the message
+    /// waits in the bounded outbox. A client pinned to another transport
+    /// cannot send: the message is refused (`false`).
+    pub fn publish(&self, channel: &str, event: &str, data: serde_json::Value) -> bool {
+        let upgrade = {
             let mut manager = self.inner.borrow_mut();
-            if manager.options.channels == channels {
+            match manager.options.pinned {
+                Some(pinned) if pinned != Transport::Ws => return false,
+                Some(_) => false,
+                None if manager.options.preferred == Transport::Ws => false,
+                None => {
+                    manager.options.preferred = Transport::Ws;
+                    manager.policy =
+                        TransportPolicy::new(None, Transport::Ws, is_available(Transport::Ws));
+                    true
+                }
+            }
+        };
+        self.send(
+            serde_json::json!({"type": "publish", "channel": channel, "event": event, "data": data})
+                .to_string(),
+        );
+        if upgrade {
+            restart(&self.inner);
+        }
+        true
+    }
+
+    /// Changes what the client subscribes to. Over a WebSocket the
+    /// connection stays: it subscribes, unsubscribes, refilters and asks
+    /// for snapshots as needed. Other transports reconnect, resuming from
+    /// the last position, with new channels (and widened filters) starting
+    /// from a snapshot.
+    pub fn set_interest(&self, next: Interest) {
+        let (changes, on_ws, filters) = {
+            let mut manager = self.inner.borrow_mut();
+            let changes = manager.options.interest.changes_to(&next);
+            if changes.is_empty() {
                 return;
             }
-            let added: Vec<String> = channels
-                .iter()
-                .filter(|c| !manager.options.channels.contains(c))
-                .cloned()
-                .collect();
-            let removed: Vec<String> = manager
-                .options
-                .channels
-                .iter()
-                .filter(|c| !channels.contains(c))
-                .cloned()
-                .collect();
-            manager.options.channels = channels;
-            (
-                added,
-                removed,
-                manager.transport == Transport::Ws && manager.connection.is_some(),
-            )
+            let filters = next.filter_json(&changes.added);
+            manager.options.interest = next;
+            let on_ws = manager.transport == Transport::Ws
+                && manager.connection.as_ref().is_some_and(Connection::is_open);
+            // Until their snapshot arrives: should this connection break
+            // first, the next one starts them from a snapshot too.
+            let mut fresh = manager.fresh.borrow_mut();
+            fresh.extend(changes.added.iter().cloned());
+            fresh.extend(changes.widened.iter().cloned());
+            drop(fresh);
+            (changes, on_ws, filters)
         };
-        if on_ws {
-            if !added.is_empty() {
-                self.send(serde_json::json!({"type": "subscribe", "channels": added}).to_string());
-            }
-            if !removed.is_empty() {
-                self.send(
-                    serde_json::json!({"type": "unsubscribe", "channels": removed}).to_string(),
-                );
-            }
-        } else {
+        if !on_ws {
             restart(&self.inner);
+            return;
+        }
+        let mut messages = Vec::new();
+        if !changes.added.is_empty() {
+            let filter = filters.and_then(|f| serde_json::from_str::<serde_json::Value>(&f).ok());
+            messages.push(serde_json::json!({"type": "subscribe", "channels": changes.added, "filter": filter}));
+        }
+        if !changes.removed.is_empty() {
+            messages.push(serde_json::json!({"type": "unsubscribe", "channels": changes.removed}));
+        }
+        for (channel, keys) in &changes.refiltered {
+            messages
+                .push(serde_json::json!({"type": "set_filter", "channel": channel, "keys": keys}));
+        }
+        for channel in &changes.widened {
+            messages.push(serde_json::json!({"type": "request_snapshot", "channel": channel}));
+        }
+        for message in messages {
+            self.send(message.to_string());
         }
     }
 
@@ -220,13 +263,21 @@ impl LiveClient {
     /// Sends a WebSocket message now, or queues it (bounded) until a
     /// WebSocket connection is open.
     pub fn send(&self, text: String) {
-        let mut manager = self.inner.borrow_mut();
-        let sent = manager.connection.as_ref().is_some_and(|c| c.send(&text));
-        if !sent {
-            if manager.outbox.len() >= OUTBOX_LIMIT {
-                manager.outbox.pop_front();
+        let queued = {
+            let mut manager = self.inner.borrow_mut();
+            let sent = manager.outbox.is_empty()
+                && manager.connection.as_ref().is_some_and(|c| c.send(&text));
+            if !sent {
+                if manager.outbox.len() >= OUTBOX_LIMIT {
+                    // Full: the oldest message gives way to the newest.
+                    manager.outbox.pop_front();
+                }
+                manager.outbox.push_back(text);
             }
-            manager.outbox.push_back(text);
+            !sent
+        };
+        if queued {
+            publish_status(&self.inner);
         }
     }
 }
@@ -249,6 +300,14 @@ impl Drop for LiveClient {
             let _ =
                 target.remove_event_listener_with_callback(name, closure.as_ref().unchecked_ref());
         }
+    }
+}
+
+fn is_available(transport: Transport) -> bool {
+    match transport {
+        Transport::Sse => has_global("EventSource"),
+        Transport::Ws => has_global("WebSocket"),
+        Transport::Poll => true,
     }
 }
 
@@ -333,7 +392,8 @@ fn connect(inner: &Rc<RefCell<Manager>>) {
         let resume = manager.resume.clone();
         let since = resume.borrow().last();
         let options = OpenOptions {
-            channels: manager.options.channels.clone(),
+            interest: manager.options.interest.clone(),
+            fresh: manager.fresh.clone(),
             event_types: manager.options.event_types.clone(),
             since,
             poll_timeout_s: (manager.options.heartbeat_ms as f64 / 1000.0).clamp(0.5, 25.0),
@@ -387,8 +447,16 @@ fn on_signal(inner: &Rc<RefCell<Manager>>, signal: Signal) {
             let delivery = if envelope.event == SNAPSHOT_EVENT || envelope.event == RESET_EVENT {
                 match serde_json::from_value::<Snapshot>(envelope.data) {
                     Ok(snapshot) => {
-                        inner.borrow().resume.borrow_mut().reset_to(envelope.id);
-                        Delivery::snapshot(&envelope.channel, snapshot)
+                        let manager = inner.borrow();
+                        manager.resume.borrow_mut().reset_to(envelope.id);
+                        let delivery = Delivery::snapshot(&envelope.channel, snapshot);
+                        if let Delivery::Snapshot { channels, .. } = &delivery {
+                            let mut fresh = manager.fresh.borrow_mut();
+                            for channel in channels {
+                                fresh.remove(channel);
+                            }
+                        }
+                        delivery
                     }
                     Err(error) => {
                         leptos::logging::warn!("livedash: ignoring a malformed snapshot: {error}");
@@ -576,12 +644,19 @@ fn on_tick(inner: &Rc<RefCell<Manager>>) {
 }
 
 fn flush_outbox(inner: &Rc<RefCell<Manager>>) {
-    let mut manager = inner.borrow_mut();
-    while let Some(text) = manager.outbox.pop_front() {
-        if !manager.connection.as_ref().is_some_and(|c| c.send(&text)) {
-            manager.outbox.push_front(text);
-            break;
+    let flushed = {
+        let mut manager = inner.borrow_mut();
+        let before = manager.outbox.len();
+        while let Some(text) = manager.outbox.pop_front() {
+            if !manager.connection.as_ref().is_some_and(|c| c.send(&text)) {
+                manager.outbox.push_front(text);
+                break;
+            }
         }
+        manager.outbox.len() != before
+    };
+    if flushed {
+        publish_status(inner);
     }
 }
 
@@ -604,6 +679,8 @@ fn publish_status(inner: &Rc<RefCell<Manager>>) {
             Status {
                 state: manager.state,
                 transport: manager.transport,
+                pinned: manager.options.pinned,
+                queued: manager.outbox.len(),
             },
         )
     };

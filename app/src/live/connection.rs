@@ -4,6 +4,7 @@
 
 use std::{
     cell::{Cell, RefCell},
+    collections::BTreeSet,
     rc::Rc,
 };
 
@@ -13,7 +14,7 @@ use wasm_bindgen_futures::JsFuture;
 use web_sys::{AbortController, EventSource, MessageEvent, RequestInit, Response, WebSocket};
 
 use crate::{
-    live::{breaker::CircuitBreaker, state::Transport},
+    live::{breaker::CircuitBreaker, interest::Interest, state::Transport},
     protocol::{Envelope, Position, HEARTBEAT_EVENT, RESET_EVENT, SNAPSHOT_EVENT},
 };
 
@@ -36,7 +37,12 @@ pub(crate) type Report = Rc<dyn Fn(Signal)>;
 
 /// What a connection needs to open.
 pub(crate) struct OpenOptions {
-    pub channels: Vec<String>,
+    /// The channels and key filters to subscribe to.
+    pub interest: Interest,
+    /// Channels that start from a snapshot rather than from `since` (read
+    /// at each request: the manager removes a channel once its snapshot
+    /// arrived).
+    pub fresh: Rc<RefCell<BTreeSet<String>>>,
     pub event_types: Vec<String>,
     pub since: Option<Position>,
     /// Seconds a long poll may wait.
@@ -91,6 +97,15 @@ impl Connection {
         }
     }
 
+    /// Whether the connection can carry messages now.
+    pub fn is_open(&self) -> bool {
+        match self {
+            Connection::Ws { socket, .. } => socket.ready_state() == WebSocket::OPEN,
+            Connection::Sse { source, .. } => source.ready_state() == EventSource::OPEN,
+            Connection::Poll { stopped, .. } => !stopped.get(),
+        }
+    }
+
     /// Closes the connection; it reports nothing more.
     pub fn close(&self) {
         match self {
@@ -115,20 +130,44 @@ fn listener(f: impl FnMut(web_sys::Event) + 'static) -> Listener {
     Closure::<dyn FnMut(web_sys::Event)>::new(f)
 }
 
-fn query(channels: &[String]) -> String {
+fn encode(text: &str) -> String {
+    js_sys::encode_uri_component(text)
+        .as_string()
+        .unwrap_or_default()
+}
+
+fn list<'a>(channels: impl IntoIterator<Item = &'a String>) -> String {
     channels
-        .iter()
-        .map(|c| {
-            js_sys::encode_uri_component(c)
-                .as_string()
-                .unwrap_or_default()
-        })
+        .into_iter()
+        .map(|c| encode(c))
         .collect::<Vec<_>>()
         .join(",")
 }
 
+/// The query parameters naming what to subscribe to: `channels`, `filter`,
+/// and, when resuming from `since`, `fresh` (`since` itself is added by the
+/// caller, whose parameter names differ).
+fn subscription_query(options: &OpenOptions, since: Option<Position>) -> String {
+    let interest = &options.interest;
+    let mut query = format!("channels={}", list(&interest.channels));
+    if let Some(filter) = interest.filter_json(&interest.channels) {
+        query.push_str(&format!("&filter={}", encode(&filter)));
+    }
+    if since.is_some() {
+        let fresh = options.fresh.borrow();
+        let fresh: Vec<&String> = fresh.intersection(&interest.channels).collect();
+        if !fresh.is_empty() {
+            query.push_str(&format!("&fresh={}", list(fresh)));
+        }
+    }
+    query
+}
+
 fn open_sse(options: &OpenOptions, report: Report) -> Option<Connection> {
-    let mut url = format!("/api/realtime/sse?channels={}", query(&options.channels));
+    let mut url = format!(
+        "/api/realtime/sse?{}",
+        subscription_query(options, options.since)
+    );
     if let Some(since) = options.since {
         url.push_str(&format!("&lastEventId={since}"));
     }
@@ -194,18 +233,14 @@ fn open_ws(options: &OpenOptions, report: Report) -> Option<Connection> {
             }
         }
     };
-    let subscribe = serde_json::json!({
-        "type": "subscribe",
-        "channels": options.channels,
-        "since": options.since.map(|p| p.to_string()),
-        "request_id": "live",
-    })
-    .to_string();
+    let subscribe = ws_subscriptions(options);
     let hidden = options.hidden.get();
     let on_open = {
         let socket = socket.clone();
         listener(move |_| {
-            let _ = socket.send_with_str(&subscribe);
+            for message in &subscribe {
+                let _ = socket.send_with_str(message);
+            }
             if hidden {
                 let _ = socket.send_with_str(r#"{"type":"set_visibility","hidden":true}"#);
             }
@@ -258,6 +293,40 @@ fn open_ws(options: &OpenOptions, report: Report) -> Option<Connection> {
     })
 }
 
+/// The `subscribe` messages a new WebSocket sends: the channels that
+/// resume from `since`, then the fresh ones (which start from a snapshot).
+fn ws_subscriptions(options: &OpenOptions) -> Vec<String> {
+    let interest = &options.interest;
+    let fresh: BTreeSet<String> = match options.since {
+        Some(_) => options
+            .fresh
+            .borrow()
+            .intersection(&interest.channels)
+            .cloned()
+            .collect(),
+        None => BTreeSet::new(),
+    };
+    let resumed: BTreeSet<String> = interest.channels.difference(&fresh).cloned().collect();
+    let subscribe = |channels: &BTreeSet<String>, since: Option<Position>| {
+        let filter = interest
+            .filter_json(channels)
+            .and_then(|f| serde_json::from_str::<Value>(&f).ok());
+        serde_json::json!({
+            "type": "subscribe",
+            "channels": channels,
+            "since": since.map(|p| p.to_string()),
+            "filter": filter,
+            "request_id": "live",
+        })
+        .to_string()
+    };
+    [(&resumed, options.since), (&fresh, None)]
+        .into_iter()
+        .filter(|(channels, _)| !channels.is_empty())
+        .map(|(channels, since)| subscribe(channels, since))
+        .collect()
+}
+
 fn open_poll(options: OpenOptions, report: Report) -> Connection {
     let stopped = Rc::new(Cell::new(false));
     let abort = AbortController::new().ok();
@@ -279,12 +348,13 @@ fn open_poll(options: OpenOptions, report: Report) -> Connection {
                 sleep_ms(wait as i32).await;
                 continue;
             }
+            let since = (options.position)();
             let mut url = format!(
-                "/api/realtime/poll?channels={}&timeout={}",
-                query(&options.channels),
+                "/api/realtime/poll?{}&timeout={}",
+                subscription_query(&options, since),
                 if first { 0.0 } else { options.poll_timeout_s }
             );
-            if let Some(since) = (options.position)() {
+            if let Some(since) = since {
                 url.push_str(&format!("&since={since}"));
             }
             match fetch_json(&url, signal.as_ref()).await {

@@ -18,7 +18,7 @@ use crate::{
     protocol::Bootstrap,
     widgets::{
         ActivityFeed, ConnectionStatus, CpuCard, CpuChart, LoadCard, MemoryCard, NetworkCard,
-        StatusBoard,
+        PanelRow, StatusBoard,
     },
 };
 
@@ -109,8 +109,10 @@ pub fn App() -> impl IntoView {
                 <LoadCard />
                 <NetworkCard />
                 <CpuChart />
-                <StatusBoard />
-                <ActivityFeed />
+                <PanelRow title=DASHBOARD_CHANNEL testid="dashboard-row">
+                    <StatusBoard />
+                    <ActivityFeed />
+                </PanelRow>
             </main>
         </div>
     }

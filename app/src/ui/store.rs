@@ -17,6 +17,7 @@ use serde_json::Value;
 use crate::{
     live::{
         frame::{Delivery, Frame, FrameBuffer},
+        interest::{Interest, Needs},
         patch::{Patch, PATCH_EVENT},
         series::SeriesWindow,
         state::{ConnectionState, Transport},
@@ -57,6 +58,10 @@ pub struct LiveStore {
     pub connection: RwSignal<ConnectionState>,
     /// The transport in use.
     pub transport: RwSignal<Transport>,
+    /// The transport the user pinned, if any.
+    pub pinned: RwSignal<Option<Transport>>,
+    /// Messages waiting for a connection that can carry them.
+    pub outbox: RwSignal<usize>,
     /// The position of the last event applied to the page.
     pub position: RwSignal<Option<Position>>,
     /// When the page last applied an update (`performance.now()` ms).
@@ -71,8 +76,10 @@ pub struct LiveStore {
     pub board_keys: RwSignal<Vec<String>>,
     /// Each board item's value: one signal per key.
     pub board: RwSignal<BTreeMap<String, RwSignal<Value>>>,
-    /// The channels mounted widgets need, with how many need each.
-    needs: RwSignal<BTreeMap<String, u32>>,
+    /// What the mounted widgets need from the server.
+    needs: RwSignal<Needs>,
+    /// The server's own host: the cards and the chart show its samples only.
+    own_host: StoredValue<Option<String>>,
     runtime: StoredValue<Runtime, LocalStorage>,
 }
 
@@ -97,6 +104,8 @@ impl LiveStore {
             cpu_series: RwSignal::new(series),
             connection: RwSignal::new(ConnectionState::Connecting),
             transport: RwSignal::new(Transport::Sse),
+            pinned: RwSignal::new(None),
+            outbox: RwSignal::new(0),
             position: RwSignal::new(bootstrap.position),
             updated_at: RwSignal::new(None),
             paused: RwSignal::new(false),
@@ -104,7 +113,8 @@ impl LiveStore {
             feed_count: RwSignal::new(0),
             board_keys: RwSignal::new(Vec::new()),
             board: RwSignal::new(BTreeMap::new()),
-            needs: RwSignal::new(BTreeMap::new()),
+            needs: RwSignal::new(Needs::default()),
+            own_host: StoredValue::new(bootstrap.samples.last().map(|s| s.host.clone())),
             runtime: StoredValue::new_local(Runtime {
                 buffer: Some(FrameBuffer::new(FRAME_BUFFER)),
                 ..Runtime::default()
@@ -112,29 +122,30 @@ impl LiveStore {
         }
     }
 
-    /// Declares that the calling widget needs `channel` for as long as it is
-    /// mounted. The client subscribes to the union of what mounted widgets
-    /// need, and drops a channel when no widget needs it any more.
-    pub fn need(&self, channel: &str) {
-        let channel = channel.to_string();
-        self.needs
-            .update(|needs| *needs.entry(channel.clone()).or_default() += 1);
+    /// Declares that the calling widget needs `channel` (only `keys` of it,
+    /// when given) for as long as it is mounted. The client subscribes to
+    /// the union of what mounted widgets need, and drops what no widget
+    /// needs any more.
+    pub fn need(&self, channel: &str, keys: Option<Vec<String>>) {
+        let id = self
+            .needs
+            .try_update(|needs| needs.add(channel, keys))
+            .unwrap_or_default();
         let needs = self.needs;
         on_cleanup(move || {
-            needs.try_update(|needs| {
-                if let Some(count) = needs.get_mut(&channel) {
-                    *count -= 1;
-                    if *count == 0 {
-                        needs.remove(&channel);
-                    }
-                }
-            });
+            needs.try_update(|needs| needs.remove(id));
         });
     }
 
-    /// The channels the mounted widgets need.
-    pub fn needed_channels(&self) -> Vec<String> {
-        self.needs.with(|needs| needs.keys().cloned().collect())
+    /// Declares that the calling widget shows this host's samples.
+    pub fn need_own_samples(&self) {
+        let keys = self.own_host.get_value().map(|host| vec![host]);
+        self.need(METRICS_CHANNEL, keys);
+    }
+
+    /// What the mounted widgets need.
+    pub fn interest(&self) -> Interest {
+        self.needs.with(Needs::interest)
     }
 
     /// The host's name, empty until a sample arrived.
@@ -201,6 +212,7 @@ impl LiveStore {
             // A snapshot replaces the state of the channels it covers.
             if channels.iter().any(|c| c == DASHBOARD_CHANNEL) {
                 self.feed.set(VecDeque::new());
+                self.feed_count.set(0);
                 self.board_keys.set(Vec::new());
                 self.board.set(BTreeMap::new());
             }
@@ -218,7 +230,10 @@ impl LiveStore {
         for envelope in &frame.events {
             last_position = Some(envelope.id);
             // Series history takes every sample; the rest only the current ones.
-            if envelope.channel == METRICS_CHANNEL && envelope.event == METRICS_EVENT {
+            if envelope.channel == METRICS_CHANNEL
+                && envelope.event == METRICS_EVENT
+                && self.is_own_sample(envelope)
+            {
                 if let Ok(sample) = serde_json::from_value::<HostSample>(envelope.data.clone()) {
                     new_points.push((sample.ts, f64::from(sample.cpu_percent)));
                 }
@@ -279,6 +294,15 @@ impl LiveStore {
         }
     }
 
+    /// Whether a sample is of the server's own host (the only one the cards
+    /// and the chart show), when the page knows it.
+    fn is_own_sample(&self, envelope: &Envelope<Value>) -> bool {
+        self.own_host.with_value(|own| match (own, &envelope.key) {
+            (Some(own), Some(key)) => own == key,
+            _ => true,
+        })
+    }
+
     fn collect(
         &self,
         envelope: &Envelope<Value>,
@@ -288,6 +312,7 @@ impl LiveStore {
         patches: &mut Vec<Patch>,
     ) {
         match (envelope.channel.as_str(), envelope.event.as_str()) {
+            (METRICS_CHANNEL, METRICS_EVENT) if !self.is_own_sample(envelope) => {}
             (METRICS_CHANNEL, METRICS_EVENT) => {
                 match serde_json::from_value::<HostSample>(envelope.data.clone()) {
                     Ok(sample) => {
@@ -388,6 +413,28 @@ impl LiveStore {
         let _ = transport;
     }
 
+    /// Publishes an annotation on the dashboard's channel (over the
+    /// WebSocket, which the page switches to when it first sends). False
+    /// when the page cannot send: a transport other than WebSocket is
+    /// pinned.
+    pub fn annotate(&self, text: &str) -> bool {
+        #[cfg(feature = "hydrate")]
+        {
+            self.runtime
+                .with_value(|runtime| {
+                    runtime.client.as_ref().map(|client| {
+                        client.publish(DASHBOARD_CHANNEL, "annotation", Value::from(text))
+                    })
+                })
+                .unwrap_or(false)
+        }
+        #[cfg(not(feature = "hydrate"))]
+        {
+            let _ = text;
+            false
+        }
+    }
+
     /// Opens the live connection that feeds this store.
     #[cfg(feature = "hydrate")]
     pub fn connect(self, bootstrap: &Bootstrap) {
@@ -398,7 +445,7 @@ impl LiveStore {
 
         let pinned = url_parameter("transport").and_then(|t| Transport::parse(&t));
         let mut options = ClientOptions {
-            channels: Vec::new(),
+            interest: Interest::default(),
             event_types: ["metrics", "message", "annotation", PATCH_EVENT]
                 .map(str::to_string)
                 .to_vec(),
@@ -413,15 +460,17 @@ impl LiveStore {
         // Runs after the widgets have declared what they need, and again
         // whenever that changes.
         Effect::new(move |started: Option<()>| {
-            let channels = store.needed_channels();
+            let interest = store.interest();
             if started.is_none() {
-                options.channels = channels;
+                options.interest = interest;
                 let client = LiveClient::start(
                     options.clone(),
                     move |delivery| store.receive(delivery),
                     move |status| {
                         store.connection.set(status.state);
                         store.transport.set(status.transport);
+                        store.pinned.set(status.pinned);
+                        store.outbox.set(status.queued);
                     },
                 );
                 store
@@ -430,7 +479,7 @@ impl LiveStore {
             } else {
                 store.runtime.with_value(|runtime| {
                     if let Some(client) = &runtime.client {
-                        client.set_channels(channels);
+                        client.set_interest(interest);
                     }
                 });
             }

@@ -1,17 +1,22 @@
 //! The activity feed: the newest events of the dashboard's channel
 //! (`message` and `annotation` events published by people and programs).
 //! `data-count` is how many events the page has applied: with the list, it
-//! shows that each arrived once and in order.
+//! shows that each arrived once and in order. The composer below the list
+//! publishes an annotation (over the WebSocket, which the page switches to
+//! when it first sends).
 
 use leptos::prelude::*;
 
-use crate::{ui::LiveStore, widgets::render_count};
+use crate::{live::state::Transport, ui::LiveStore, widgets::render_count};
+
+/// The longest annotation the composer takes.
+const MAX_ANNOTATION_CHARS: usize = 500;
 
 /// The activity feed.
 #[component]
 pub fn ActivityFeed() -> impl IntoView {
     let store = expect_context::<LiveStore>();
-    store.need(crate::ui::DASHBOARD_CHANNEL);
+    store.need(crate::ui::DASHBOARD_CHANNEL, None);
     let feed = store.feed;
     view! {
         <section
@@ -32,6 +37,55 @@ pub fn ActivityFeed() -> impl IntoView {
             <p class="feed-card__empty" class:feed-card__empty--hidden=move || feed.with(|f| !f.is_empty())>
                 "Nothing yet. Publish to dashboard:main to see it here."
             </p>
+            <Composer />
         </section>
+    }
+}
+
+/// The annotation composer: disabled while a transport that cannot send is
+/// pinned; shows how many messages wait for a connection.
+#[component]
+fn Composer() -> impl IntoView {
+    let store = expect_context::<LiveStore>();
+    let (draft, set_draft) = signal(String::new());
+    let can_send = move || store.pinned.get().is_none_or(|p| p == Transport::Ws);
+    let on_submit = move |event: leptos::ev::SubmitEvent| {
+        event.prevent_default();
+        let text = draft.get_untracked();
+        let text = text.trim();
+        if !text.is_empty() && store.annotate(text) {
+            set_draft.set(String::new());
+        }
+    };
+    let queued = move || match store.outbox.get() {
+        0 => String::new(),
+        1 => "1 waiting to send".to_string(),
+        n => format!("{n} waiting to send"),
+    };
+    view! {
+        <form
+            class="feed-card__composer"
+            data-testid="annotate"
+            on:submit=on_submit
+            title=move || (!can_send()).then_some("Sending needs a WebSocket: choose automatic or WebSocket")
+        >
+            <input
+                class="feed-card__input"
+                data-testid="annotation-input"
+                type="text"
+                aria-label="Annotation"
+                placeholder="Annotate, e.g. deployed v1.4"
+                maxlength=MAX_ANNOTATION_CHARS
+                prop:value=draft
+                on:input=move |event| set_draft.set(event_target_value(&event))
+                disabled=move || !can_send()
+            />
+            <button class="feed-card__send" type="submit" disabled=move || !can_send()>
+                "Annotate"
+            </button>
+            <span class="feed-card__queued" data-testid="outbox" data-queued=move || store.outbox.get()>
+                {queued}
+            </span>
+        </form>
     }
 }

@@ -79,7 +79,12 @@ pub fn ConnectionStatus() -> impl IntoView {
                 </button>
                 <label class="connection-controls__label">
                     "Transport "
-                    <select class="connection-controls__select" data-testid="transport-select" on:change=on_transport>
+                    <select
+                        class="connection-controls__select"
+                        data-testid="transport-select"
+                        prop:value=move || store.pinned.get().map_or("auto", |t| t.as_str())
+                        on:change=on_transport
+                    >
                         <option value="auto">"automatic"</option>
                         <option value="sse">"SSE"</option>
                         <option value="ws">"WebSocket"</option>

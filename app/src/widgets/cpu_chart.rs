@@ -13,7 +13,7 @@ use crate::{ui::LiveStore, widgets::render_count};
 #[component]
 pub fn CpuChart() -> impl IntoView {
     let store = expect_context::<LiveStore>();
-    store.need(crate::protocol::METRICS_CHANNEL);
+    store.need_own_samples();
     let canvas = NodeRef::<leptos::html::Canvas>::new();
 
     #[cfg(feature = "hydrate")]

@@ -5,12 +5,14 @@
 mod activity_feed;
 mod connection_status;
 mod cpu_chart;
+mod panel_row;
 mod stat_card;
 mod status_board;
 
 pub use activity_feed::ActivityFeed;
 pub use connection_status::ConnectionStatus;
 pub use cpu_chart::CpuChart;
+pub use panel_row::PanelRow;
 pub use stat_card::{CpuCard, LoadCard, MemoryCard, NetworkCard, StatCard};
 pub use status_board::StatusBoard;
 

@@ -30,7 +30,7 @@ pub fn StatCard(
 /// The store, with the metrics channel declared as needed.
 fn store() -> LiveStore {
     let store = expect_context::<LiveStore>();
-    store.need(crate::protocol::METRICS_CHANNEL);
+    store.need_own_samples();
     store
 }
 

@@ -12,7 +12,7 @@ use crate::{ui::LiveStore, widgets::render_count};
 #[component]
 pub fn StatusBoard() -> impl IntoView {
     let store = expect_context::<LiveStore>();
-    store.need(crate::ui::DASHBOARD_CHANNEL);
+    store.need(crate::ui::DASHBOARD_CHANNEL, None);
     let keys = store.board_keys;
     view! {
         <section class="board-card" data-testid="status-board" data-renders=render_count(keys)>

@@ -113,18 +113,30 @@ fn parse_filter(
     text: &str,
     channels: &[Arc<str>],
 ) -> Result<HashMap<Arc<str>, HashSet<Arc<str>>>, ApiError> {
-    let invalid = |message: String| ApiError::invalid("invalid_filter", message);
     let parsed: HashMap<String, Vec<String>> = serde_json::from_str(text).map_err(|e| {
-        invalid(format!(
-            "filter is a JSON object of channel to a list of keys, as in {{\"metrics\":[\"web-1\"]}}: {e}"
-        ))
+        ApiError::invalid(
+            "invalid_filter",
+            format!(
+                "filter is a JSON object of channel to a list of keys, as in {{\"metrics\":[\"web-1\"]}}: {e}"
+            ),
+        )
     })?;
-    if parsed.values().map(Vec::len).sum::<usize>() > MAX_FILTER_KEYS {
+    validate_filter(parsed, channels)
+}
+
+/// Checks a filter (channel to the only keys wanted) against the channels
+/// it applies to.
+pub fn validate_filter(
+    filter: HashMap<String, Vec<String>>,
+    channels: &[Arc<str>],
+) -> Result<HashMap<Arc<str>, HashSet<Arc<str>>>, ApiError> {
+    let invalid = |message: String| ApiError::invalid("invalid_filter", message);
+    if filter.values().map(Vec::len).sum::<usize>() > MAX_FILTER_KEYS {
         return Err(invalid(format!(
             "a filter names at most {MAX_FILTER_KEYS} keys"
         )));
     }
-    parsed
+    filter
         .into_iter()
         .map(|(channel, keys)| {
             let channel = channels

@@ -1,7 +1,8 @@
 //! WebSocket: `GET /api/realtime/ws`, a JSON protocol of typed messages.
 //!
 //! Client → server, each with an optional `request_id` echoed in the reply:
-//! `subscribe {channels, since?}`, `unsubscribe {channels}`,
+//! `subscribe {channels, since?, filter?}` (`filter`: channel to the only
+//! keys wanted), `unsubscribe {channels}`,
 //! `set_filter {channel, keys}` (only these keys of a channel; `null`: all),
 //! `request_snapshot {channel}`, `publish {channel, event?, key?, data}`,
 //! `ping`, `set_visibility {hidden}` (a hidden page gets latest values at
@@ -19,6 +20,7 @@
 //! cannot complete in time), or when the server shuts down (close 1001).
 
 use std::{
+    collections::HashMap,
     sync::{atomic::Ordering::Relaxed, Arc},
     time::Duration,
 };
@@ -39,9 +41,11 @@ use tokio::time::{interval_at, timeout, Instant, MissedTickBehavior};
 use crate::{
     counters::Transport,
     error::ApiError,
-    hub::{Delivery, Subscription},
+    hub::{Delivery, SubscribeRequest, Subscription},
     publish::{self, PublishRequest},
-    transport::{parse_channels_list, parse_position, MAX_CHANNELS_PER_SUBSCRIPTION},
+    transport::{
+        parse_channels_list, parse_position, validate_filter, MAX_CHANNELS_PER_SUBSCRIPTION,
+    },
     AppState,
 };
 
@@ -65,6 +69,9 @@ enum ClientMessage {
         channels: Vec<String>,
         #[serde(default)]
         since: Option<String>,
+        /// Channel to the only keys wanted, applied before catch-up.
+        #[serde(default)]
+        filter: Option<HashMap<String, Vec<String>>>,
         #[serde(default)]
         request_id: Option<Value>,
     },
@@ -284,6 +291,7 @@ impl Connection {
             ClientMessage::Subscribe {
                 channels,
                 since,
+                filter,
                 request_id,
             } => {
                 let result = (|| {
@@ -308,19 +316,31 @@ impl Connection {
                             ),
                         ));
                     }
-                    Ok((channels, since))
+                    let filters = validate_filter(filter.unwrap_or_default(), &channels)?;
+                    Ok((channels, since, filters))
                 })();
-                let (channels, since) = match result {
+                let (channels, since, filters) = match result {
                     Ok(parsed) => parsed,
                     Err(error) => return self.api_error(error, request_id).await,
                 };
                 let subscription = match self.subscription.as_mut() {
                     Some(subscription) => {
+                        for (channel, keys) in filters {
+                            subscription.set_filter(
+                                channel,
+                                Some(keys.iter().map(|k| k.to_string()).collect()),
+                            );
+                        }
                         subscription.add_channels(channels, since);
                         subscription
                     }
                     None => {
-                        let mut subscription = self.state.hub.subscribe(channels, since);
+                        let mut subscription = self.state.hub.subscribe_with(SubscribeRequest {
+                            channels,
+                            since,
+                            fresh: Vec::new(),
+                            filters,
+                        });
                         subscription.set_window(self.window());
                         self.subscription.insert(subscription)
                     }
