@@ -212,6 +212,32 @@ pub struct Bootstrap {
     pub samples: Vec<HostSample>,
     /// The server's heartbeat interval in milliseconds.
     pub heartbeat_ms: u64,
+    /// How the page reconnects.
+    #[serde(default)]
+    pub reconnect: ReconnectSettings,
+}
+
+/// How a page reconnects, as the operator configured it: attempt `k` waits
+/// a random time up to `min(cap, base * 2^k)`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReconnectSettings {
+    /// The ceiling of the first attempt's delay, in milliseconds.
+    pub base_ms: u64,
+    /// The longest delay, in milliseconds.
+    pub cap_ms: u64,
+    /// Failed attempts before the page gives up and shows `failed`
+    /// (`None`: it never gives up).
+    pub max_failures: Option<u32>,
+}
+
+impl Default for ReconnectSettings {
+    fn default() -> Self {
+        Self {
+            base_ms: 1_000,
+            cap_ms: 30_000,
+            max_failures: None,
+        }
+    }
 }
 
 #[cfg(test)]

@@ -142,3 +142,32 @@ test('after going offline and online the client reconnects at once', async ({ pa
     await server.stop();
   }
 });
+
+test('after the configured number of failures the page shows failed, and Reconnect brings it back', async ({ page }) => {
+  const server = await Livedash.start([
+    '--reconnect-base', '300ms',
+    '--reconnect-cap', '600ms',
+    '--reconnect-max-failures', '3',
+  ]);
+  try {
+    await page.goto(server.url + '/');
+    await expect(status(page)).toHaveAttribute('data-state', 'live');
+    await server.kill();
+    await expect(status(page)).toHaveAttribute('data-state', 'reconnecting', { timeout: 5_000 });
+    await expect(status(page)).toContainText(/Reconnecting in \d+ s \(attempt \d\)/);
+    await expect(status(page)).toHaveAttribute('data-state', 'failed', { timeout: 15_000 });
+    await expect(page.getByTestId('reconnect')).toBeEnabled();
+
+    await server.restart();
+    // Given up: the page does not come back on its own...
+    await page.waitForTimeout(1_500);
+    await expect(status(page)).toHaveAttribute('data-state', 'failed');
+    // ...but at once when asked.
+    await page.getByTestId('reconnect').click();
+    await expect(status(page)).toHaveAttribute('data-state', 'live', { timeout: 5_000 });
+    await server.publish([{ seq: 1 }]);
+    await expect.poll(() => feedSeqs(page)).toEqual([1]);
+  } finally {
+    await server.stop();
+  }
+});

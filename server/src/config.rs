@@ -42,6 +42,20 @@ pub struct Config {
     #[arg(long, env = "LIVEDASH_MAX_UPDATES_PER_SECOND", default_value_t = 10, value_parser = clap::value_parser!(u32).range(0..=1000))]
     pub max_updates_per_second: u32,
 
+    /// The ceiling of a page's first reconnection delay; each further attempt
+    /// doubles it, up to `--reconnect-cap`, with full random jitter.
+    #[arg(long, env = "LIVEDASH_RECONNECT_BASE", default_value = "1s", value_parser = parse_interval)]
+    pub reconnect_base: Duration,
+
+    /// The longest a page waits between reconnection attempts.
+    #[arg(long, env = "LIVEDASH_RECONNECT_CAP", default_value = "30s", value_parser = parse_interval)]
+    pub reconnect_cap: Duration,
+
+    /// Failed attempts after which a page stops reconnecting and offers a
+    /// Reconnect button; 0: never give up.
+    #[arg(long, env = "LIVEDASH_RECONNECT_MAX_FAILURES", default_value_t = 0)]
+    pub reconnect_max_failures: u32,
+
     /// How long shutdown waits for open connections before closing them.
     #[arg(long, env = "LIVEDASH_SHUTDOWN_GRACE", default_value = "1500ms", value_parser = parse_interval)]
     pub shutdown_grace: Duration,
@@ -49,6 +63,18 @@ pub struct Config {
     /// Least severe log level printed.
     #[arg(long, env = "LIVEDASH_LOG_LEVEL", value_enum, default_value_t = LogLevel::Info)]
     pub log_level: LogLevel,
+}
+
+impl Config {
+    /// How pages reconnect, as they are told in their bootstrap.
+    pub fn reconnect_settings(&self) -> app::protocol::ReconnectSettings {
+        let millis = |d: Duration| u64::try_from(d.as_millis()).unwrap_or(u64::MAX);
+        app::protocol::ReconnectSettings {
+            base_ms: millis(self.reconnect_base),
+            cap_ms: millis(self.reconnect_cap.max(self.reconnect_base)),
+            max_failures: (self.reconnect_max_failures > 0).then_some(self.reconnect_max_failures),
+        }
+    }
 }
 
 /// How much the server logs.
@@ -111,6 +137,27 @@ mod tests {
         assert_eq!(config.sample_interval, Duration::from_secs(1));
         assert_eq!(config.heartbeat_interval, Duration::from_secs(15));
         assert_eq!(config.history_events, 1000);
+        let reconnect = config.reconnect_settings();
+        assert_eq!(reconnect, app::protocol::ReconnectSettings::default());
+    }
+
+    #[test]
+    fn reconnect_settings_reach_the_page() {
+        let config = Config::try_parse_from([
+            "livedash",
+            "--reconnect-base",
+            "500ms",
+            "--reconnect-cap",
+            "1m",
+            "--reconnect-max-failures",
+            "5",
+        ])
+        .unwrap();
+        let reconnect = config.reconnect_settings();
+        assert_eq!(
+            (reconnect.base_ms, reconnect.cap_ms, reconnect.max_failures),
+            (500, 60_000, Some(5))
+        );
     }
 
     #[test]

@@ -42,6 +42,8 @@ pub struct AppState {
     pub counters: Arc<Counters>,
     /// How often idle streams get a heartbeat.
     pub heartbeat: Duration,
+    /// How pages reconnect.
+    pub reconnect: app::protocol::ReconnectSettings,
     /// Fires when the server starts shutting down.
     pub shutdown: Shutdown,
     /// When the server started.
@@ -158,6 +160,7 @@ pub async fn serve(
         hub,
         counters,
         heartbeat: config.heartbeat_interval,
+        reconnect: config.reconnect_settings(),
         shutdown: shutdown.clone(),
         started: Instant::now(),
     };

@@ -39,5 +39,6 @@ pub fn bootstrap(state: &AppState) -> Bootstrap {
         position: Some(position),
         samples,
         heartbeat_ms: u64::try_from(state.heartbeat.as_millis()).unwrap_or(u64::MAX),
+        reconnect: state.reconnect,
     }
 }

@@ -438,6 +438,8 @@ impl LiveStore {
     /// Opens the live connection that feeds this store.
     #[cfg(feature = "hydrate")]
     pub fn connect(self, bootstrap: &Bootstrap) {
+        use std::time::Duration;
+
         use crate::live::{
             backoff::Backoff,
             client::{ClientOptions, LiveClient},
@@ -452,8 +454,15 @@ impl LiveStore {
             since: bootstrap.position,
             pinned,
             preferred: Transport::Sse,
-            backoff: Backoff::default(),
-            max_failures: url_parameter("max_failures").and_then(|m| m.parse().ok()),
+            backoff: Backoff {
+                base: Duration::from_millis(bootstrap.reconnect.base_ms),
+                cap: Duration::from_millis(bootstrap.reconnect.cap_ms),
+                ..Backoff::default()
+            },
+            // The URL may override the operator's setting (for tests).
+            max_failures: url_parameter("max_failures")
+                .and_then(|m| m.parse().ok())
+                .or(bootstrap.reconnect.max_failures),
             heartbeat_ms: bootstrap.heartbeat_ms.max(100),
         };
         let store = self;
