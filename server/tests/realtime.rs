@@ -8,7 +8,8 @@ use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
 use support::{
-    envelope, metrics_text, publish, publish_batch, quiet_server, SseReader, TestServer, WsClient,
+    envelope, metrics_text, payloads, publish, publish_batch, quiet_server, SseReader, TestServer,
+    WsClient,
 };
 
 async fn sse_events(reader: &mut SseReader, n: usize) -> Vec<Value> {
@@ -362,15 +363,9 @@ async fn websocket_publish_filter_and_snapshot_requests_work() {
         .await;
     let snapshot = ws.recv_type("snapshot").await;
     assert_eq!(snapshot["request_id"], "snap");
-    let states: Vec<&str> = snapshot["data"]["events"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|e| e["data"].as_str().unwrap())
-        .collect();
     assert_eq!(
-        states,
-        ["ana-online"],
+        payloads(&snapshot["data"]["events"]),
+        [json!("ana-online")],
         "the latest value of each wanted key"
     );
 
@@ -380,15 +375,9 @@ async fn websocket_publish_filter_and_snapshot_requests_work() {
     ws.send(json!({"type": "request_snapshot", "channel": "presence"}))
         .await;
     let snapshot = ws.recv_type("snapshot").await;
-    let states: Vec<&str> = snapshot["data"]["events"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|e| e["data"].as_str().unwrap())
-        .collect();
     assert_eq!(
-        states,
-        ["bob-online", "ana-online"],
+        payloads(&snapshot["data"]["events"]),
+        [json!("bob-online"), json!("ana-online")],
         "without a filter, the latest value of every key"
     );
 

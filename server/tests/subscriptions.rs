@@ -5,22 +5,13 @@
 mod support;
 
 use serde_json::{json, Value};
-use support::{envelope, post_events, publish, quiet_server, SseReader, TestServer};
+use support::{envelope, payloads, post_events, publish, quiet_server, SseReader, TestServer};
 
 async fn poll(server: &TestServer, query: &str) -> (u16, Value) {
     let response = reqwest::get(server.url(&format!("/api/realtime/poll?{query}")))
         .await
         .unwrap();
     (response.status().as_u16(), response.json().await.unwrap())
-}
-
-fn data(events: &Value) -> Vec<Value> {
-    events
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|e| e["data"].clone())
-        .collect()
 }
 
 #[tokio::test]
@@ -45,7 +36,7 @@ async fn a_fresh_channel_starts_with_its_snapshot_while_the_others_resume() {
     let body = envelope(&snapshot.data);
     assert_eq!(body["channel"], "board");
     assert_eq!(
-        data(&body["data"]["events"]),
+        payloads(&body["data"]["events"]),
         [json!("b0"), json!("b1")],
         "board starts with its whole state, including what came before the position"
     );
@@ -77,7 +68,7 @@ async fn a_filter_keeps_only_the_wanted_keys_in_snapshots_catch_up_and_live_even
     let (status, body) = poll(&server, &format!("channels=hosts&{filter}&timeout=0")).await;
     assert_eq!(status, 200);
     assert_eq!(body["events"][0]["event"], "snapshot");
-    assert_eq!(data(&body["events"][0]["data"]["events"]), [json!(1)]);
+    assert_eq!(payloads(&body["events"][0]["data"]["events"]), [json!(1)]);
     let since = body["next"].as_str().unwrap().to_string();
 
     post_events(&server, json!([keyed("web-2", 3), keyed("web-1", 4)])).await;
@@ -86,7 +77,11 @@ async fn a_filter_keeps_only_the_wanted_keys_in_snapshots_catch_up_and_live_even
         &format!("channels=hosts&{filter}&since={since}&timeout=0"),
     )
     .await;
-    assert_eq!(data(&body["events"]), [json!(4)], "catch-up is filtered");
+    assert_eq!(
+        payloads(&body["events"]),
+        [json!(4)],
+        "catch-up is filtered"
+    );
 
     let (response, ()) = SseReader::open(
         &server.url(&format!("/api/realtime/sse?channels=hosts&{filter}")),
@@ -138,7 +133,7 @@ async fn a_websocket_subscribe_with_a_filter_applies_it_to_the_snapshot_and_live
         .await;
     ws.recv_type("subscribed").await;
     let snapshot = ws.recv_type("snapshot").await;
-    assert_eq!(data(&snapshot["data"]["events"]), [json!(2)]);
+    assert_eq!(payloads(&snapshot["data"]["events"]), [json!(2)]);
     post_events(&server, json!([keyed("web-1", 3), keyed("web-2", 4)])).await;
     assert_eq!(ws.recv_type("event").await["data"], 4);
 

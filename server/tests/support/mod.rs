@@ -219,6 +219,16 @@ pub async fn quiet_server(extra: &[&str]) -> TestServer {
     TestServer::start(&args).await
 }
 
+/// The payloads of a JSON array of envelopes (a poll's or a snapshot's events).
+pub fn payloads(events: &serde_json::Value) -> Vec<serde_json::Value> {
+    events
+        .as_array()
+        .expect("a list of envelopes")
+        .iter()
+        .map(|e| e["data"].clone())
+        .collect()
+}
+
 /// An SSE `data:` line as JSON.
 pub fn envelope(data: &str) -> serde_json::Value {
     serde_json::from_str(data).expect("the data line is JSON")
