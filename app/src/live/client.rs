@@ -211,14 +211,13 @@ impl LiveClient {
     /// the last position, with new channels (and widened filters) starting
     /// from a snapshot.
     pub fn set_interest(&self, next: Interest) {
-        let (changes, on_ws, filters) = {
+        let (changes, on_ws, next) = {
             let mut manager = self.inner.borrow_mut();
             let changes = manager.options.interest.changes_to(&next);
             if changes.is_empty() {
                 return;
             }
-            let filters = next.filter_json(&changes.added);
-            manager.options.interest = next;
+            manager.options.interest = next.clone();
             let on_ws = manager.transport == Transport::Ws
                 && manager.connection.as_ref().is_some_and(Connection::is_open);
             // Until their snapshot arrives: should this connection break
@@ -227,7 +226,7 @@ impl LiveClient {
             fresh.extend(changes.added.iter().cloned());
             fresh.extend(changes.widened.iter().cloned());
             drop(fresh);
-            (changes, on_ws, filters)
+            (changes, on_ws, next)
         };
         if !on_ws {
             restart(&self.inner);
@@ -235,7 +234,7 @@ impl LiveClient {
         }
         let mut messages = Vec::new();
         if !changes.added.is_empty() {
-            let filter = filters.and_then(|f| serde_json::from_str::<serde_json::Value>(&f).ok());
+            let filter = next.filters_of(&changes.added);
             messages.push(serde_json::json!({"type": "subscribe", "channels": changes.added, "filter": filter}));
         }
         if !changes.removed.is_empty() {

@@ -150,8 +150,9 @@ fn list<'a>(channels: impl IntoIterator<Item = &'a String>) -> String {
 fn subscription_query(options: &OpenOptions, since: Option<Position>) -> String {
     let interest = &options.interest;
     let mut query = format!("channels={}", list(&interest.channels));
-    if let Some(filter) = interest.filter_json(&interest.channels) {
-        query.push_str(&format!("&filter={}", encode(&filter)));
+    if let Some(filters) = interest.filters_of(&interest.channels) {
+        let json = serde_json::to_string(&filters).unwrap_or_default();
+        query.push_str(&format!("&filter={}", encode(&json)));
     }
     if since.is_some() {
         let fresh = options.fresh.borrow();
@@ -308,9 +309,7 @@ fn ws_subscriptions(options: &OpenOptions) -> Vec<String> {
     };
     let resumed: BTreeSet<String> = interest.channels.difference(&fresh).cloned().collect();
     let subscribe = |channels: &BTreeSet<String>, since: Option<Position>| {
-        let filter = interest
-            .filter_json(channels)
-            .and_then(|f| serde_json::from_str::<Value>(&f).ok());
+        let filter = interest.filters_of(channels);
         serde_json::json!({
             "type": "subscribe",
             "channels": channels,

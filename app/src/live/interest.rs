@@ -46,17 +46,18 @@ impl Interest {
         self.channels.iter().cloned().collect()
     }
 
-    /// The filters of `channels` as the JSON object the server takes
-    /// (`{"metrics":["web-1"]}`); `None` when none of them is filtered.
-    pub fn filter_json<'a>(
+    /// The filters of `channels`, shaped as the server takes them (a JSON
+    /// object of channel to keys: `{"metrics":["web-1"]}`); `None` when none
+    /// of them is filtered.
+    pub fn filters_of<'a>(
         &self,
         channels: impl IntoIterator<Item = &'a String>,
-    ) -> Option<String> {
+    ) -> Option<BTreeMap<&String, &BTreeSet<String>>> {
         let filters: BTreeMap<&String, &BTreeSet<String>> = channels
             .into_iter()
             .filter_map(|c| self.filters.get_key_value(c))
             .collect();
-        (!filters.is_empty()).then(|| serde_json::to_string(&filters).unwrap_or_default())
+        (!filters.is_empty()).then_some(filters)
     }
 
     /// What changes from `self` to `next`.
@@ -153,8 +154,8 @@ mod tests {
         let interest = needs.interest();
         assert_eq!(interest.channel_list(), ["dashboard:main", "metrics"]);
         assert_eq!(
-            interest.filter_json(&interest.channels).as_deref(),
-            Some(r#"{"metrics":["web-1","web-2"]}"#)
+            serde_json::to_string(&interest.filters_of(&interest.channels)).unwrap(),
+            r#"{"metrics":["web-1","web-2"]}"#
         );
 
         let everything = needs.add("metrics", None);
