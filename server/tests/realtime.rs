@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
 use support::{
-    envelope, metrics_text, payloads, publish, publish_batch, quiet_server, SseReader, TestServer,
+    envelope, metrics_text, payloads, poll, publish, publish_batch, quiet_server, SseReader,
     WsClient,
 };
 
@@ -31,13 +31,6 @@ async fn sse_events(reader: &mut SseReader, n: usize) -> Vec<Value> {
 
 fn values(events: &[Value]) -> Vec<i64> {
     events.iter().map(|e| e["data"].as_i64().unwrap()).collect()
-}
-
-async fn poll(server: &TestServer, query: &str) -> (u16, Value) {
-    let response = reqwest::get(server.url(&format!("/api/realtime/poll?{query}")))
-        .await
-        .unwrap();
-    (response.status().as_u16(), response.json().await.unwrap())
 }
 
 #[tokio::test]

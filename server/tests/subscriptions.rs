@@ -5,14 +5,7 @@
 mod support;
 
 use serde_json::{json, Value};
-use support::{envelope, payloads, post_events, publish, quiet_server, SseReader, TestServer};
-
-async fn poll(server: &TestServer, query: &str) -> (u16, Value) {
-    let response = reqwest::get(server.url(&format!("/api/realtime/poll?{query}")))
-        .await
-        .unwrap();
-    (response.status().as_u16(), response.json().await.unwrap())
-}
+use support::{envelope, payloads, poll, post_events, publish, quiet_server, SseReader};
 
 #[tokio::test]
 async fn a_fresh_channel_starts_with_its_snapshot_while_the_others_resume() {

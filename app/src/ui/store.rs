@@ -47,6 +47,19 @@ pub struct FeedItem {
     pub text: String,
 }
 
+/// What one frame changes, gathered before any signal is written.
+#[derive(Default)]
+struct FrameChanges {
+    /// The newest sample of this host.
+    newest_sample: Option<HostSample>,
+    /// Every sample's CPU point, for the series.
+    points: Vec<(i64, f64)>,
+    /// New activity entries, oldest first.
+    feed: Vec<FeedItem>,
+    /// Status board patches, in order.
+    patches: Vec<Patch>,
+}
+
 /// The page's live state, shared by every widget through context.
 #[derive(Clone, Copy)]
 pub struct LiveStore {
@@ -204,10 +217,7 @@ impl LiveStore {
             self.resync();
         }
         let mut last_position = None;
-        let mut feed_items = Vec::new();
-        let mut patches = Vec::new();
-        let mut newest_sample: Option<HostSample> = None;
-        let mut new_points = Vec::new();
+        let mut changes = FrameChanges::default();
         for (channels, snapshot) in &frame.snapshots {
             // A snapshot replaces the state of the channels it covers.
             if channels.iter().any(|c| c == DASHBOARD_CHANNEL) {
@@ -217,47 +227,28 @@ impl LiveStore {
                 self.board.set(BTreeMap::new());
             }
             for envelope in &snapshot.events {
-                self.collect(
-                    envelope,
-                    &mut newest_sample,
-                    &mut new_points,
-                    &mut feed_items,
-                    &mut patches,
-                );
+                self.collect(envelope, &mut changes);
             }
         }
-        let current: Vec<&Envelope<Value>> = frame.current();
+        // Every sample joins the series' history; other events count only
+        // in their current form (the newest value of each key).
         for envelope in &frame.events {
             last_position = Some(envelope.id);
-            // Series history takes every sample; the rest only the current ones.
-            if envelope.channel == METRICS_CHANNEL
-                && envelope.event == METRICS_EVENT
-                && self.is_own_sample(envelope)
-            {
-                if let Ok(sample) = serde_json::from_value::<HostSample>(envelope.data.clone()) {
-                    new_points.push((sample.ts, f64::from(sample.cpu_percent)));
-                }
-            }
-        }
-        for envelope in current {
             if envelope.channel == METRICS_CHANNEL {
-                self.collect(
-                    envelope,
-                    &mut newest_sample,
-                    &mut Vec::new(),
-                    &mut feed_items,
-                    &mut patches,
-                );
-            } else {
-                self.collect(
-                    envelope,
-                    &mut newest_sample,
-                    &mut new_points,
-                    &mut feed_items,
-                    &mut patches,
-                );
+                self.collect(envelope, &mut changes);
             }
         }
+        for envelope in frame.current() {
+            if envelope.channel != METRICS_CHANNEL {
+                self.collect(envelope, &mut changes);
+            }
+        }
+        let FrameChanges {
+            newest_sample,
+            points: new_points,
+            feed: feed_items,
+            patches,
+        } = changes;
         if !new_points.is_empty() {
             self.cpu_series.update(|series| {
                 for (ts, value) in new_points {
@@ -303,22 +294,22 @@ impl LiveStore {
         })
     }
 
-    fn collect(
-        &self,
-        envelope: &Envelope<Value>,
-        newest_sample: &mut Option<HostSample>,
-        points: &mut Vec<(i64, f64)>,
-        feed: &mut Vec<FeedItem>,
-        patches: &mut Vec<Patch>,
-    ) {
+    /// Gathers what `envelope` changes.
+    fn collect(&self, envelope: &Envelope<Value>, changes: &mut FrameChanges) {
         match (envelope.channel.as_str(), envelope.event.as_str()) {
             (METRICS_CHANNEL, METRICS_EVENT) if !self.is_own_sample(envelope) => {}
             (METRICS_CHANNEL, METRICS_EVENT) => {
                 match serde_json::from_value::<HostSample>(envelope.data.clone()) {
                     Ok(sample) => {
-                        points.push((sample.ts, f64::from(sample.cpu_percent)));
-                        if newest_sample.as_ref().is_none_or(|s| sample.ts > s.ts) {
-                            *newest_sample = Some(sample);
+                        changes
+                            .points
+                            .push((sample.ts, f64::from(sample.cpu_percent)));
+                        if changes
+                            .newest_sample
+                            .as_ref()
+                            .is_none_or(|s| sample.ts > s.ts)
+                        {
+                            changes.newest_sample = Some(sample);
                         }
                     }
                     Err(error) => {
@@ -328,13 +319,13 @@ impl LiveStore {
             }
             (DASHBOARD_CHANNEL, PATCH_EVENT) => {
                 match serde_json::from_value::<Patch>(envelope.data.clone()) {
-                    Ok(patch) => patches.push(patch),
+                    Ok(patch) => changes.patches.push(patch),
                     Err(error) => {
                         leptos::logging::warn!("livedash: ignoring a malformed patch: {error}")
                     }
                 }
             }
-            (DASHBOARD_CHANNEL, _) => feed.push(FeedItem {
+            (DASHBOARD_CHANNEL, _) => changes.feed.push(FeedItem {
                 id: envelope.id,
                 event: envelope.event.clone(),
                 text: envelope.data.to_string(),

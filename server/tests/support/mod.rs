@@ -202,6 +202,14 @@ pub async fn publish_batch(
         .collect()
 }
 
+/// One poll (`query` is the query string); the status and the JSON body.
+pub async fn poll(server: &TestServer, query: &str) -> (u16, serde_json::Value) {
+    let response = reqwest::get(server.url(&format!("/api/realtime/poll?{query}")))
+        .await
+        .unwrap();
+    (response.status().as_u16(), response.json().await.unwrap())
+}
+
 /// The server's `/metrics` exposition.
 pub async fn metrics_text(server: &TestServer) -> String {
     reqwest::get(server.url("/metrics"))
