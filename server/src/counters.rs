@@ -87,6 +87,14 @@ pub struct HubLevels {
 }
 
 impl Counters {
+    /// Counts `result` as a refused request when it is an error; passes it on.
+    pub fn refused<T, E>(&self, result: Result<T, E>) -> Result<T, E> {
+        if result.is_err() {
+            self.rejected.fetch_add(1, Relaxed);
+        }
+        result
+    }
+
     /// Counts a new connection on `transport` until the guard is dropped.
     pub fn connection(self: &Arc<Self>, transport: Transport) -> ConnectionGuard {
         self.connections[transport.index()].fetch_add(1, Relaxed);

@@ -137,14 +137,7 @@ pub async fn handler(
     State(state): State<AppState>,
     request: Request<Body>,
 ) -> Result<Json<Value>, ApiError> {
-    let result = publish(&state, request).await;
-    if result.is_err() {
-        state
-            .counters
-            .rejected
-            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-    }
-    result
+    state.counters.refused(publish(&state, request).await)
 }
 
 async fn publish(state: &AppState, request: Request<Body>) -> Result<Json<Value>, ApiError> {

@@ -5,7 +5,9 @@
 mod support;
 
 use serde_json::{json, Value};
-use support::{envelope, payloads, poll, post_events, publish, quiet_server, SseReader};
+use support::{
+    envelope, metrics_text, payloads, poll, post_events, publish, quiet_server, SseReader,
+};
 
 #[tokio::test]
 async fn a_fresh_channel_starts_with_its_snapshot_while_the_others_resume() {
@@ -111,7 +113,13 @@ async fn bad_fresh_or_filter_parameters_get_a_typed_error() {
             assert_eq!(body["error"]["code"], code, "{path}?{query}");
         }
     }
-    // The server keeps serving.
+    // Each refusal is counted, and the server keeps serving.
+    assert!(
+        metrics_text(&server)
+            .await
+            .contains("livedash_rejected_total 6\n"),
+        "three bad queries on two transports"
+    );
     let (status, _) = poll(&server, "channels=a&timeout=0").await;
     assert_eq!(status, 200);
 }

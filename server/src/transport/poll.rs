@@ -73,12 +73,7 @@ pub async fn handler(
         )?;
         Ok::<_, ApiError>((request, parse_timeout(query.timeout.as_deref())?))
     })();
-    let (request, timeout) = parsed.inspect_err(|_| {
-        state
-            .counters
-            .rejected
-            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-    })?;
+    let (request, timeout) = state.counters.refused(parsed)?;
     let _guard = state.counters.connection(Transport::Poll);
     let mut subscription = state.hub.subscribe_with(request);
     let mut batch = subscription.ready_batch(MAX_EVENTS);

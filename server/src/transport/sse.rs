@@ -58,12 +58,12 @@ pub async fn handler(
         .get("last-event-id")
         .and_then(|v| v.to_str().ok())
         .filter(|v| !v.trim().is_empty());
-    let request = parse_request(
+    let request = state.counters.refused(parse_request(
         query.channels.as_deref(),
         header.or(query.last_event_id.as_deref()),
         query.fresh.as_deref(),
         query.filter.as_deref(),
-    )?;
+    ))?;
     let since = request.since;
     let subscription = state.hub.subscribe_with(request);
     tracing::debug!(
