@@ -25,7 +25,7 @@ use std::{
     time::{Duration, SystemTime, UNIX_EPOCH},
 };
 
-use app::protocol::{Envelope, Position};
+use app::protocol::Position;
 use bytes::Bytes;
 use serde::Serialize;
 use tokio::sync::broadcast;
@@ -100,17 +100,24 @@ impl Event {
         ts: i64,
         data: &impl Serialize,
     ) -> Result<Self, PublishError> {
-        let envelope = Envelope {
-            id: position,
-            channel: channel.to_string(),
-            event: event_type.to_string(),
-            key: key.as_deref().map(str::to_string),
-            ts,
-            data,
-        };
-        let encoded = serde_json::to_vec(&envelope)?;
+        let body = encode_body(&channel, &event_type, key.as_deref(), ts, data)?;
+        Ok(Self::placed(position, channel, event_type, key, ts, &body))
+    }
+
+    /// Builds an event from its envelope encoded without the id
+    /// ([`encode_body`]): only the id is written here, so the hub can encode
+    /// payloads before it takes its lock and just place them under it.
+    fn placed(
+        position: Position,
+        channel: Arc<str>,
+        event_type: Arc<str>,
+        key: Option<Arc<str>>,
+        ts: i64,
+        body: &[u8],
+    ) -> Self {
+        let encoded = with_leading_field(format!("\"id\":\"{position}\"").as_bytes(), body);
         let ws_json = ws_frame("event", &encoded);
-        Ok(Self {
+        Self {
             position,
             channel,
             event_type,
@@ -118,7 +125,7 @@ impl Event {
             ts,
             json: Bytes::from(encoded),
             ws_json,
-        })
+        }
     }
 
     /// The key under which this event replaces older ones on a
@@ -137,18 +144,54 @@ impl Event {
 /// `{"type":"<kind>", ...}`: a WebSocket message made from an envelope's JSON
 /// object by putting the message type in front.
 pub fn ws_frame(kind: &str, envelope_json: &[u8]) -> Bytes {
-    let mut frame = Vec::with_capacity(envelope_json.len() + kind.len() + 12);
-    frame.extend_from_slice(b"{\"type\":\"");
-    frame.extend_from_slice(kind.as_bytes());
-    frame.extend_from_slice(b"\"");
-    match envelope_json.get(1..) {
+    Bytes::from(with_leading_field(
+        format!("\"type\":\"{kind}\"").as_bytes(),
+        envelope_json,
+    ))
+}
+
+/// The JSON object `object` with `field` (an encoded `"name":value`) put
+/// first, without decoding anything.
+fn with_leading_field(field: &[u8], object: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(object.len() + field.len() + 2);
+    out.push(b'{');
+    out.extend_from_slice(field);
+    match object.get(1..) {
         Some(rest) if rest.len() > 1 => {
-            frame.push(b',');
-            frame.extend_from_slice(rest);
+            out.push(b',');
+            out.extend_from_slice(rest);
         }
-        _ => frame.push(b'}'),
+        _ => out.push(b'}'),
     }
-    Bytes::from(frame)
+    out
+}
+
+/// An event's envelope without its id, as JSON: everything that does not
+/// depend on where the event lands in the log.
+fn encode_body(
+    channel: &str,
+    event: &str,
+    key: Option<&str>,
+    ts: i64,
+    data: &impl Serialize,
+) -> Result<Vec<u8>, PublishError> {
+    /// [`app::protocol::Envelope`] without `id`, field for field.
+    #[derive(Serialize)]
+    struct Body<'a, T> {
+        channel: &'a str,
+        event: &'a str,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        key: Option<&'a str>,
+        ts: i64,
+        data: &'a T,
+    }
+    Ok(serde_json::to_vec(&Body {
+        channel,
+        event,
+        key,
+        ts,
+        data,
+    })?)
 }
 
 /// One event to publish.
@@ -276,24 +319,38 @@ impl Hub {
         &self,
         events: &[NewEvent<T>],
     ) -> Result<Vec<Position>, PublishError> {
-        let mut state = self.lock();
+        // Payloads are encoded before the lock is taken: a large one must
+        // not hold up other publishers and subscribers.
         let ts = now_ms();
+        let bodies = events
+            .iter()
+            .map(|new| {
+                encode_body(
+                    &new.channel,
+                    &new.event_type,
+                    new.key.as_deref(),
+                    ts,
+                    &new.data,
+                )
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        let mut state = self.lock();
         let mut encoded = Vec::with_capacity(events.len());
-        for (offset, new) in events.iter().enumerate() {
+        for (offset, (new, body)) in events.iter().zip(&bodies).enumerate() {
             let position = Position::new(self.inner.epoch, state.head + 1 + offset as u64);
             let channel: Arc<str> = match state.channels.get_key_value(new.channel.as_str()) {
                 Some((name, _)) => name.clone(),
                 None => Arc::from(new.channel.as_str()),
             };
             let key = new.key.as_deref().map(Arc::from);
-            encoded.push(Arc::new(Event::new(
+            encoded.push(Arc::new(Event::placed(
                 position,
                 channel,
                 Arc::from(new.event_type.as_str()),
                 key,
                 ts,
-                &new.data,
-            )?));
+                body,
+            )));
         }
         let config = &self.inner.config;
         let mut positions = Vec::with_capacity(encoded.len());
@@ -358,3 +415,41 @@ impl Hub {
 
 #[cfg(test)]
 mod resume_property;
+
+#[cfg(test)]
+mod tests {
+    use app::protocol::Envelope;
+    use serde_json::json;
+
+    use super::*;
+
+    #[test]
+    fn an_event_is_encoded_exactly_as_the_shared_envelope_type() {
+        for key in [None, Some(Arc::<str>::from("web-\"1\""))] {
+            let data = json!({"text": "hé \"quoted\"", "n": [1, 2.5, null]});
+            let position = Position::new(1_795_399_686_776, 42);
+            let event = Event::new(
+                position,
+                "dashboard:main".into(),
+                "note".into(),
+                key.clone(),
+                1_795_399_689_980,
+                &data,
+            )
+            .unwrap();
+            let expected = serde_json::to_vec(&Envelope {
+                id: position,
+                channel: "dashboard:main".to_string(),
+                event: "note".to_string(),
+                key: key.as_deref().map(str::to_string),
+                ts: 1_795_399_689_980,
+                data: &data,
+            })
+            .unwrap();
+            assert_eq!(event.json_str(), std::str::from_utf8(&expected).unwrap());
+            let frame: serde_json::Value = serde_json::from_slice(&event.ws_json).unwrap();
+            assert_eq!(frame["type"], "event");
+            assert_eq!(frame["id"], "1795399686776-42");
+        }
+    }
+}
