@@ -3,8 +3,8 @@
 //! Events are pushed here as they arrive and applied once per animation
 //! frame (or when a paused display resumes). The buffer is bounded: past
 //! [`FrameBuffer::capacity`] it first drops superseded latest values, then
-//! the oldest events, and says so (`overflowed`): the page must then
-//! resynchronise from a snapshot.
+//! the oldest events (down to three quarters full), and says so
+//! (`overflowed`): the page must then resynchronise from a snapshot.
 
 use std::collections::{HashSet, VecDeque};
 
@@ -122,22 +122,34 @@ impl FrameBuffer {
         }
     }
 
+    /// Makes room: drops superseded latest values, then, if that left the
+    /// buffer above three quarters full, the oldest deliveries down to that
+    /// mark (the page resynchronises anyway once anything is lost). Leaving
+    /// a quarter free means the next compaction is a quarter of the capacity
+    /// away, so a stream that keeps overflowing costs O(1) per push, not a
+    /// scan of the whole buffer each time.
     fn compact(&mut self) {
-        let mut seen = HashSet::new();
-        let mut keep: Vec<bool> = Vec::with_capacity(self.pending.len());
-        for delivery in self.pending.iter().rev() {
-            keep.push(match delivery {
-                Delivery::Event(e) if ChannelKind::of(&e.channel) == ChannelKind::Latest => {
-                    seen.insert((e.channel.clone(), e.coalescing_key().to_string()))
-                }
-                _ => true,
-            });
-        }
-        keep.reverse();
+        let keep: Vec<bool> = {
+            let mut seen = HashSet::new();
+            let mut keep: Vec<bool> = self
+                .pending
+                .iter()
+                .rev()
+                .map(|delivery| match delivery {
+                    Delivery::Event(e) if ChannelKind::of(&e.channel) == ChannelKind::Latest => {
+                        seen.insert((e.channel.as_str(), e.coalescing_key()))
+                    }
+                    _ => true,
+                })
+                .collect();
+            keep.reverse();
+            keep
+        };
         let mut flags = keep.into_iter();
         self.pending.retain(|_| flags.next().unwrap_or(true));
-        while self.pending.len() > self.capacity {
-            self.pending.pop_front();
+        let low_water = self.capacity - self.capacity / 4;
+        if self.pending.len() > low_water {
+            self.pending.drain(..self.pending.len() - low_water);
             self.overflowed = true;
         }
     }
@@ -243,5 +255,21 @@ mod tests {
         let frame = buffer.take();
         assert!(frame.overflowed);
         assert_eq!(seqs(&frame.events), [7, 8, 9, 10]);
+    }
+
+    #[test]
+    fn a_stream_that_keeps_overflowing_stays_within_the_capacity_and_keeps_the_newest() {
+        let mut buffer = FrameBuffer::new(100);
+        for seq in 1..=10_000 {
+            buffer.push(event(seq, "feed", None));
+            assert!(buffer.len() <= 100);
+        }
+        let frame = buffer.take();
+        assert!(frame.overflowed);
+        assert_eq!(frame.events.last().map(|e| e.id.seq), Some(10_000));
+        assert!(frame
+            .events
+            .windows(2)
+            .all(|w| w[1].id.seq == w[0].id.seq + 1));
     }
 }
