@@ -8,10 +8,26 @@
 //! to, its [`Position`] in the server's one ordered log, a timestamp, an event
 //! type and a JSON payload. Clients resume from the last position they
 //! applied.
+//!
+//! - [`channel`](ChannelKind): what a channel name may be and how its events
+//!   relate (latest values or a stream).
+//! - [`ClientMessage`] and [`ServerMessage`]: the WebSocket protocol.
+//! - [`PublishBody`], [`PollReply`], [`ErrorBody`]: the HTTP API's bodies.
 
 use std::{fmt, str::FromStr};
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+mod channel;
+mod http;
+mod messages;
+
+pub use channel::{
+    validate_channel, ChannelKind, ChannelNameError, MAX_CHANNELS_PER_SUBSCRIPTION,
+    MAX_CHANNEL_LEN, MAX_FILTER_KEYS,
+};
+pub use http::{ErrorBody, ErrorDetail, PollReply, PublishBody, PublishReply, PublishRequest};
+pub use messages::{ClientMessage, ServerMessage, SnapshotMessage};
 
 /// The channel that carries host metric samples.
 pub const METRICS_CHANNEL: &str = "metrics";
@@ -117,26 +133,6 @@ pub struct Envelope<T> {
 
 /// The event type of a server heartbeat (SSE named event, WebSocket message).
 pub const HEARTBEAT_EVENT: &str = "heartbeat";
-
-/// How a channel's events relate to each other.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum ChannelKind {
-    /// Each event replaces the previous value of its key: coalescible.
-    Latest,
-    /// Every event matters: delivered one by one, in order.
-    Stream,
-}
-
-impl ChannelKind {
-    /// The kind of a channel, by name: `metrics`, `status` and `presence`
-    /// hold latest values; every other channel is a stream.
-    pub fn of(channel: &str) -> Self {
-        match channel {
-            "metrics" | "status" | "presence" => ChannelKind::Latest,
-            _ => ChannelKind::Stream,
-        }
-    }
-}
 
 impl<T> Envelope<T> {
     /// The key under which this event replaces older ones on a

@@ -1,0 +1,89 @@
+//! Channels: what a name may be, and how a channel's events relate.
+//!
+//! These rules are part of the protocol, not of a transport: a browser can
+//! check a name before it subscribes, and every server entry point (SSE,
+//! polling, WebSocket, publishing) refuses the same names with the same
+//! message.
+
+/// Longest channel name, in bytes.
+pub const MAX_CHANNEL_LEN: usize = 128;
+/// Most channels one subscription may name.
+pub const MAX_CHANNELS_PER_SUBSCRIPTION: usize = 64;
+/// Most keys one subscription's filters may name, over all its channels.
+pub const MAX_FILTER_KEYS: usize = 1024;
+
+/// Why a string is not a valid channel name.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("invalid channel name {name:?}: use 1 to {MAX_CHANNEL_LEN} of A-Z a-z 0-9 _ . : -")]
+pub struct ChannelNameError {
+    /// The refused name, cut to 140 characters.
+    pub name: String,
+}
+
+/// Checks a channel name: 1 to [`MAX_CHANNEL_LEN`] of `A-Z a-z 0-9 _ . : -`.
+pub fn validate_channel(name: &str) -> Result<(), ChannelNameError> {
+    let valid = (1..=MAX_CHANNEL_LEN).contains(&name.len())
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b':' | b'-'));
+    if valid {
+        Ok(())
+    } else {
+        Err(ChannelNameError {
+            name: name.chars().take(140).collect(),
+        })
+    }
+}
+
+/// How a channel's events relate to each other.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ChannelKind {
+    /// Each event replaces the previous value of its key: coalescible.
+    Latest,
+    /// Every event matters: delivered one by one, in order.
+    Stream,
+}
+
+impl ChannelKind {
+    /// The kind of a channel, by name: `metrics`, `status` and `presence`
+    /// hold latest values; every other channel is a stream.
+    pub fn of(channel: &str) -> Self {
+        match channel {
+            "metrics" | "status" | "presence" => ChannelKind::Latest,
+            _ => ChannelKind::Stream,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn channel_names_follow_the_documented_pattern() {
+        for good in [
+            "metrics",
+            "dashboard:ops",
+            "user.events-1_x",
+            &"a".repeat(MAX_CHANNEL_LEN),
+        ] {
+            assert_eq!(validate_channel(good), Ok(()), "{good}");
+        }
+        for bad in ["", "a b", "ünï", "a/b", &"a".repeat(MAX_CHANNEL_LEN + 1)] {
+            assert!(validate_channel(bad).is_err(), "{bad}");
+        }
+        let long = "é".repeat(500);
+        let error = validate_channel(&long).unwrap_err();
+        assert_eq!(error.name.chars().count(), 140, "refused names are cut");
+    }
+
+    #[test]
+    fn only_the_named_channels_hold_latest_values() {
+        for latest in ["metrics", "status", "presence"] {
+            assert_eq!(ChannelKind::of(latest), ChannelKind::Latest);
+        }
+        for stream in ["alerts", "dashboard:main", "metrics2"] {
+            assert_eq!(ChannelKind::of(stream), ChannelKind::Stream);
+        }
+    }
+}
