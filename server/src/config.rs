@@ -36,6 +36,26 @@ pub struct Config {
     #[arg(long, env = "LIVEDASH_HISTORY_AGE", default_value = "10m", value_parser = parse_interval)]
     pub history_age: Duration,
 
+    /// Most bytes of events each channel keeps (e.g. `16MiB`); no single
+    /// event may be larger.
+    #[arg(long, env = "LIVEDASH_HISTORY_BYTES", default_value = "16MiB", value_parser = parse_bytes)]
+    pub history_bytes: usize,
+
+    /// Most bytes of events all channels keep together (e.g. `256MiB`);
+    /// past it the oldest events of the whole log are evicted first.
+    #[arg(long, env = "LIVEDASH_HISTORY_BUDGET", default_value = "256MiB", value_parser = parse_bytes)]
+    pub history_budget: usize,
+
+    /// Most channels with history; a publish that would create one more is
+    /// refused (429). Idle channels expire after `--history-age`.
+    #[arg(long, env = "LIVEDASH_MAX_CHANNELS", default_value_t = 10_000, value_parser = clap::value_parser!(u32).range(1..=10_000_000))]
+    pub max_channels: u32,
+
+    /// Most streaming connections (SSE, WebSocket, waiting polls) at once;
+    /// beyond it new ones get 503.
+    #[arg(long, env = "LIVEDASH_MAX_CONNECTIONS", default_value_t = 10_000, value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
+    pub max_connections: u32,
+
     /// Most updates per second each key of a latest-value channel (`metrics`,
     /// `status`, `presence`) is delivered to a client; faster updates are
     /// coalesced to the newest value. 0: no limit.
@@ -118,6 +138,41 @@ fn parse_interval(text: &str) -> Result<Duration, String> {
     Ok(duration)
 }
 
+/// Parses a size: a number of bytes with an optional unit (`B`, `KiB`,
+/// `MiB`, `GiB`, or `KB`, `MB`, `GB` in powers of ten).
+fn parse_bytes(text: &str) -> Result<usize, String> {
+    let text = text.trim();
+    let split = text
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(text.len());
+    let (number, unit) = text.split_at(split);
+    let number: u64 = number
+        .parse()
+        .map_err(|_| format!("{text:?} is not a size (expected e.g. 65536, 512KiB, 16MiB)"))?;
+    let scale: u64 = match unit.trim().to_ascii_lowercase().as_str() {
+        "" | "b" => 1,
+        "kib" | "k" => 1 << 10,
+        "mib" | "m" => 1 << 20,
+        "gib" | "g" => 1 << 30,
+        "kb" => 1_000,
+        "mb" => 1_000_000,
+        "gb" => 1_000_000_000,
+        other => {
+            return Err(format!(
+                "unknown size unit {other:?} (use B, KiB, MiB or GiB)"
+            ))
+        }
+    };
+    let bytes = number
+        .checked_mul(scale)
+        .and_then(|b| usize::try_from(b).ok())
+        .ok_or_else(|| format!("{text:?} is too large"))?;
+    if bytes < 4096 {
+        return Err("must be at least 4KiB".to_string());
+    }
+    Ok(bytes)
+}
+
 fn parse_sample_interval(text: &str) -> Result<Duration, String> {
     let duration = parse_interval(text)?;
     if duration > Duration::from_secs(3600) {
@@ -161,12 +216,32 @@ mod tests {
     }
 
     #[test]
+    fn sizes_take_units() {
+        assert_eq!(parse_bytes("65536"), Ok(65_536));
+        assert_eq!(parse_bytes("16MiB"), Ok(16 << 20));
+        assert_eq!(parse_bytes("512 KiB"), Ok(512 << 10));
+        assert_eq!(parse_bytes("2GB"), Ok(2_000_000_000));
+        for bad in [
+            "",
+            "MiB",
+            "12 parsecs",
+            "1KiB",
+            "-5MiB",
+            "99999999999999999999GiB",
+        ] {
+            assert!(parse_bytes(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
     fn invalid_values_are_usage_errors() {
         for args in [
             &["livedash", "--listen", "nowhere"][..],
             &["livedash", "--sample-interval", "0s"],
             &["livedash", "--sample-interval", "fast"],
             &["livedash", "--log-level", "loud"],
+            &["livedash", "--max-channels", "0"],
+            &["livedash", "--history-budget", "lots"],
             &["livedash", "--no-such-option"],
         ] {
             let error = Config::try_parse_from(args).unwrap_err();

@@ -1,6 +1,8 @@
 //! Operational counters, exported at `GET /metrics` in the Prometheus text
-//! format: connections by transport, events published and delivered,
-//! coalesced events, resets, slow clients dropped, and the hub's buffers.
+//! format: connections by transport, events delivered, refusals, slow
+//! clients dropped, and what the hub reports of itself ([`HubReport`]).
+
+use crate::hub::HubReport;
 
 use std::{
     fmt::Write as _,
@@ -43,15 +45,8 @@ impl Transport {
 pub struct Counters {
     connections: [AtomicI64; 3],
     delivered: [AtomicU64; 3],
-    /// Events appended to the log.
-    pub published: AtomicU64,
-    /// Latest-value events dropped because a newer value of their key was
-    /// delivered in the same window.
-    pub coalesced: AtomicU64,
-    /// `reset` snapshots sent because a position could not be honoured.
-    pub resets: AtomicU64,
-    /// Times a subscriber fell behind the live buffer and was caught up from history.
-    pub lagged: AtomicU64,
+    /// Streaming requests refused because `--max-connections` were open.
+    pub over_capacity: AtomicU64,
     /// Clients disconnected because they did not read what was sent to them.
     pub slow_disconnects: AtomicU64,
     /// Requests refused as invalid (bad parameters, bodies or messages).
@@ -69,21 +64,6 @@ impl Drop for ConnectionGuard {
     fn drop(&mut self) {
         self.counters.connections[self.transport.index()].fetch_sub(1, Relaxed);
     }
-}
-
-/// The hub's buffer levels at the time of a scrape.
-#[derive(Debug, Default, Clone, Copy)]
-pub struct HubLevels {
-    /// Events in the shared live buffer.
-    pub live_buffered: usize,
-    /// Capacity of the live buffer.
-    pub live_capacity: usize,
-    /// Events retained in all channels' histories.
-    pub history_events: usize,
-    /// Channels with history.
-    pub channels: usize,
-    /// Live subscribers.
-    pub subscribers: usize,
 }
 
 impl Counters {
@@ -115,7 +95,7 @@ impl Counters {
     }
 
     /// The Prometheus text exposition.
-    pub fn render(&self, levels: HubLevels) -> String {
+    pub fn render(&self, hub: HubReport) -> String {
         let mut out = String::new();
         let mut family = |name: &str, kind: &str, help: &str, samples: &[(String, String)]| {
             let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}");
@@ -146,25 +126,49 @@ impl Counters {
             "livedash_events_published_total",
             "counter",
             "Events appended to the log.",
-            &plain(self.published.load(Relaxed)),
+            &plain(hub.published),
+        );
+        family(
+            "livedash_publish_refused_total",
+            "counter",
+            "Events refused for breaking a bound (channel cap, size).",
+            &plain(hub.refused),
         );
         family(
             "livedash_events_coalesced_total",
             "counter",
             "Latest-value events dropped in favour of a newer value of the same key.",
-            &plain(self.coalesced.load(Relaxed)),
+            &plain(hub.coalesced),
         );
         family(
             "livedash_resets_total",
             "counter",
             "Reset snapshots sent to clients.",
-            &plain(self.resets.load(Relaxed)),
+            &plain(hub.resets),
+        );
+        family(
+            "livedash_snapshots_total",
+            "counter",
+            "Snapshots built (initial, requested and resets).",
+            &plain(hub.snapshots),
         );
         family(
             "livedash_subscriber_lag_total",
             "counter",
-            "Times a subscriber fell behind the live buffer and was caught up from history.",
-            &plain(self.lagged.load(Relaxed)),
+            "Times a subscriber fell behind the retained history and was reset.",
+            &plain(hub.lagged),
+        );
+        family(
+            "livedash_history_evicted_total",
+            "counter",
+            "Events evicted from history by its count, byte and age bounds.",
+            &plain(hub.evicted),
+        );
+        family(
+            "livedash_channels_expired_total",
+            "counter",
+            "Idle channels removed.",
+            &plain(hub.channels_expired),
         );
         family(
             "livedash_slow_disconnects_total",
@@ -173,40 +177,46 @@ impl Counters {
             &plain(self.slow_disconnects.load(Relaxed)),
         );
         family(
+            "livedash_over_capacity_total",
+            "counter",
+            "Streaming requests refused because the connection cap was reached.",
+            &plain(self.over_capacity.load(Relaxed)),
+        );
+        family(
             "livedash_rejected_total",
             "counter",
             "Invalid requests and messages refused.",
             &plain(self.rejected.load(Relaxed)),
         );
         family(
-            "livedash_live_buffer_events",
-            "gauge",
-            "Events in the shared live buffer.",
-            &plain(levels.live_buffered as u64),
-        );
-        family(
-            "livedash_live_buffer_capacity",
-            "gauge",
-            "Capacity of the shared live buffer.",
-            &plain(levels.live_capacity as u64),
-        );
-        family(
             "livedash_history_events",
             "gauge",
             "Events retained for resuming clients.",
-            &plain(levels.history_events as u64),
+            &plain(hub.history_events as u64),
+        );
+        family(
+            "livedash_history_bytes",
+            "gauge",
+            "Bytes of events retained for resuming clients.",
+            &plain(hub.history_bytes as u64),
+        );
+        family(
+            "livedash_history_budget_bytes",
+            "gauge",
+            "The byte budget of all retained events.",
+            &plain(hub.history_budget as u64),
         );
         family(
             "livedash_channels",
             "gauge",
             "Channels with retained events.",
-            &plain(levels.channels as u64),
+            &plain(hub.channels as u64),
         );
         family(
             "livedash_subscribers",
             "gauge",
             "Live subscriptions.",
-            &plain(levels.subscribers as u64),
+            &plain(hub.subscribers as u64),
         );
         out
     }
@@ -231,7 +241,7 @@ mod tests {
     fn exposition_names_every_family_with_labels() {
         let counters = Counters::default();
         counters.delivered(Transport::Sse, 3);
-        let text = counters.render(HubLevels::default());
+        let text = counters.render(HubReport::default());
         assert!(text.contains("# TYPE livedash_connections gauge"));
         assert!(text.contains("livedash_events_delivered_total{transport=\"sse\"} 3"));
         assert!(text.contains("livedash_events_published_total 0"));

@@ -2,12 +2,14 @@
 //! `{"error": {"code": "...", "message": "..."}}` whose `code` is stable.
 //! Domain errors are converted here, once, at the edge.
 
+use app::protocol::ErrorBody;
 use axum::{
     http::StatusCode,
     response::{IntoResponse, Response},
     Json,
 };
-use serde_json::json;
+
+use crate::hub::PublishError;
 
 /// An error answered to an HTTP request.
 #[derive(Debug, thiserror::Error)]
@@ -38,6 +40,32 @@ pub enum ApiError {
     /// The server is shutting down and takes no new streams.
     #[error("the server is shutting down")]
     ShuttingDown,
+    /// `--max-connections` streams are open.
+    #[error("the server holds its maximum of {limit} streaming connections; retry later")]
+    OverCapacity {
+        /// The cap.
+        limit: usize,
+    },
+    /// A publish that would break one of the hub's bounds.
+    #[error(transparent)]
+    Bound(PublishError),
+    /// Too many requests of one kind in a short time.
+    #[error("{message}")]
+    RateLimited {
+        /// Stable machine-readable code.
+        code: &'static str,
+        /// What to do, for a person.
+        message: String,
+    },
+}
+
+impl From<PublishError> for ApiError {
+    fn from(error: PublishError) -> Self {
+        match error {
+            PublishError::Encode(e) => ApiError::invalid("invalid_body", e.to_string()),
+            bound => ApiError::Bound(bound),
+        }
+    }
 }
 
 impl ApiError {
@@ -62,6 +90,15 @@ impl ApiError {
                 (StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large")
             }
             ApiError::ShuttingDown => (StatusCode::SERVICE_UNAVAILABLE, "shutting_down"),
+            ApiError::OverCapacity { .. } => (StatusCode::SERVICE_UNAVAILABLE, "over_capacity"),
+            ApiError::Bound(PublishError::TooLarge { .. }) => {
+                (StatusCode::PAYLOAD_TOO_LARGE, "event_too_large")
+            }
+            ApiError::Bound(PublishError::TooManyChannels { .. }) => {
+                (StatusCode::TOO_MANY_REQUESTS, "channel_limit")
+            }
+            ApiError::Bound(PublishError::Encode(_)) => (StatusCode::BAD_REQUEST, "invalid_body"),
+            ApiError::RateLimited { code, .. } => (StatusCode::TOO_MANY_REQUESTS, code),
         }
     }
 }
@@ -69,7 +106,7 @@ impl ApiError {
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let (status, code) = self.status_and_code();
-        let body = Json(json!({"error": {"code": code, "message": self.to_string()}}));
+        let body = Json(ErrorBody::new(code, self.to_string()));
         (status, body).into_response()
     }
 }

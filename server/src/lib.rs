@@ -13,6 +13,7 @@ pub mod assets;
 pub mod config;
 pub mod counters;
 pub mod error;
+pub mod http;
 pub mod hub;
 pub mod page;
 pub mod publish;
@@ -22,7 +23,12 @@ pub mod transport;
 
 use std::{future::Future, io, sync::Arc, time::Duration, time::Instant};
 
-use axum::{extract::State, response::IntoResponse, routing::get, Json, Router};
+use axum::{
+    extract::{FromRef, State},
+    response::IntoResponse,
+    routing::get,
+    Json, Router,
+};
 use serde_json::json;
 use tokio::net::TcpListener;
 
@@ -30,24 +36,47 @@ use crate::{
     config::Config,
     counters::Counters,
     hub::{Hub, HubConfig},
-    shutdown::Shutdown,
+    page::PageSettings,
+    transport::Streams,
 };
 
-/// What every request handler shares. Cheap to clone.
+/// What the request handlers share. Cheap to clone. Handlers take only
+/// the parts they need (`State<Hub>`, `State<Streams>`, ...) through
+/// [`FromRef`].
 #[derive(Clone, Debug)]
 pub struct AppState {
     /// The event log.
     pub hub: Hub,
-    /// Operational counters (also reachable through the hub).
-    pub counters: Arc<Counters>,
-    /// How often idle streams get a heartbeat.
-    pub heartbeat: Duration,
-    /// How pages reconnect.
-    pub reconnect: app::protocol::ReconnectSettings,
-    /// Fires when the server starts shutting down.
-    pub shutdown: Shutdown,
+    /// What streaming transports share.
+    pub streams: Streams,
+    /// What pages are told.
+    pub page: PageSettings,
     /// When the server started.
     pub started: Instant,
+}
+
+impl FromRef<AppState> for Hub {
+    fn from_ref(state: &AppState) -> Self {
+        state.hub.clone()
+    }
+}
+
+impl FromRef<AppState> for Streams {
+    fn from_ref(state: &AppState) -> Self {
+        state.streams.clone()
+    }
+}
+
+impl FromRef<AppState> for Arc<Counters> {
+    fn from_ref(state: &AppState) -> Self {
+        state.streams.counters.clone()
+    }
+}
+
+impl FromRef<AppState> for PageSettings {
+    fn from_ref(state: &AppState) -> Self {
+        state.page
+    }
 }
 
 /// The HTTP routes.
@@ -76,13 +105,16 @@ async fn healthz(State(state): State<AppState>) -> impl IntoResponse {
     }))
 }
 
-async fn prometheus(State(state): State<AppState>) -> impl IntoResponse {
+async fn prometheus(
+    State(hub): State<Hub>,
+    State(counters): State<Arc<Counters>>,
+) -> impl IntoResponse {
     (
         [(
             axum::http::header::CONTENT_TYPE,
             "text/plain; version=0.0.4; charset=utf-8",
         )],
-        state.counters.render(state.hub.levels()),
+        counters.render(hub.report()),
     )
 }
 
@@ -145,48 +177,66 @@ pub async fn serve(
         0 => Duration::ZERO,
         rate => Duration::from_secs(1) / rate,
     };
-    let hub = Hub::new(
-        HubConfig {
-            history_events: config.history_events as usize,
-            history_age: config.history_age,
-            coalesce_window,
-            ..HubConfig::default()
-        },
-        counters.clone(),
-    );
+    let hub = Hub::new(HubConfig {
+        history_events: config.history_events as usize,
+        history_bytes: config.history_bytes,
+        history_budget: config.history_budget,
+        history_age: config.history_age,
+        max_channels: config.max_channels as usize,
+        coalesce_window,
+    });
     let sampler =
         sources::host::start(hub.clone(), config.sample_interval, shutdown.clone()).await?;
+    // Idle channels and aged events go within a tenth of the history age
+    // (at most every 10 s, at least every second).
+    let sweep_every =
+        (config.history_age / 10).clamp(Duration::from_secs(1), Duration::from_secs(10));
+    let janitor = tokio::spawn(
+        hub.clone()
+            .run_janitor(sweep_every, shutdown.clone().wait()),
+    );
+    let max_streams = config.max_connections as usize;
     let state = AppState {
         hub,
-        counters,
-        heartbeat: config.heartbeat_interval,
-        reconnect: config.reconnect_settings(),
-        shutdown: shutdown.clone(),
+        streams: Streams::new(
+            counters.clone(),
+            config.heartbeat_interval,
+            shutdown.clone(),
+            max_streams,
+        ),
+        page: PageSettings {
+            heartbeat_ms: u64::try_from(config.heartbeat_interval.as_millis()).unwrap_or(u64::MAX),
+            reconnect: config.reconnect_settings(),
+        },
         started: Instant::now(),
     };
     let address = listener.local_addr().map_err(ServerError::Serve)?;
     tracing::info!(%address, embedded_files = assets::file_count(), "livedash is listening");
 
-    let server = axum::serve(listener, app(state)).with_graceful_shutdown(shutdown.clone().wait());
-    let grace = config.shutdown_grace;
-    let result = tokio::select! {
-        result = server => result.map_err(ServerError::Serve),
-        () = async {
-            signal.await;
+    let options = http::HttpOptions {
+        // Streams, plus room for page loads, assets and API calls beside them.
+        max_connections: max_streams + 1024,
+        grace: config.shutdown_grace,
+        write_timeout: http::WRITE_TIMEOUT,
+    };
+    let server = http::serve(listener, app(state), options, shutdown.clone(), counters);
+    tokio::pin!(server);
+    tokio::select! {
+        () = &mut server => {}
+        () = signal => {
             tracing::info!("shutting down");
             trigger.trigger();
-            tokio::time::sleep(grace).await;
-        } => {
-            tracing::warn!(?grace, "connections still open after the grace period; closing them");
-            Ok(())
+            server.await;
         }
-    };
+    }
     trigger.trigger();
-    if let Err(error) = sampler.await {
-        tracing::error!(%error, "the host sampler panicked");
+    for (name, task) in [("host sampler", sampler), ("janitor", janitor)] {
+        if let Err(error) = task.await {
+            tracing::error!(%error, task = name, "a background task panicked");
+        }
     }
     tracing::info!("stopped");
-    result
+    Ok(())
 }
 
 /// Completes on SIGINT or SIGTERM.

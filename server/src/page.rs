@@ -9,14 +9,27 @@ use app::protocol::{Bootstrap, Envelope, HostSample, METRICS_CHANNEL};
 use axum::{body::Body, extract::State, http::Request, response::Response};
 use leptos::prelude::provide_context;
 
-use crate::{assets, AppState};
+use crate::{assets, hub::Hub};
+
+/// What a page is told about the server beside its data.
+#[derive(Clone, Copy, Debug)]
+pub struct PageSettings {
+    /// The server's heartbeat interval, in milliseconds.
+    pub heartbeat_ms: u64,
+    /// How pages reconnect.
+    pub reconnect: app::protocol::ReconnectSettings,
+}
 
 /// The newest samples a page is rendered with (the chart's minute, and some).
 const BOOTSTRAP_SAMPLES: usize = 120;
 
 /// Renders the dashboard.
-pub async fn handler(State(state): State<AppState>, request: Request<Body>) -> Response {
-    let bootstrap = bootstrap(&state);
+pub async fn handler(
+    State(hub): State<Hub>,
+    State(settings): State<PageSettings>,
+    request: Request<Body>,
+) -> Response {
+    let bootstrap = bootstrap(&hub, settings);
     let context = bootstrap.clone();
     let render = leptos_axum::render_app_to_stream_with_context(
         move || provide_context(context.clone()),
@@ -26,8 +39,8 @@ pub async fn handler(State(state): State<AppState>, request: Request<Body>) -> R
 }
 
 /// What the page starts with.
-pub fn bootstrap(state: &AppState) -> Bootstrap {
-    let (position, events) = state.hub.history(METRICS_CHANNEL);
+pub fn bootstrap(hub: &Hub, settings: PageSettings) -> Bootstrap {
+    let (position, events) = hub.history(METRICS_CHANNEL);
     let skip = events.len().saturating_sub(BOOTSTRAP_SAMPLES);
     let samples = events
         .iter()
@@ -38,7 +51,7 @@ pub fn bootstrap(state: &AppState) -> Bootstrap {
     Bootstrap {
         position: Some(position),
         samples,
-        heartbeat_ms: u64::try_from(state.heartbeat.as_millis()).unwrap_or(u64::MAX),
-        reconnect: state.reconnect,
+        heartbeat_ms: settings.heartbeat_ms,
+        reconnect: settings.reconnect,
     }
 }

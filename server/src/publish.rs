@@ -5,17 +5,23 @@
 //! of them (a batch, published in order at consecutive positions, all or
 //! nothing). Everything is validated before anything is published.
 
-use app::protocol::{Position, RESET_EVENT, SNAPSHOT_EVENT};
+use std::sync::Arc;
+
+pub use app::protocol::PublishRequest;
+use app::protocol::{validate_channel, PublishReply, RESET_EVENT, SERVER_CHANNELS, SNAPSHOT_EVENT};
 use axum::{
     body::{to_bytes, Body},
     extract::State,
     http::Request,
     Json,
 };
-use serde::Deserialize;
-use serde_json::{json, Value};
+use serde_json::Value;
 
-use crate::{error::ApiError, hub::NewEvent, transport::is_valid_channel, AppState};
+use crate::{
+    counters::Counters,
+    error::ApiError,
+    hub::{Hub, NewEvent},
+};
 
 /// Largest accepted request body.
 pub const MAX_BODY_BYTES: usize = 1024 * 1024;
@@ -24,37 +30,11 @@ pub const MAX_BATCH: usize = 1000;
 /// Longest key.
 pub const MAX_KEY_LEN: usize = 256;
 
-/// Channels only the server writes to.
-pub const READ_ONLY_CHANNELS: [&str; 3] = ["metrics", "alerts", "status"];
-
-/// One event as a client sends it.
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct PublishRequest {
-    /// The channel.
-    pub channel: String,
-    /// The event type (default `message`).
-    #[serde(default)]
-    pub event: Option<String>,
-    /// The key the event is the latest value of (latest-value channels).
-    #[serde(default)]
-    pub key: Option<String>,
-    /// The payload: any JSON value.
-    pub data: Value,
-}
-
 /// Checks a request and turns it into an event to publish.
 pub fn validate(request: PublishRequest) -> Result<NewEvent<Value>, ApiError> {
-    if !is_valid_channel(&request.channel) {
-        return Err(ApiError::invalid(
-            "invalid_channel",
-            format!(
-                "invalid channel name {:?}: use 1 to 128 of A-Z a-z 0-9 _ . : -",
-                request.channel.chars().take(140).collect::<String>()
-            ),
-        ));
-    }
-    if READ_ONLY_CHANNELS.contains(&request.channel.as_str()) {
+    validate_channel(&request.channel)
+        .map_err(|e| ApiError::invalid("invalid_channel", e.to_string()))?;
+    if SERVER_CHANNELS.contains(&request.channel.as_str()) {
         return Err(ApiError::Forbidden {
             code: "read_only_channel",
             message: format!(
@@ -64,7 +44,7 @@ pub fn validate(request: PublishRequest) -> Result<NewEvent<Value>, ApiError> {
         });
     }
     let event = request.event.unwrap_or_else(|| "message".to_string());
-    if event.len() > 64 || !is_valid_channel(&event) {
+    if event.len() > 64 || validate_channel(&event).is_err() {
         return Err(ApiError::invalid(
             "invalid_event",
             "event types are 1 to 64 of A-Z a-z 0-9 _ . : -",
@@ -94,13 +74,15 @@ pub fn validate(request: PublishRequest) -> Result<NewEvent<Value>, ApiError> {
     })
 }
 
-/// Parses a publish body: one request or a batch.
+/// Parses a publish body (`app::protocol::PublishBody`): one request or a
+/// batch. Fields a client adds
+/// beyond the protocol's are ignored (a newer client works here).
 pub fn parse_body(body: &[u8]) -> Result<(Vec<NewEvent<Value>>, bool), ApiError> {
     let value: Value = serde_json::from_slice(body)
         .map_err(|e| ApiError::invalid("invalid_json", format!("the body is not JSON: {e}")))?;
-    let (items, batch) = match value {
-        Value::Array(items) => (items, true),
-        item @ Value::Object(_) => (vec![item], false),
+    let items = match &value {
+        Value::Array(items) => items.len(),
+        Value::Object(_) => 1,
         _ => {
             return Err(ApiError::invalid(
                 "invalid_body",
@@ -108,53 +90,58 @@ pub fn parse_body(body: &[u8]) -> Result<(Vec<NewEvent<Value>>, bool), ApiError>
             ))
         }
     };
-    if items.is_empty() || items.len() > MAX_BATCH {
+    if items == 0 || items > MAX_BATCH {
         return Err(ApiError::invalid(
             "invalid_body",
             format!("a batch holds 1 to {MAX_BATCH} events"),
         ));
     }
-    let events = items
+    let (requests, batch) = match value {
+        Value::Array(items) => {
+            let requests = items
+                .into_iter()
+                .enumerate()
+                .map(|(index, item)| {
+                    serde_json::from_value::<PublishRequest>(item).map_err(|e| {
+                        ApiError::invalid("invalid_body", format!("event {index}: {e}"))
+                    })
+                })
+                .collect::<Result<Vec<_>, _>>()?;
+            (requests, true)
+        }
+        item => {
+            let request = serde_json::from_value::<PublishRequest>(item)
+                .map_err(|e| ApiError::invalid("invalid_body", e.to_string()))?;
+            (vec![request], false)
+        }
+    };
+    let events = requests
         .into_iter()
-        .enumerate()
-        .map(|(index, item)| {
-            let request: PublishRequest = serde_json::from_value(item).map_err(|e| {
-                let at = if batch {
-                    format!("event {index}: ")
-                } else {
-                    String::new()
-                };
-                ApiError::invalid("invalid_body", format!("{at}{e}"))
-            })?;
-            validate(request)
-        })
+        .map(validate)
         .collect::<Result<Vec<_>, _>>()?;
     Ok((events, batch))
 }
 
 /// `POST /api/realtime/events`.
 pub async fn handler(
-    State(state): State<AppState>,
+    State(hub): State<Hub>,
+    State(counters): State<Arc<Counters>>,
     request: Request<Body>,
-) -> Result<Json<Value>, ApiError> {
-    state.counters.refused(publish(&state, request).await)
+) -> Result<Json<PublishReply>, ApiError> {
+    counters.refused(publish(&hub, request).await)
 }
 
-async fn publish(state: &AppState, request: Request<Body>) -> Result<Json<Value>, ApiError> {
+async fn publish(hub: &Hub, request: Request<Body>) -> Result<Json<PublishReply>, ApiError> {
     let body = to_bytes(request.into_body(), MAX_BODY_BYTES)
         .await
         .map_err(|_| ApiError::PayloadTooLarge {
             limit: MAX_BODY_BYTES,
         })?;
     let (events, batch) = parse_body(&body)?;
-    let positions: Vec<Position> = state
-        .hub
-        .publish_batch(&events)
-        .map_err(|e| ApiError::invalid("invalid_body", e.to_string()))?;
-    Ok(Json(if batch {
-        json!({ "ids": positions })
-    } else {
-        json!({ "id": positions[0] })
+    let ids = hub.publish_batch(&events)?;
+    Ok(Json(match (batch, ids.first()) {
+        (false, Some(id)) => PublishReply::One { id: *id },
+        _ => PublishReply::Batch { ids },
     }))
 }
 
@@ -170,16 +157,18 @@ mod tests {
     }
 
     #[test]
+    fn fields_from_a_newer_client_are_ignored() {
+        let (events, _) = parse_body(br#"{"channel": "room", "data": 1, "ttl": 5}"#).unwrap();
+        assert_eq!(events[0].channel, "room");
+    }
+
+    #[test]
     fn invalid_bodies_get_their_own_codes() {
-        let cases: [(&[u8], &str); 9] = [
+        let cases: [(&[u8], &str); 8] = [
             (b"{", "invalid_json"),
             (b"42", "invalid_body"),
             (b"[]", "invalid_body"),
             (br#"{"channel": "room"}"#, "invalid_body"),
-            (
-                br#"{"channel": "room", "data": 1, "extra": 2}"#,
-                "invalid_body",
-            ),
             (br#"{"channel": "no spaces", "data": 1}"#, "invalid_channel"),
             (br#"{"channel": "metrics", "data": 1}"#, "read_only_channel"),
             (

@@ -12,6 +12,10 @@ pub const MAX_CHANNELS_PER_SUBSCRIPTION: usize = 64;
 /// Most keys one subscription's filters may name, over all its channels.
 pub const MAX_FILTER_KEYS: usize = 1024;
 
+/// Channels only the server writes to: clients cannot publish there, and
+/// they never expire.
+pub const SERVER_CHANNELS: [&str; 3] = ["metrics", "alerts", "status"];
+
 /// Why a string is not a valid channel name.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 #[error("invalid channel name {name:?}: use 1 to {MAX_CHANNEL_LEN} of A-Z a-z 0-9 _ . : -")]

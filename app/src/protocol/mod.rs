@@ -24,7 +24,7 @@ mod messages;
 
 pub use channel::{
     validate_channel, ChannelKind, ChannelNameError, MAX_CHANNELS_PER_SUBSCRIPTION,
-    MAX_CHANNEL_LEN, MAX_FILTER_KEYS,
+    MAX_CHANNEL_LEN, MAX_FILTER_KEYS, SERVER_CHANNELS,
 };
 pub use http::{ErrorBody, ErrorDetail, PollReply, PublishBody, PublishReply, PublishRequest};
 pub use messages::{ClientMessage, ServerMessage, SnapshotMessage};

@@ -1,4 +1,5 @@
-//! One channel's retained events: a ring bounded by count and by age.
+//! One channel's retained events: a ring bounded by count, by bytes and by
+//! age.
 //!
 //! The ring remembers the newest position it has evicted, so it can tell a
 //! client resuming from an old position whether every later event is still
@@ -14,8 +15,27 @@ pub struct HistoryRing {
     events: VecDeque<Arc<Event>>,
     /// Sequence number of the newest event evicted from this ring.
     evicted_through: Option<u64>,
+    /// Bytes held by the retained events ([`Event::size`]).
+    bytes: usize,
     max_events: usize,
+    max_bytes: usize,
     max_age_ms: i64,
+}
+
+/// What a change to a ring freed.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Freed {
+    /// Events evicted.
+    pub events: usize,
+    /// Their bytes.
+    pub bytes: usize,
+}
+
+impl Freed {
+    fn add(&mut self, bytes: usize) {
+        self.events += 1;
+        self.bytes += bytes;
+    }
 }
 
 /// Some events after the asked position are no longer retained.
@@ -23,40 +43,82 @@ pub struct HistoryRing {
 pub struct Gap;
 
 impl HistoryRing {
-    /// An empty ring keeping at most `max_events` events, none older than `max_age`.
-    pub fn new(max_events: usize, max_age: Duration) -> Self {
+    /// An empty ring keeping at most `max_events` events and `max_bytes`
+    /// bytes of them, none older than `max_age`.
+    pub fn new(max_events: usize, max_bytes: usize, max_age: Duration) -> Self {
         Self {
             events: VecDeque::new(),
             evicted_through: None,
+            bytes: 0,
             max_events: max_events.max(1),
+            max_bytes,
             max_age_ms: i64::try_from(max_age.as_millis()).unwrap_or(i64::MAX),
         }
     }
 
-    /// Appends an event (positions only grow) and evicts what no longer fits.
-    pub fn push(&mut self, event: Arc<Event>) {
+    /// Appends an event (positions only grow) and evicts what no longer
+    /// fits. The new event itself always stays: the hub refuses events
+    /// larger than a ring's byte bound before they get here.
+    pub fn push(&mut self, event: Arc<Event>) -> Freed {
         let now = event.ts;
+        self.bytes += event.size();
         self.events.push_back(event);
-        while self.events.len() > self.max_events {
-            self.evict_front();
+        let mut freed = Freed::default();
+        while self.events.len() > self.max_events
+            || (self.bytes > self.max_bytes && self.events.len() > 1)
+        {
+            self.evict_front(&mut freed);
         }
-        self.expire(now);
+        let expired = self.expire(now);
+        freed.events += expired.events;
+        freed.bytes += expired.bytes;
+        freed
     }
 
     /// Evicts events older than the maximum age at time `now_ms`.
-    pub fn expire(&mut self, now_ms: i64) {
+    pub fn expire(&mut self, now_ms: i64) -> Freed {
         let oldest_allowed = now_ms.saturating_sub(self.max_age_ms);
+        let mut freed = Freed::default();
         // The newest event stays even when old: it is the channel's current
         // state, which snapshots need.
         while self.events.len() > 1 && self.events.front().is_some_and(|e| e.ts < oldest_allowed) {
-            self.evict_front();
+            self.evict_front(&mut freed);
+        }
+        freed
+    }
+
+    /// Evicts the oldest event, even the last one (the hub's global budget
+    /// does, oldest first across channels).
+    pub fn pop_oldest(&mut self) -> Freed {
+        let mut freed = Freed::default();
+        self.evict_front(&mut freed);
+        freed
+    }
+
+    fn evict_front(&mut self, freed: &mut Freed) {
+        if let Some(evicted) = self.events.pop_front() {
+            self.evicted_through = Some(evicted.position.seq);
+            self.bytes -= evicted.size();
+            freed.add(evicted.size());
         }
     }
 
-    fn evict_front(&mut self) {
-        if let Some(evicted) = self.events.pop_front() {
-            self.evicted_through = Some(evicted.position.seq);
-        }
+    /// Sequence number of the oldest retained event.
+    pub fn oldest_seq(&self) -> Option<u64> {
+        self.events.front().map(|e| e.position.seq)
+    }
+
+    /// Sequence number of the newest event this ring ever held.
+    pub fn newest_seq(&self) -> Option<u64> {
+        self.events
+            .back()
+            .map(|e| e.position.seq)
+            .or(self.evicted_through)
+    }
+
+    /// Bytes held.
+    pub fn bytes(&self) -> usize {
+        self.bytes
     }
 
     /// Every retained event after sequence number `seq`, or [`Gap`] when
@@ -72,6 +134,16 @@ impl HistoryRing {
     /// The newest event, the channel's current state.
     pub fn latest(&self) -> Option<&Arc<Event>> {
         self.events.back()
+    }
+
+    /// The first `max` retained events after sequence number `seq`, or
+    /// [`Gap`].
+    pub fn first_after(
+        &self,
+        seq: u64,
+        max: usize,
+    ) -> Result<impl Iterator<Item = &Arc<Event>>, Gap> {
+        Ok(self.after(seq)?.take(max))
     }
 
     /// All retained events, oldest first.
@@ -116,7 +188,7 @@ mod tests {
 
     #[test]
     fn resume_inside_history_returns_every_later_event() {
-        let mut ring = HistoryRing::new(10, Duration::from_secs(60));
+        let mut ring = HistoryRing::new(10, usize::MAX, Duration::from_secs(60));
         for seq in [2, 4, 6, 8] {
             ring.push(event(seq, 0));
         }
@@ -128,7 +200,7 @@ mod tests {
 
     #[test]
     fn resume_from_before_an_evicted_event_is_a_gap() {
-        let mut ring = HistoryRing::new(3, Duration::from_secs(60));
+        let mut ring = HistoryRing::new(3, usize::MAX, Duration::from_secs(60));
         for seq in 1..=5 {
             ring.push(event(seq, 0));
         }
@@ -139,7 +211,7 @@ mod tests {
 
     #[test]
     fn old_events_expire_but_the_latest_stays() {
-        let mut ring = HistoryRing::new(100, Duration::from_millis(1_000));
+        let mut ring = HistoryRing::new(100, usize::MAX, Duration::from_millis(1_000));
         ring.push(event(1, 0));
         ring.push(event(2, 700));
         ring.push(event(3, 1_600));
@@ -147,5 +219,30 @@ mod tests {
         ring.expire(10_000);
         assert_eq!(seqs(ring.iter()), [3]);
         assert_eq!(ring.after(1).err(), Some(Gap));
+    }
+
+    #[test]
+    fn bytes_bound_the_ring_but_the_newest_event_stays() {
+        let size = event(1, 0).size();
+        let mut ring = HistoryRing::new(100, size * 2 + size / 2, Duration::from_secs(60));
+        for seq in 1..=5 {
+            ring.push(event(seq, 0));
+        }
+        assert_eq!(seqs(ring.iter()), [4, 5]);
+        assert_eq!(ring.bytes(), size * 2);
+        assert_eq!(ring.after(2).err(), Some(Gap));
+        let freed = ring.pop_oldest();
+        assert_eq!(
+            freed,
+            Freed {
+                events: 1,
+                bytes: size
+            }
+        );
+        ring.pop_oldest();
+        assert!(ring.is_empty());
+        assert_eq!((ring.bytes(), ring.newest_seq()), (0, Some(5)));
+        assert_eq!(ring.after(4).err(), Some(Gap));
+        assert_eq!(ring.after(5).map(|e| e.count()), Ok(0));
     }
 }

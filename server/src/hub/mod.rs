@@ -1,51 +1,69 @@
 //! The hub: livedash's one ordered event log.
 //!
 //! Every change the server streams is published here as an [`Event`] on a
-//! named channel. Publishing assigns the next [`Position`] (strictly
-//! increasing across all channels, tagged with this log's epoch), encodes the
-//! envelope JSON once, appends it to the channel's bounded [`HistoryRing`]
-//! and fans the same `Arc` out to every live subscriber through one bounded
-//! broadcast buffer.
+//! named channel. Publishing encodes the envelope JSON once (outside the
+//! lock), then under the lock assigns the next [`Position`] (strictly
+//! increasing across all channels, tagged with this log's epoch) and
+//! appends the event to the channel's bounded [`HistoryRing`]. Then, outside
+//! the lock, it wakes the subscribers of that channel and no others.
 //!
-//! A [`Subscription`] starts from a position: it first yields what the
-//! client missed (from the rings), then live events, each exactly once and
-//! in order. When the position is unknown (another epoch, or ahead of the
-//! log) or too old (events after it were evicted), it yields a reset
-//! carrying a snapshot instead of silently skipping. A subscriber that falls
-//! behind the broadcast buffer is caught up the same way, from the rings, so
-//! a slow reader costs the publisher and the other readers nothing.
+//! A [`Subscription`] is a cursor into the log: it reads what its channels
+//! hold after its position straight from the rings, each event exactly once
+//! and in order. When its position is unknown (another epoch, or ahead of
+//! the log) or too old (events after it were evicted), it yields a reset
+//! carrying a snapshot instead of silently skipping. Nothing is queued per
+//! subscriber, so a slow reader costs the publisher and the other readers
+//! nothing, and its own memory is one bounded batch.
+//!
+//! Memory is bounded whatever clients do (see `log`): per channel by count,
+//! bytes and age; over all channels by a byte budget; the number of
+//! channels by a cap; and idle channels expire ([`Hub::run_janitor`]).
+//! Publishes that would break a bound are refused whole
+//! ([`PublishError`]).
 
 mod coalesce;
 mod history;
+mod log;
+mod stats;
 mod subscription;
+pub mod wire;
 
 use std::{
-    collections::HashMap,
-    sync::{Arc, Mutex, MutexGuard},
+    future::Future,
+    sync::{
+        atomic::{AtomicU64, AtomicUsize, Ordering::Relaxed},
+        Arc, RwLock, RwLockReadGuard, RwLockWriteGuard,
+    },
     time::{Duration, SystemTime, UNIX_EPOCH},
 };
 
 use app::protocol::Position;
 use bytes::Bytes;
 use serde::Serialize;
-use tokio::sync::broadcast;
-
-use crate::counters::{Counters, HubLevels};
 
 pub use coalesce::{coalesce, ChannelKind};
-pub use history::{Gap, HistoryRing};
+pub use history::{Freed, Gap, HistoryRing};
+pub use stats::{HubReport, HubStats};
 pub use subscription::{Delivery, SnapshotKind, SubscribeRequest, Subscription};
 
-/// How much the hub retains and buffers.
+use log::Log;
+
+/// How much the hub retains.
 #[derive(Clone, Debug)]
 pub struct HubConfig {
     /// Most events each channel keeps for resuming clients.
     pub history_events: usize,
-    /// Longest time each channel keeps events.
+    /// Most bytes of events each channel keeps.
+    pub history_bytes: usize,
+    /// Most bytes of events all channels keep together; past it the oldest
+    /// events of the whole log are evicted first.
+    pub history_budget: usize,
+    /// Longest time each channel keeps events; also how long a channel
+    /// nobody follows lives after its last event.
     pub history_age: Duration,
-    /// Events buffered for live subscribers before a slow one falls behind
-    /// (and is caught up from history instead).
-    pub live_buffer: usize,
+    /// Most channels with history; a publish that would create one more is
+    /// refused.
+    pub max_channels: usize,
     /// The delivery window of latest-value channels: each key of such a
     /// channel reaches a subscriber at most once per window (zero: no limit).
     pub coalesce_window: Duration,
@@ -55,8 +73,10 @@ impl Default for HubConfig {
     fn default() -> Self {
         Self {
             history_events: 1000,
+            history_bytes: 16 << 20,
+            history_budget: 256 << 20,
             history_age: Duration::from_secs(600),
-            live_buffer: 1024,
+            max_channels: 10_000,
             coalesce_window: Duration::from_millis(100),
         }
     }
@@ -82,12 +102,36 @@ pub struct Event {
     pub ws_json: Bytes,
 }
 
-/// Why an event could not be published.
+/// Why an event could not be published. Nothing was published.
 #[derive(Debug, thiserror::Error)]
 pub enum PublishError {
     /// The payload could not be encoded as JSON.
     #[error("the payload cannot be encoded as JSON: {0}")]
     Encode(#[from] serde_json::Error),
+    /// The event alone is larger than a channel may retain.
+    #[error("the event takes {size} bytes; a channel retains at most {limit}")]
+    TooLarge {
+        /// The event's size.
+        size: usize,
+        /// The bound it breaks.
+        limit: usize,
+    },
+    /// The publish would create a channel past the cap.
+    #[error("livedash holds at most {limit} channels; publish to an existing one or wait for idle ones to expire")]
+    TooManyChannels {
+        /// The cap.
+        limit: usize,
+    },
+}
+
+/// What an event costs beside its encoded bytes (the struct, its `Arc`s,
+/// its slot in a ring), for the byte bounds.
+const EVENT_OVERHEAD: usize = 160;
+
+/// The bytes an event with this encoded body will hold once placed (its
+/// envelope and WebSocket message, each the body plus an id and a type).
+fn placed_size(body_len: usize) -> usize {
+    2 * (body_len + 48) + EVENT_OVERHEAD
 }
 
 impl Event {
@@ -100,13 +144,13 @@ impl Event {
         ts: i64,
         data: &impl Serialize,
     ) -> Result<Self, PublishError> {
-        let body = encode_body(&channel, &event_type, key.as_deref(), ts, data)?;
+        let body = wire::encode_body(&channel, &event_type, key.as_deref(), ts, data)?;
         Ok(Self::placed(position, channel, event_type, key, ts, &body))
     }
 
     /// Builds an event from its envelope encoded without the id
-    /// ([`encode_body`]): only the id is written here, so the hub can encode
-    /// payloads before it takes its lock and just place them under it.
+    /// ([`wire::encode_body`]): only the id is written here, so the hub can
+    /// encode payloads before it takes its lock and just place them under it.
     fn placed(
         position: Position,
         channel: Arc<str>,
@@ -115,8 +159,8 @@ impl Event {
         ts: i64,
         body: &[u8],
     ) -> Self {
-        let encoded = with_leading_field(format!("\"id\":\"{position}\"").as_bytes(), body);
-        let ws_json = ws_frame("event", &encoded);
+        let encoded = wire::with_id(position, body);
+        let ws_json = wire::ws_frame("event", &encoded);
         Self {
             position,
             channel,
@@ -126,6 +170,11 @@ impl Event {
             json: Bytes::from(encoded),
             ws_json,
         }
+    }
+
+    /// The bytes this event holds, as the history bounds count them.
+    pub fn size(&self) -> usize {
+        self.json.len() + self.ws_json.len() + EVENT_OVERHEAD
     }
 
     /// The key under which this event replaces older ones on a
@@ -139,59 +188,6 @@ impl Event {
         // The bytes come from serde_json, which only writes UTF-8.
         std::str::from_utf8(&self.json).expect("serde_json writes UTF-8")
     }
-}
-
-/// `{"type":"<kind>", ...}`: a WebSocket message made from an envelope's JSON
-/// object by putting the message type in front.
-pub fn ws_frame(kind: &str, envelope_json: &[u8]) -> Bytes {
-    Bytes::from(with_leading_field(
-        format!("\"type\":\"{kind}\"").as_bytes(),
-        envelope_json,
-    ))
-}
-
-/// The JSON object `object` with `field` (an encoded `"name":value`) put
-/// first, without decoding anything.
-fn with_leading_field(field: &[u8], object: &[u8]) -> Vec<u8> {
-    let mut out = Vec::with_capacity(object.len() + field.len() + 2);
-    out.push(b'{');
-    out.extend_from_slice(field);
-    match object.get(1..) {
-        Some(rest) if rest.len() > 1 => {
-            out.push(b',');
-            out.extend_from_slice(rest);
-        }
-        _ => out.push(b'}'),
-    }
-    out
-}
-
-/// An event's envelope without its id, as JSON: everything that does not
-/// depend on where the event lands in the log.
-fn encode_body(
-    channel: &str,
-    event: &str,
-    key: Option<&str>,
-    ts: i64,
-    data: &impl Serialize,
-) -> Result<Vec<u8>, PublishError> {
-    /// [`app::protocol::Envelope`] without `id`, field for field.
-    #[derive(Serialize)]
-    struct Body<'a, T> {
-        channel: &'a str,
-        event: &'a str,
-        #[serde(skip_serializing_if = "Option::is_none")]
-        key: Option<&'a str>,
-        ts: i64,
-        data: &'a T,
-    }
-    Ok(serde_json::to_vec(&Body {
-        channel,
-        event,
-        key,
-        ts,
-        data,
-    })?)
 }
 
 /// One event to publish.
@@ -217,16 +213,10 @@ pub struct Hub {
 struct Inner {
     epoch: u64,
     config: HubConfig,
-    state: Mutex<State>,
-    live: broadcast::Sender<Arc<Event>>,
-    counters: Arc<Counters>,
-}
-
-#[derive(Debug)]
-struct State {
-    /// Sequence number of the newest event (0: none yet).
-    head: u64,
-    channels: HashMap<Arc<str>, HistoryRing>,
+    log: RwLock<Log>,
+    stats: HubStats,
+    next_subscriber: AtomicU64,
+    subscribers: AtomicUsize,
 }
 
 /// Milliseconds since the Unix epoch.
@@ -240,24 +230,21 @@ pub fn now_ms() -> i64 {
 impl Hub {
     /// A new, empty log whose epoch is the current time in milliseconds, so
     /// positions from an earlier run of the server are recognised as unknown.
-    pub fn new(config: HubConfig, counters: Arc<Counters>) -> Self {
+    pub fn new(config: HubConfig) -> Self {
         let epoch = u64::try_from(now_ms()).unwrap_or(0);
-        Self::with_epoch(config, counters, epoch)
+        Self::with_epoch(config, epoch)
     }
 
     /// A new, empty log with the given epoch.
-    pub fn with_epoch(config: HubConfig, counters: Arc<Counters>, epoch: u64) -> Self {
-        let (live, _) = broadcast::channel(config.live_buffer.max(1));
+    pub fn with_epoch(config: HubConfig, epoch: u64) -> Self {
         Self {
             inner: Arc::new(Inner {
                 epoch,
                 config,
-                state: Mutex::new(State {
-                    head: 0,
-                    channels: HashMap::new(),
-                }),
-                live,
-                counters,
+                log: RwLock::new(Log::new()),
+                stats: HubStats::default(),
+                next_subscriber: AtomicU64::new(1),
+                subscribers: AtomicUsize::new(0),
             }),
         }
     }
@@ -267,21 +254,16 @@ impl Hub {
         self.inner.config.coalesce_window
     }
 
-    /// The counters this hub reports to.
-    pub fn counters(&self) -> &Arc<Counters> {
-        &self.inner.counters
-    }
-
-    /// The buffer levels, for `/metrics`.
-    pub fn levels(&self) -> HubLevels {
-        let state = self.lock();
-        HubLevels {
-            live_buffered: self.inner.live.len(),
-            live_capacity: self.inner.config.live_buffer.max(1),
-            history_events: state.channels.values().map(HistoryRing::len).sum(),
-            channels: state.channels.len(),
-            subscribers: self.inner.live.receiver_count(),
-        }
+    /// The hub's counters and current levels.
+    pub fn report(&self) -> HubReport {
+        let mut report = self.inner.stats.read();
+        let log = self.read();
+        report.channels = log.channels.len();
+        report.history_events = log.channels.values().map(HistoryRing::len).sum();
+        report.history_bytes = log.bytes;
+        report.history_budget = self.inner.config.history_budget;
+        report.subscribers = self.inner.subscribers.load(Relaxed);
+        report
     }
 
     /// This log's epoch.
@@ -291,7 +273,7 @@ impl Hub {
 
     /// The position of the newest event (sequence 0 before the first).
     pub fn head(&self) -> Position {
-        Position::new(self.inner.epoch, self.lock().head)
+        Position::new(self.inner.epoch, self.read().head)
     }
 
     /// Appends an event and fans it out; returns its position.
@@ -313,8 +295,9 @@ impl Hub {
     }
 
     /// Appends several events in order, at consecutive positions, with no
-    /// other event between them; all or none (an encoding error publishes
-    /// nothing).
+    /// other event between them; all or none (an encoding error or a broken
+    /// bound publishes nothing). Wakes only the subscribers of the events'
+    /// channels.
     pub fn publish_batch<T: Serialize>(
         &self,
         events: &[NewEvent<T>],
@@ -325,7 +308,7 @@ impl Hub {
         let bodies = events
             .iter()
             .map(|new| {
-                encode_body(
+                wire::encode_body(
                     &new.channel,
                     &new.event_type,
                     new.key.as_deref(),
@@ -334,57 +317,88 @@ impl Hub {
                 )
             })
             .collect::<Result<Vec<_>, _>>()?;
-        let mut state = self.lock();
-        let mut encoded = Vec::with_capacity(events.len());
-        for (offset, (new, body)) in events.iter().zip(&bodies).enumerate() {
-            let position = Position::new(self.inner.epoch, state.head + 1 + offset as u64);
-            let channel: Arc<str> = match state.channels.get_key_value(new.channel.as_str()) {
-                Some((name, _)) => name.clone(),
-                None => Arc::from(new.channel.as_str()),
-            };
-            let key = new.key.as_deref().map(Arc::from);
-            encoded.push(Arc::new(Event::placed(
-                position,
-                channel,
-                Arc::from(new.event_type.as_str()),
-                key,
-                ts,
-                body,
-            )));
-        }
+        let sizes: Vec<(&str, usize)> = events
+            .iter()
+            .zip(&bodies)
+            .map(|(new, body)| (new.channel.as_str(), placed_size(body.len())))
+            .collect();
         let config = &self.inner.config;
-        let mut positions = Vec::with_capacity(encoded.len());
-        for event in encoded {
-            state.head = event.position.seq;
-            positions.push(event.position);
-            state
-                .channels
-                .entry(event.channel.clone())
-                .or_insert_with(|| HistoryRing::new(config.history_events, config.history_age))
-                .push(event.clone());
-            // Sent under the lock so live order equals log order. No
-            // receiver is not an error: nobody is listening.
-            let _ = self.inner.live.send(event);
+        let mut to_wake = Vec::new();
+        let mut positions = Vec::with_capacity(events.len());
+        let mut evicted = 0;
+        {
+            let mut log = self.write();
+            if let Err(error) = log.check(config, &sizes) {
+                HubStats::add(&self.inner.stats.refused, events.len());
+                return Err(error);
+            }
+            for (new, body) in events.iter().zip(&bodies) {
+                let position = Position::new(self.inner.epoch, log.head + 1);
+                let channel = log
+                    .name(&new.channel)
+                    .unwrap_or_else(|| Arc::from(new.channel.as_str()));
+                let event = Arc::new(Event::placed(
+                    position,
+                    channel.clone(),
+                    Arc::from(new.event_type.as_str()),
+                    new.key.as_deref().map(Arc::from),
+                    ts,
+                    body,
+                ));
+                evicted += log.append(config, event).events;
+                positions.push(position);
+                if !to_wake.iter().any(|(c, _)| *c == channel) {
+                    if let Some(watchers) = log.watchers(&channel) {
+                        to_wake.push((channel, watchers));
+                    }
+                }
+            }
         }
-        self.inner
-            .counters
-            .published
-            .fetch_add(positions.len() as u64, std::sync::atomic::Ordering::Relaxed);
+        // Woken outside the lock: each wakes up wanting to read.
+        for (_, watchers) in to_wake {
+            for (_, notify) in watchers.iter() {
+                notify.notify_one();
+            }
+        }
+        HubStats::add(&self.inner.stats.published, positions.len());
+        HubStats::add(&self.inner.stats.evicted, evicted);
         Ok(positions)
     }
 
     /// The head position and every retained event of `channel`, oldest first.
     pub fn history(&self, channel: &str) -> (Position, Vec<Arc<Event>>) {
-        let mut state = self.lock();
-        let head = Position::new(self.inner.epoch, state.head);
-        let events = match state.channels.get_mut(channel) {
-            Some(ring) => {
-                ring.expire(now_ms());
-                ring.iter().cloned().collect()
-            }
+        let log = self.read();
+        let head = Position::new(self.inner.epoch, log.head);
+        let events = match log.channels.get(channel) {
+            Some(ring) => ring.iter().cloned().collect(),
             None => Vec::new(),
         };
         (head, events)
+    }
+
+    /// Applies the age bound to every channel and removes idle ones (see
+    /// [`HubConfig::history_age`]).
+    pub fn sweep(&self) {
+        let (evicted, expired) = self.write().sweep(&self.inner.config, now_ms());
+        HubStats::add(&self.inner.stats.evicted, evicted);
+        HubStats::add(&self.inner.stats.channels_expired, expired);
+        if expired > 0 {
+            tracing::debug!(expired, "idle channels removed");
+        }
+    }
+
+    /// Sweeps ([`Hub::sweep`]) every `interval` until `stop` completes. The
+    /// server owns this task.
+    pub async fn run_janitor(self, interval: Duration, stop: impl Future<Output = ()>) {
+        let mut ticks = tokio::time::interval(interval);
+        ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        tokio::pin!(stop);
+        loop {
+            tokio::select! {
+                () = &mut stop => return,
+                _ = ticks.tick() => self.sweep(),
+            }
+        }
     }
 
     /// Subscribes to `channels`, resuming after `since` (`None`: start with
@@ -403,12 +417,20 @@ impl Hub {
         Subscription::new(self.clone(), request)
     }
 
-    fn lock(&self) -> MutexGuard<'_, State> {
+    fn read(&self) -> RwLockReadGuard<'_, Log> {
         // A panic while holding this lock leaves the log consistent (every
-        // mutation is a single push), so a poisoned lock is still usable.
+        // mutation is completed before the next begins), so a poisoned lock
+        // is still usable.
         self.inner
-            .state
-            .lock()
+            .log
+            .read()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    fn write(&self) -> RwLockWriteGuard<'_, Log> {
+        self.inner
+            .log
+            .write()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 }
@@ -418,38 +440,93 @@ mod resume_property;
 
 #[cfg(test)]
 mod tests {
-    use app::protocol::Envelope;
-    use serde_json::json;
-
     use super::*;
 
+    fn hub(config: HubConfig) -> Hub {
+        Hub::with_epoch(config, 3)
+    }
+
     #[test]
-    fn an_event_is_encoded_exactly_as_the_shared_envelope_type() {
-        for key in [None, Some(Arc::<str>::from("web-\"1\""))] {
-            let data = json!({"text": "hé \"quoted\"", "n": [1, 2.5, null]});
-            let position = Position::new(1_795_399_686_776, 42);
-            let event = Event::new(
-                position,
-                "dashboard:main".into(),
-                "note".into(),
-                key.clone(),
-                1_795_399_689_980,
-                &data,
-            )
-            .unwrap();
-            let expected = serde_json::to_vec(&Envelope {
-                id: position,
-                channel: "dashboard:main".to_string(),
-                event: "note".to_string(),
-                key: key.as_deref().map(str::to_string),
-                ts: 1_795_399_689_980,
-                data: &data,
-            })
-            .unwrap();
-            assert_eq!(event.json_str(), std::str::from_utf8(&expected).unwrap());
-            let frame: serde_json::Value = serde_json::from_slice(&event.ws_json).unwrap();
-            assert_eq!(frame["type"], "event");
-            assert_eq!(frame["id"], "1795399686776-42");
+    fn a_publish_past_the_channel_cap_is_refused_and_changes_nothing() {
+        let hub = hub(HubConfig {
+            max_channels: 2,
+            ..HubConfig::default()
+        });
+        hub.publish("a", "m", None, &1).unwrap();
+        hub.publish("b", "m", None, &1).unwrap();
+        let batch = [("a", 2), ("c", 3)].map(|(channel, data)| NewEvent {
+            channel: channel.to_string(),
+            event_type: "m".to_string(),
+            key: None,
+            data,
+        });
+        assert!(matches!(
+            hub.publish_batch(&batch),
+            Err(PublishError::TooManyChannels { limit: 2 })
+        ));
+        assert_eq!(hub.head().seq, 2, "nothing of the batch was published");
+        assert_eq!(hub.history("a").1.len(), 1);
+        hub.publish("a", "m", None, &3).unwrap();
+        assert_eq!(hub.report().refused, 2);
+    }
+
+    #[test]
+    fn an_event_larger_than_a_channel_may_hold_is_refused() {
+        let hub = hub(HubConfig {
+            history_bytes: 4096,
+            ..HubConfig::default()
+        });
+        let big = "x".repeat(4096);
+        assert!(matches!(
+            hub.publish("a", "m", None, &big),
+            Err(PublishError::TooLarge { limit: 4096, .. })
+        ));
+        assert_eq!(hub.report().channels, 0);
+    }
+
+    #[test]
+    fn the_global_budget_evicts_the_oldest_events_of_the_whole_log_first() {
+        let hub = hub(HubConfig {
+            history_budget: 10_000,
+            ..HubConfig::default()
+        });
+        for i in 0..1_000 {
+            hub.publish(&format!("c{i}"), "m", None, &i).unwrap();
         }
+        let report = hub.report();
+        assert!(report.history_bytes <= 10_000, "{report:?}");
+        assert!(report.channels < 100, "emptied idle channels are removed");
+        assert!(hub.history("c999").1.len() == 1, "the newest survives");
+        assert!(hub.history("c0").1.is_empty(), "the oldest went first");
+    }
+
+    #[test]
+    fn idle_channels_expire_unless_watched_or_owned_by_the_server() {
+        let hub = hub(HubConfig {
+            history_age: Duration::from_millis(1),
+            ..HubConfig::default()
+        });
+        hub.publish("gone", "m", None, &1).unwrap();
+        hub.publish("watched", "m", None, &1).unwrap();
+        hub.publish("metrics", "m", None, &1).unwrap();
+        let subscription = hub.subscribe(vec![Arc::from("watched")], None);
+        std::thread::sleep(Duration::from_millis(5));
+        hub.sweep();
+        assert!(hub.history("gone").1.is_empty());
+        assert_eq!(hub.history("watched").1.len(), 1);
+        assert_eq!(hub.history("metrics").1.len(), 1);
+        assert_eq!(hub.report().channels_expired, 1);
+        drop(subscription);
+        hub.sweep();
+        assert!(hub.history("watched").1.is_empty());
+        // A resume from before the removal cannot know what it missed there.
+        let mut resumed = hub.subscribe(vec![Arc::from("gone")], Some(Position::new(3, 0)));
+        assert!(matches!(
+            resumed.ready_batch(10).first(),
+            Some(Delivery::Snapshot {
+                kind: SnapshotKind::Reset { .. },
+                ..
+            })
+        ));
     }
 }

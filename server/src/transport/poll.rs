@@ -17,7 +17,12 @@ use axum::{
 };
 use serde::Deserialize;
 
-use crate::{counters::Transport, error::ApiError, transport::parse_request, AppState};
+use crate::{
+    counters::Transport,
+    error::ApiError,
+    hub::{wire, Hub},
+    transport::{parse_request, Streams},
+};
 
 /// The longest a poll waits.
 pub const MAX_TIMEOUT: Duration = Duration::from_secs(30);
@@ -61,7 +66,8 @@ fn parse_timeout(text: Option<&str>) -> Result<Duration, ApiError> {
 
 /// Answers one poll.
 pub async fn handler(
-    State(state): State<AppState>,
+    State(hub): State<Hub>,
+    State(streams): State<Streams>,
     Query(query): Query<PollQuery>,
 ) -> Result<impl IntoResponse, ApiError> {
     let parsed = (|| {
@@ -73,32 +79,28 @@ pub async fn handler(
         )?;
         Ok::<_, ApiError>((request, parse_timeout(query.timeout.as_deref())?))
     })();
-    let (request, timeout) = state.counters.refused(parsed)?;
-    let _guard = state.counters.connection(Transport::Poll);
-    let mut subscription = state.hub.subscribe_with(request);
+    let (request, timeout) = streams.counters.refused(parsed)?;
+    let _slot = streams.admit(Transport::Poll)?;
+    let mut subscription = hub.subscribe_with(request);
     let mut batch = subscription.ready_batch(MAX_EVENTS);
-    if batch.is_empty() && !timeout.is_zero() && !state.shutdown.is_triggered() {
+    if batch.is_empty() && !timeout.is_zero() {
         tokio::select! {
             next = subscription.next_batch(MAX_EVENTS) => batch = next.unwrap_or_default(),
             () = tokio::time::sleep(timeout) => {}
-            () = state.shutdown.clone().wait() => {}
+            () = streams.shutdown.clone().wait() => {}
+        }
+        // A batch the timer or shutdown cut short waits in the
+        // subscription: it goes out with this answer.
+        if batch.is_empty() {
+            batch = subscription.ready_batch(MAX_EVENTS);
         }
     }
     let next = batch
         .last()
         .map(|d| d.position())
         .unwrap_or_else(|| subscription.position());
-    state.counters.delivered(Transport::Poll, batch.len());
-
-    let mut body = Vec::with_capacity(32 + batch.iter().map(|d| d.json().len() + 1).sum::<usize>());
-    body.extend_from_slice(b"{\"events\":[");
-    for (index, delivery) in batch.iter().enumerate() {
-        if index > 0 {
-            body.push(b',');
-        }
-        body.extend_from_slice(delivery.json());
-    }
-    body.extend_from_slice(format!("],\"next\":\"{next}\"}}").as_bytes());
+    streams.counters.delivered(Transport::Poll, batch.len());
+    let body = wire::poll_reply(batch.iter().map(|d| &d.json()[..]), next);
     Ok((
         [
             (header::CONTENT_TYPE, "application/json"),

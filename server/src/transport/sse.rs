@@ -6,7 +6,9 @@
 //! event browsers can see), resumes from the
 //! `Last-Event-ID` header (sent by browsers on their own reconnects) or the
 //! `lastEventId` query parameter, and ends when the client goes away or the
-//! server shuts down.
+//! server shuts down. A client that stops reading is disconnected by the
+//! connection's write deadline (see `crate::http`); until then its
+//! subscription holds at most one batch.
 
 use std::{convert::Infallible, time::Duration};
 
@@ -22,7 +24,10 @@ use futures_util::{stream, StreamExt};
 use serde::Deserialize;
 
 use crate::{
-    counters::Transport, error::ApiError, hub::Delivery, transport::parse_request, AppState,
+    counters::Transport,
+    error::ApiError,
+    hub::{Delivery, Hub},
+    transport::{parse_request, Streams},
 };
 
 /// How long a browser waits before reconnecting on its own.
@@ -47,33 +52,31 @@ pub struct SseQuery {
 
 /// Opens an event stream.
 pub async fn handler(
-    State(state): State<AppState>,
+    State(hub): State<Hub>,
+    State(streams): State<Streams>,
     headers: HeaderMap,
     Query(query): Query<SseQuery>,
 ) -> Result<impl IntoResponse, ApiError> {
-    if state.shutdown.is_triggered() {
-        return Err(ApiError::ShuttingDown);
-    }
     let header = headers
         .get("last-event-id")
         .and_then(|v| v.to_str().ok())
         .filter(|v| !v.trim().is_empty());
-    let request = state.counters.refused(parse_request(
+    let request = streams.counters.refused(parse_request(
         query.channels.as_deref(),
         header.or(query.last_event_id.as_deref()),
         query.fresh.as_deref(),
         query.filter.as_deref(),
     ))?;
+    let slot = streams.admit(Transport::Sse)?;
     let since = request.since;
-    let subscription = state.hub.subscribe_with(request);
+    let subscription = hub.subscribe_with(request);
     tracing::debug!(
         channels = ?subscription.channels(),
         since = ?since.map(|p| p.to_string()),
         "sse stream opened"
     );
 
-    let guard = state.counters.connection(Transport::Sse);
-    let counters = state.counters.clone();
+    let counters = streams.counters.clone();
     // The stream opens with a retry hint and a heartbeat, so a client knows at
     // once that events get through (a buffering proxy would hold it back).
     let hint = stream::once(async {
@@ -82,13 +85,13 @@ pub async fn handler(
             .event(app::protocol::HEARTBEAT_EVENT)
             .data("{}")
     });
-    let events = stream::unfold((subscription, guard), move |(mut subscription, guard)| {
+    let events = stream::unfold((subscription, slot), move |(mut subscription, slot)| {
         let counters = counters.clone();
         async move {
             let batch = subscription.next_batch(MAX_BATCH).await?;
             counters.delivered(Transport::Sse, batch.len());
             let events = batch.iter().map(to_sse).collect::<Vec<_>>();
-            Some((stream::iter(events), (subscription, guard)))
+            Some((stream::iter(events), (subscription, slot)))
         }
     })
     .flatten();
@@ -96,7 +99,7 @@ pub async fn handler(
     // (to this server restarted, or another one) after it.
     let farewell = stream::once(async { SseEvent::default().retry(RETRY_HINT) });
     let body = hint
-        .chain(events.take_until(state.shutdown.clone().wait()))
+        .chain(events.take_until(streams.shutdown.clone().wait()))
         .chain(farewell)
         .map(Ok::<_, Infallible>);
     // The heartbeat is a comment (for proxies and tools) and a named
@@ -106,8 +109,11 @@ pub async fn handler(
         .comment("heartbeat")
         .event(app::protocol::HEARTBEAT_EVENT)
         .data("{}");
-    let sse =
-        Sse::new(body).keep_alive(KeepAlive::new().interval(state.heartbeat).event(heartbeat));
+    let sse = Sse::new(body).keep_alive(
+        KeepAlive::new()
+            .interval(streams.heartbeat)
+            .event(heartbeat),
+    );
     Ok((
         [(
             HeaderName::from_static("x-accel-buffering"),

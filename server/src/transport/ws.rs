@@ -19,13 +19,9 @@
 //! closes it when it stops answering, when it stops reading (a write that
 //! cannot complete in time), or when the server shuts down (close 1001).
 
-use std::{
-    collections::HashMap,
-    sync::{atomic::Ordering::Relaxed, Arc},
-    time::Duration,
-};
+use std::{sync::Arc, time::Duration};
 
-use app::protocol::Position;
+use app::protocol::{ClientMessage, ServerMessage, MAX_CHANNELS_PER_SUBSCRIPTION, MAX_FILTER_KEYS};
 use axum::{
     extract::{
         ws::{close_code, CloseFrame, Message, Utf8Bytes, WebSocket, WebSocketUpgrade},
@@ -34,19 +30,15 @@ use axum::{
     response::Response,
 };
 use bytes::Bytes;
-use serde::Deserialize;
-use serde_json::{json, Value};
+use serde_json::Value;
 use tokio::time::{interval_at, timeout, Instant, MissedTickBehavior};
 
 use crate::{
     counters::Transport,
     error::ApiError,
-    hub::{Delivery, SubscribeRequest, Subscription},
+    hub::{wire, Delivery, Hub, SubscribeRequest, Subscription},
     publish::{self, PublishRequest},
-    transport::{
-        parse_channels_list, parse_position, validate_filter, MAX_CHANNELS_PER_SUBSCRIPTION,
-    },
-    AppState,
+    transport::{parse_channels_list, parse_position, validate_filter, StreamSlot, Streams},
 };
 
 /// Largest message the protocol accepts; larger ones get an error.
@@ -60,70 +52,22 @@ pub const WRITE_TIMEOUT: Duration = Duration::from_secs(10);
 const MAX_BATCH: usize = 256;
 /// The delivery window of latest-value channels while the page is hidden.
 const HIDDEN_WINDOW: Duration = Duration::from_secs(1);
+/// `request_snapshot`s a connection may make in a burst...
+const SNAPSHOT_BURST: f64 = 5.0;
+/// ...and per second after it.
+const SNAPSHOTS_PER_SECOND: f64 = 1.0;
 
-/// A message from the client.
-#[derive(Debug, Deserialize)]
-#[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
-enum ClientMessage {
-    Subscribe {
-        channels: Vec<String>,
-        #[serde(default)]
-        since: Option<String>,
-        /// Channel to the only keys wanted, applied before catch-up.
-        #[serde(default)]
-        filter: Option<HashMap<String, Vec<String>>>,
-        #[serde(default)]
-        request_id: Option<Value>,
-    },
-    Unsubscribe {
-        channels: Vec<String>,
-        #[serde(default)]
-        request_id: Option<Value>,
-    },
-    SetFilter {
-        channel: String,
-        keys: Option<Vec<String>>,
-        #[serde(default)]
-        request_id: Option<Value>,
-    },
-    RequestSnapshot {
-        channel: String,
-        #[serde(default)]
-        request_id: Option<Value>,
-    },
-    Publish {
-        channel: String,
-        #[serde(default)]
-        event: Option<String>,
-        #[serde(default)]
-        key: Option<String>,
-        data: Value,
-        #[serde(default)]
-        request_id: Option<Value>,
-    },
-    Ping {
-        #[serde(default)]
-        request_id: Option<Value>,
-    },
-    SetVisibility {
-        hidden: bool,
-        #[serde(default)]
-        request_id: Option<Value>,
-    },
-}
-
-/// Upgrades the connection.
+/// Upgrades the connection, if a stream slot is free (503 otherwise).
 pub async fn handler(
-    State(state): State<AppState>,
+    State(hub): State<Hub>,
+    State(streams): State<Streams>,
     upgrade: WebSocketUpgrade,
 ) -> Result<Response, ApiError> {
-    if state.shutdown.is_triggered() {
-        return Err(ApiError::ShuttingDown);
-    }
+    let slot = streams.admit(Transport::Ws)?;
     Ok(upgrade
         .max_message_size(MAX_FRAME_BYTES)
         .max_frame_size(MAX_FRAME_BYTES)
-        .on_upgrade(move |socket| Connection::new(socket, state).run()))
+        .on_upgrade(move |socket| Connection::new(socket, hub, streams, slot).run()))
 }
 
 /// Why a connection ended.
@@ -136,28 +80,67 @@ enum End {
 
 struct Connection {
     socket: WebSocket,
-    state: AppState,
+    hub: Hub,
+    streams: Streams,
+    _slot: StreamSlot,
     subscription: Option<Subscription>,
     last_heard: Instant,
     /// The client's page is hidden: coalesce harder.
     hidden: bool,
+    snapshots: TokenBucket,
+}
+
+/// A rate limit: `burst` at once, then `rate` per second.
+struct TokenBucket {
+    tokens: f64,
+    burst: f64,
+    rate: f64,
+    updated: Instant,
+}
+
+impl TokenBucket {
+    fn new(burst: f64, rate: f64) -> Self {
+        Self {
+            tokens: burst,
+            burst,
+            rate,
+            updated: Instant::now(),
+        }
+    }
+
+    /// Takes a token if there is one.
+    fn take(&mut self) -> bool {
+        let now = Instant::now();
+        let refill = now.duration_since(self.updated).as_secs_f64() * self.rate;
+        self.tokens = (self.tokens + refill).min(self.burst);
+        self.updated = now;
+        if self.tokens >= 1.0 {
+            self.tokens -= 1.0;
+            true
+        } else {
+            false
+        }
+    }
 }
 
 impl Connection {
-    fn new(socket: WebSocket, state: AppState) -> Self {
+    fn new(socket: WebSocket, hub: Hub, streams: Streams, slot: StreamSlot) -> Self {
         Self {
             socket,
-            state,
+            hub,
+            streams,
+            _slot: slot,
             subscription: None,
             last_heard: Instant::now(),
             hidden: false,
+            snapshots: TokenBucket::new(SNAPSHOT_BURST, SNAPSHOTS_PER_SECOND),
         }
     }
 
     /// The delivery window for latest-value channels: the configured one,
     /// or at least a second while the client's page is hidden.
     fn window(&self) -> Duration {
-        let configured = self.state.hub.coalesce_window();
+        let configured = self.hub.coalesce_window();
         if self.hidden {
             configured.max(HIDDEN_WINDOW)
         } else {
@@ -166,13 +149,16 @@ impl Connection {
     }
 
     async fn run(mut self) {
-        let _guard = self.state.counters.connection(Transport::Ws);
-        let shutdown = self.state.shutdown.clone().wait();
+        let shutdown = self.streams.shutdown.clone().wait();
         tokio::pin!(shutdown);
-        let heartbeat = self.state.heartbeat;
+        let heartbeat = self.streams.heartbeat;
         let mut pings = interval_at(Instant::now() + heartbeat, heartbeat);
         pings.set_missed_tick_behavior(MissedTickBehavior::Delay);
 
+        // Every branch raced here is cancel safe: `WebSocket::recv`, the
+        // interval's tick, the shutdown watch, and `next_batch`, whose
+        // partial batch waits in the subscription (see its docs). The loser
+        // of a round loses nothing.
         let end = loop {
             let step = tokio::select! {
                 () = &mut shutdown => Err(End::Close(close_code::AWAY, "server shutting down")),
@@ -249,17 +235,8 @@ impl Connection {
             }
         };
         let request_id = value.get("request_id").cloned();
-        let known = [
-            "subscribe",
-            "unsubscribe",
-            "set_filter",
-            "request_snapshot",
-            "publish",
-            "ping",
-            "set_visibility",
-        ];
         match value.get("type").and_then(Value::as_str) {
-            Some(kind) if known.contains(&kind) => {}
+            Some(kind) if ClientMessage::TYPES.contains(&kind) => {}
             Some(kind) => {
                 let message = format!(
                     "unknown message type {:?}",
@@ -275,6 +252,12 @@ impl Connection {
                         request_id,
                     )
                     .await
+            }
+        }
+        // A position that does not parse gets its own code, as on SSE and polls.
+        if let Some(since) = value.get("since").and_then(Value::as_str) {
+            if let Err(error) = parse_position(since) {
+                return self.api_error(error, request_id).await;
             }
         }
         match serde_json::from_value::<ClientMessage>(value) {
@@ -294,32 +277,7 @@ impl Connection {
                 filter,
                 request_id,
             } => {
-                let result = (|| {
-                    let channels = parse_channels_list(&channels)?;
-                    let since = since
-                        .as_deref()
-                        .filter(|s| !s.trim().is_empty())
-                        .map(parse_position)
-                        .transpose()?;
-                    let current = self.subscription.as_ref().map_or(0, |s| s.channels().len());
-                    let added = channels.iter().filter(|c| {
-                        !self
-                            .subscription
-                            .as_ref()
-                            .is_some_and(|s| s.channels().contains(c))
-                    });
-                    if current + added.count() > MAX_CHANNELS_PER_SUBSCRIPTION {
-                        return Err(ApiError::invalid(
-                            "too_many_channels",
-                            format!(
-                                "at most {MAX_CHANNELS_PER_SUBSCRIPTION} channels per connection"
-                            ),
-                        ));
-                    }
-                    let filters = validate_filter(filter.unwrap_or_default(), &channels)?;
-                    Ok((channels, since, filters))
-                })();
-                let (channels, since, filters) = match result {
+                let (channels, filters) = match self.check_subscribe(&channels, filter) {
                     Ok(parsed) => parsed,
                     Err(error) => return self.api_error(error, request_id).await,
                 };
@@ -335,7 +293,7 @@ impl Connection {
                         subscription
                     }
                     None => {
-                        let mut subscription = self.state.hub.subscribe_with(SubscribeRequest {
+                        let mut subscription = self.hub.subscribe_with(SubscribeRequest {
                             channels,
                             since,
                             fresh: Vec::new(),
@@ -345,12 +303,11 @@ impl Connection {
                         self.subscription.insert(subscription)
                     }
                 };
-                let reply = json!({
-                    "type": "subscribed",
-                    "request_id": request_id,
-                    "channels": subscription.channels().iter().map(|c| &**c).collect::<Vec<_>>(),
-                });
-                self.send_json(&reply).await
+                let reply = ServerMessage::Subscribed {
+                    request_id,
+                    channels: names(subscription.channels()),
+                };
+                self.send_message(&reply).await
             }
             ClientMessage::Unsubscribe {
                 channels,
@@ -365,12 +322,11 @@ impl Connection {
                     .as_mut()
                     .map(|s| s.remove_channels(&channels))
                     .unwrap_or_default();
-                let reply = json!({
-                    "type": "unsubscribed",
-                    "request_id": request_id,
-                    "channels": removed.iter().map(|c| &**c).collect::<Vec<_>>(),
-                });
-                self.send_json(&reply).await
+                let reply = ServerMessage::Unsubscribed {
+                    request_id,
+                    channels: names(&removed),
+                };
+                self.send_message(&reply).await
             }
             ClientMessage::SetFilter {
                 channel,
@@ -380,13 +336,23 @@ impl Connection {
                 let Some(channel) = self.subscribed(&channel) else {
                     return self.not_subscribed(&channel, request_id).await;
                 };
-                if let Some(subscription) = self.subscription.as_mut() {
-                    subscription.set_filter(channel.clone(), keys);
+                let Some(subscription) = self.subscription.as_mut() else {
+                    return Ok(());
+                };
+                let others = subscription.filter_keys() - subscription.filter_keys_of(&channel);
+                if others + keys.as_ref().map_or(0, Vec::len) > MAX_FILTER_KEYS {
+                    let error = ApiError::invalid(
+                        "invalid_filter",
+                        format!("the filters of a connection name at most {MAX_FILTER_KEYS} keys"),
+                    );
+                    return self.api_error(error, request_id).await;
                 }
-                self.send_json(
-                    &json!({"type": "filter_set", "request_id": request_id, "channel": &*channel}),
-                )
-                .await
+                subscription.set_filter(channel.clone(), keys);
+                let reply = ServerMessage::FilterSet {
+                    request_id,
+                    channel: channel.to_string(),
+                };
+                self.send_message(&reply).await
             }
             ClientMessage::RequestSnapshot {
                 channel,
@@ -395,12 +361,21 @@ impl Connection {
                 let Some(channel) = self.subscribed(&channel) else {
                     return self.not_subscribed(&channel, request_id).await;
                 };
+                if !self.snapshots.take() {
+                    let error = ApiError::RateLimited {
+                        code: "rate_limited",
+                        message: format!(
+                            "at most {SNAPSHOT_BURST} snapshots at once and {SNAPSHOTS_PER_SECOND} per second after; the subscription stays current without them"
+                        ),
+                    };
+                    return self.api_error(error, request_id).await;
+                }
                 let Some(subscription) = self.subscription.as_mut() else {
                     return Ok(());
                 };
                 let (pending, snapshot) = subscription.snapshot_of(channel);
                 self.deliver(pending).await?;
-                let frame = with_request_id(snapshot.ws_json(), request_id.as_ref());
+                let frame = wire::with_request_id(snapshot.ws_json(), request_id.as_ref());
                 self.send_frame(frame, 1).await
             }
             ClientMessage::Publish {
@@ -410,32 +385,24 @@ impl Connection {
                 data,
                 request_id,
             } => {
-                let event = match publish::validate(PublishRequest {
+                let published = publish::validate(PublishRequest {
                     channel,
                     event,
                     key,
                     data,
-                }) {
-                    Ok(event) => event,
-                    Err(error) => return self.api_error(error, request_id).await,
-                };
-                match self.state.hub.publish_batch(std::slice::from_ref(&event)) {
-                    Ok(positions) => {
-                        let id: Option<&Position> = positions.first();
-                        self.send_json(
-                            &json!({"type": "published", "request_id": request_id, "id": id}),
-                        )
-                        .await
-                    }
-                    Err(error) => {
-                        self.error("invalid_message", &error.to_string(), request_id)
+                })
+                .and_then(|event| Ok(self.hub.publish_batch(std::slice::from_ref(&event))?));
+                match published.map(|ids| ids.first().copied()) {
+                    Ok(Some(id)) => {
+                        self.send_message(&ServerMessage::Published { request_id, id })
                             .await
                     }
+                    Ok(None) => Ok(()),
+                    Err(error) => self.api_error(error, request_id).await,
                 }
             }
             ClientMessage::Ping { request_id } => {
-                self.send_json(&json!({"type": "pong", "request_id": request_id}))
-                    .await
+                self.send_message(&ServerMessage::Pong { request_id }).await
             }
             ClientMessage::SetVisibility { hidden, request_id } => {
                 self.hidden = hidden;
@@ -443,11 +410,54 @@ impl Connection {
                 if let Some(subscription) = self.subscription.as_mut() {
                     subscription.set_window(window);
                 }
-                let reply =
-                    json!({"type": "visibility_set", "request_id": request_id, "hidden": hidden});
-                self.send_json(&reply).await
+                self.send_message(&ServerMessage::VisibilitySet { request_id, hidden })
+                    .await
             }
         }
+    }
+
+    /// Validates a `subscribe`: channel names, the per-connection channel
+    /// cap, and the filters (at most [`MAX_FILTER_KEYS`] keys over the
+    /// connection's channels).
+    #[allow(clippy::type_complexity)]
+    fn check_subscribe(
+        &self,
+        channels: &[String],
+        filter: Option<std::collections::HashMap<String, Vec<String>>>,
+    ) -> Result<
+        (
+            Vec<Arc<str>>,
+            std::collections::HashMap<Arc<str>, std::collections::HashSet<Arc<str>>>,
+        ),
+        ApiError,
+    > {
+        let channels = parse_channels_list(channels)?;
+        let current = self.subscription.as_ref();
+        let existing = current.map_or(0, |s| s.channels().len());
+        let added = channels
+            .iter()
+            .filter(|c| !current.is_some_and(|s| s.channels().contains(c)))
+            .count();
+        if existing + added > MAX_CHANNELS_PER_SUBSCRIPTION {
+            return Err(ApiError::invalid(
+                "too_many_channels",
+                format!("at most {MAX_CHANNELS_PER_SUBSCRIPTION} channels per connection"),
+            ));
+        }
+        let filters = validate_filter(filter.unwrap_or_default(), &channels)?;
+        let replaced: usize = filters
+            .keys()
+            .map(|c| current.map_or(0, |s| s.filter_keys_of(c)))
+            .sum();
+        let total = current.map_or(0, Subscription::filter_keys) - replaced
+            + filters.values().map(|k| k.len()).sum::<usize>();
+        if total > MAX_FILTER_KEYS {
+            return Err(ApiError::invalid(
+                "invalid_filter",
+                format!("the filters of a connection name at most {MAX_FILTER_KEYS} keys"),
+            ));
+        }
+        Ok((channels, filters))
     }
 
     fn subscribed(&self, channel: &str) -> Option<Arc<str>> {
@@ -482,11 +492,12 @@ impl Connection {
         message: &str,
         request_id: Option<Value>,
     ) -> Result<(), End> {
-        self.state.counters.rejected.fetch_add(1, Relaxed);
-        self.send_json(
-            &json!({"type": "error", "code": code, "message": message, "request_id": request_id}),
-        )
-        .await
+        self.streams
+            .counters
+            .rejected
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        self.send_message(&ServerMessage::error(code, message, request_id))
+            .await
     }
 
     async fn deliver(&mut self, batch: Vec<Delivery>) -> Result<(), End> {
@@ -503,12 +514,11 @@ impl Connection {
         self.write(Message::Ping(Bytes::new())).await?;
         // Browsers answer pings but never show them to the page: this
         // message is what the page's watchdog sees.
-        self.send_frame(Bytes::from_static(br#"{"type":"heartbeat"}"#), 0)
-            .await
+        self.send_message(&ServerMessage::Heartbeat).await
     }
 
-    async fn send_json(&mut self, value: &Value) -> Result<(), End> {
-        self.send_frame(Bytes::from(value.to_string()), 0).await
+    async fn send_message(&mut self, message: &ServerMessage) -> Result<(), End> {
+        self.send_frame(Bytes::from(message.to_json()), 0).await
     }
 
     /// Sends a text frame; `events` is how many events it carries (for the counters).
@@ -516,7 +526,7 @@ impl Connection {
         let text = Utf8Bytes::try_from(frame)
             .map_err(|_| End::Close(close_code::ERROR, "internal error"))?;
         self.write(Message::Text(text)).await?;
-        self.state.counters.delivered(Transport::Ws, events);
+        self.streams.counters.delivered(Transport::Ws, events);
         Ok(())
     }
 
@@ -525,7 +535,10 @@ impl Connection {
             Ok(Ok(())) => Ok(()),
             Ok(Err(_)) => Err(End::Client),
             Err(_) => {
-                self.state.counters.slow_disconnects.fetch_add(1, Relaxed);
+                self.streams
+                    .counters
+                    .slow_disconnects
+                    .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                 tracing::info!("closing a websocket client that does not read");
                 Err(End::Close(close_code::POLICY, "client too slow"))
             }
@@ -533,6 +546,12 @@ impl Connection {
     }
 }
 
+/// The next batch of the connection's subscription; pending forever
+/// without one.
+///
+/// # Cancel safety
+///
+/// Cancel safe, as [`Subscription::next_batch`] is.
 async fn next_batch(subscription: &mut Option<Subscription>) -> Option<Vec<Delivery>> {
     match subscription {
         Some(subscription) => subscription.next_batch(MAX_BATCH).await,
@@ -540,15 +559,6 @@ async fn next_batch(subscription: &mut Option<Subscription>) -> Option<Vec<Deliv
     }
 }
 
-/// `{"type":...,"request_id":<id>, ...}` from a `{"type":..., ...}` frame.
-fn with_request_id(frame: &Bytes, request_id: Option<&Value>) -> Bytes {
-    let Some(id) = request_id else {
-        return frame.clone();
-    };
-    let mut out = Vec::with_capacity(frame.len() + 32);
-    out.extend_from_slice(b"{\"request_id\":");
-    out.extend_from_slice(id.to_string().as_bytes());
-    out.push(b',');
-    out.extend_from_slice(frame.get(1..).unwrap_or_default());
-    Bytes::from(out)
+fn names(channels: &[Arc<str>]) -> Vec<String> {
+    channels.iter().map(|c| c.to_string()).collect()
 }
