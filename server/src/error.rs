@@ -29,6 +29,13 @@ pub enum ApiError {
         /// What was refused, for a person.
         message: String,
     },
+    /// The body is not of a media type the endpoint takes (publishing
+    /// takes `application/json` only, see `publish`).
+    #[error("the body must be sent as application/json, not {content_type}")]
+    UnsupportedMediaType {
+        /// The request's `Content-Type`, or a phrase saying it had none.
+        content_type: String,
+    },
     /// The request body is larger than the limit.
     #[error("the request body exceeds {limit} bytes")]
     PayloadTooLarge {
@@ -58,6 +65,9 @@ impl ApiError {
         match self {
             ApiError::InvalidParameter { code, .. } => (StatusCode::BAD_REQUEST, code),
             ApiError::Forbidden { code, .. } => (StatusCode::FORBIDDEN, code),
+            ApiError::UnsupportedMediaType { .. } => {
+                (StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type")
+            }
             ApiError::PayloadTooLarge { .. } => {
                 (StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large")
             }
