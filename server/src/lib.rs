@@ -4,7 +4,8 @@
 //! (`hub`), the one ordered event log; transports (`transport::sse`) turn
 //! subscriptions to the hub into streams for clients; the page (`page`) is
 //! rendered with the hub's current state and hydrated by the embedded front
-//! end (`assets`).
+//! end (`assets`). Every request passes the same-origin checks (`origin`)
+//! first.
 //!
 //! [`serve`] runs everything on a bound listener until its shutdown future
 //! completes; `main` only parses the configuration and calls it.
@@ -14,6 +15,7 @@ pub mod config;
 pub mod counters;
 pub mod error;
 pub mod hub;
+pub mod origin;
 pub mod page;
 pub mod publish;
 pub mod shutdown;
@@ -22,7 +24,10 @@ pub mod transport;
 
 use std::{future::Future, io, sync::Arc, time::Duration, time::Instant};
 
-use axum::{extract::State, response::IntoResponse, routing::get, Json, Router};
+use axum::{
+    extract::State, middleware::from_fn_with_state, response::IntoResponse, routing::get, Json,
+    Router,
+};
 use serde_json::json;
 use tokio::net::TcpListener;
 
@@ -30,6 +35,7 @@ use crate::{
     config::Config,
     counters::Counters,
     hub::{Hub, HubConfig},
+    origin::{OriginGuard, OriginPolicy},
     shutdown::Shutdown,
 };
 
@@ -48,10 +54,16 @@ pub struct AppState {
     pub shutdown: Shutdown,
     /// When the server started.
     pub started: Instant,
+    /// Which pages may act on the server and which hosts it answers for.
+    pub origin: Arc<OriginPolicy>,
 }
 
-/// The HTTP routes.
+/// The HTTP routes, behind the same-origin checks.
 pub fn app(state: AppState) -> Router {
+    let origin_guard = OriginGuard {
+        policy: state.origin.clone(),
+        counters: state.counters.clone(),
+    };
     Router::new()
         .route("/", get(page::handler))
         .route("/healthz", get(healthz))
@@ -64,6 +76,7 @@ pub fn app(state: AppState) -> Router {
             axum::routing::post(publish::handler),
         )
         .fallback(assets::handler)
+        .layer(from_fn_with_state(origin_guard, origin::guard))
         .with_state(state)
 }
 
@@ -154,6 +167,12 @@ pub async fn serve(
         },
         counters.clone(),
     );
+    let address = listener.local_addr().map_err(ServerError::Serve)?;
+    let origin = Arc::new(OriginPolicy::new(
+        &config.allowed_origins,
+        &config.public_hosts,
+        address.ip(),
+    ));
     let sampler =
         sources::host::start(hub.clone(), config.sample_interval, shutdown.clone()).await?;
     let state = AppState {
@@ -163,9 +182,15 @@ pub async fn serve(
         reconnect: config.reconnect_settings(),
         shutdown: shutdown.clone(),
         started: Instant::now(),
+        origin,
     };
-    let address = listener.local_addr().map_err(ServerError::Serve)?;
     tracing::info!(%address, embedded_files = assets::file_count(), "livedash is listening");
+    if !state.origin.checks_host() {
+        tracing::info!(
+            %address,
+            "not bound to loopback and no --public-hosts: requests for any host name are answered"
+        );
+    }
 
     let server = axum::serve(listener, app(state)).with_graceful_shutdown(shutdown.clone().wait());
     let grace = config.shutdown_grace;

@@ -9,7 +9,8 @@
 //! `; charset=utf-8` allowed). Browsers let any page send `text/plain`, form
 //! and multipart bodies to any server without asking it first; a JSON body
 //! needs a CORS preflight, which livedash never approves. So a page of
-//! another site cannot publish, whatever it puts in the body.
+//! another site cannot publish, whatever it puts in the body (see `origin`
+//! for the other half of that protection).
 
 use app::protocol::{Position, RESET_EVENT, SNAPSHOT_EVENT};
 use axum::{
