@@ -5,6 +5,8 @@ use std::{net::SocketAddr, path::PathBuf, time::Duration};
 
 use clap::{Parser, ValueEnum};
 
+use crate::origin::{AllowedOrigin, Host};
+
 /// livedash: a self-hosted live metrics dashboard in one binary.
 ///
 /// Every option can also be set through the environment variable named in
@@ -79,6 +81,20 @@ pub struct Config {
     /// How long shutdown waits for open connections before closing them.
     #[arg(long, env = "LIVEDASH_SHUTDOWN_GRACE", default_value = "1500ms", value_parser = parse_interval)]
     pub shutdown_grace: Duration,
+
+    /// Origins whose pages may publish and open WebSockets besides the
+    /// page's own (the origin a request is served under); comma-separated
+    /// full origins such as `https://dash.example.com`, or `*` for any.
+    #[arg(long, env = "LIVEDASH_ALLOWED_ORIGINS", value_delimiter = ',', value_parser = parse_allowed_origin)]
+    pub allowed_origins: Vec<AllowedOrigin>,
+
+    /// Host names this server answers for besides loopback ones
+    /// (`localhost`, `*.localhost`, 127.x.x.x, [::1]); comma-separated, no
+    /// port (e.g. `dash.example.com`). Other hosts get 421, a guard against
+    /// DNS rebinding: always when listening on loopback, otherwise once this
+    /// is set.
+    #[arg(long, env = "LIVEDASH_PUBLIC_HOSTS", value_delimiter = ',', value_parser = parse_public_host)]
+    pub public_hosts: Vec<Host>,
 
     /// Least severe log level printed.
     #[arg(long, env = "LIVEDASH_LOG_LEVEL", value_enum, default_value_t = LogLevel::Info)]
@@ -181,6 +197,14 @@ fn parse_sample_interval(text: &str) -> Result<Duration, String> {
     Ok(duration)
 }
 
+fn parse_allowed_origin(text: &str) -> Result<AllowedOrigin, String> {
+    text.parse().map_err(|e| format!("invalid origin: {e}"))
+}
+
+fn parse_public_host(text: &str) -> Result<Host, String> {
+    Host::parse_public(text).map_err(|e| format!("invalid host: {e}"))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -192,6 +216,8 @@ mod tests {
         assert_eq!(config.sample_interval, Duration::from_secs(1));
         assert_eq!(config.heartbeat_interval, Duration::from_secs(15));
         assert_eq!(config.history_events, 1000);
+        assert!(config.allowed_origins.is_empty());
+        assert!(config.public_hosts.is_empty());
         let reconnect = config.reconnect_settings();
         assert_eq!(reconnect, app::protocol::ReconnectSettings::default());
     }
@@ -234,6 +260,33 @@ mod tests {
     }
 
     #[test]
+    fn allowed_origins_and_public_hosts_are_comma_separated_lists() {
+        let config = Config::try_parse_from([
+            "livedash",
+            "--allowed-origins",
+            "https://dash.example.com, http://127.0.0.1:8080",
+            "--public-hosts",
+            "dash.example.com,Other.Example",
+        ])
+        .unwrap();
+        let origins: Vec<String> = config
+            .allowed_origins
+            .iter()
+            .map(|o| format!("{o:?}"))
+            .collect();
+        assert_eq!(origins.len(), 2, "{origins:?}");
+        assert_eq!(
+            config.public_hosts,
+            [
+                Host::Name("dash.example.com".to_string()),
+                Host::Name("other.example".to_string())
+            ]
+        );
+        let any = Config::try_parse_from(["livedash", "--allowed-origins", "*"]).unwrap();
+        assert_eq!(any.allowed_origins, [AllowedOrigin::Any]);
+    }
+
+    #[test]
     fn invalid_values_are_usage_errors() {
         for args in [
             &["livedash", "--listen", "nowhere"][..],
@@ -243,6 +296,19 @@ mod tests {
             &["livedash", "--max-channels", "0"],
             &["livedash", "--history-budget", "lots"],
             &["livedash", "--no-such-option"],
+            &["livedash", "--allowed-origins", "foo"],
+            &[
+                "livedash",
+                "--allowed-origins",
+                "https://ok.example,dash.example.com",
+            ],
+            &[
+                "livedash",
+                "--allowed-origins",
+                "https://dash.example.com/path",
+            ],
+            &["livedash", "--public-hosts", "dash.example.com:443"],
+            &["livedash", "--public-hosts", "https://dash.example.com"],
         ] {
             let error = Config::try_parse_from(args).unwrap_err();
             assert_eq!(error.exit_code(), 2, "{args:?}");

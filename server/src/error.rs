@@ -11,10 +11,12 @@ use axum::{
 
 use crate::hub::PublishError;
 
+use crate::origin::Refusal;
+
 /// An error answered to an HTTP request.
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
-    /// A query parameter or body field has an invalid value.
+    /// A query parameter, header or body field has an invalid value.
     #[error("{message}")]
     InvalidParameter {
         /// Stable machine-readable code.
@@ -30,6 +32,27 @@ pub enum ApiError {
         code: &'static str,
         /// What was refused, for a person.
         message: String,
+    },
+    /// The body is not of a media type the endpoint takes (publishing
+    /// takes `application/json` only, see `publish`).
+    #[error("the body must be sent as application/json, not {content_type}")]
+    UnsupportedMediaType {
+        /// The request's `Content-Type`, or a phrase saying it had none.
+        content_type: String,
+    },
+    /// A browser page of another origin tried to act on this server (see
+    /// `origin`).
+    #[error("pages of origin {origin:?} may not publish or open WebSockets here; if they should, add the origin to --allowed-origins")]
+    OriginNotAllowed {
+        /// The request's `Origin`.
+        origin: String,
+    },
+    /// The request names a host this server does not answer for: a DNS
+    /// rebinding attempt, or a name missing from `--public-hosts`.
+    #[error("this server does not answer for host {host:?}; if it should, add the host to --public-hosts")]
+    HostNotAllowed {
+        /// The host the request named.
+        host: String,
     },
     /// The request body is larger than the limit.
     #[error("the request body exceeds {limit} bytes")]
@@ -86,6 +109,13 @@ impl ApiError {
         match self {
             ApiError::InvalidParameter { code, .. } => (StatusCode::BAD_REQUEST, code),
             ApiError::Forbidden { code, .. } => (StatusCode::FORBIDDEN, code),
+            ApiError::UnsupportedMediaType { .. } => {
+                (StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type")
+            }
+            ApiError::OriginNotAllowed { .. } => (StatusCode::FORBIDDEN, "origin_not_allowed"),
+            ApiError::HostNotAllowed { .. } => {
+                (StatusCode::MISDIRECTED_REQUEST, "host_not_allowed")
+            }
             ApiError::PayloadTooLarge { .. } => {
                 (StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large")
             }
@@ -99,6 +129,17 @@ impl ApiError {
             }
             ApiError::Bound(PublishError::Encode(_)) => (StatusCode::BAD_REQUEST, "invalid_body"),
             ApiError::RateLimited { code, .. } => (StatusCode::TOO_MANY_REQUESTS, code),
+        }
+    }
+}
+
+impl From<Refusal> for ApiError {
+    fn from(refusal: Refusal) -> Self {
+        match refusal {
+            Refusal::MissingHost => ApiError::invalid("missing_host", refusal.to_string()),
+            Refusal::InvalidHost { .. } => ApiError::invalid("invalid_host", refusal.to_string()),
+            Refusal::HostNotAllowed { host } => ApiError::HostNotAllowed { host },
+            Refusal::OriginNotAllowed { origin } => ApiError::OriginNotAllowed { origin },
         }
     }
 }

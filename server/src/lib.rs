@@ -4,7 +4,8 @@
 //! (`hub`), the one ordered event log; transports (`transport::sse`) turn
 //! subscriptions to the hub into streams for clients; the page (`page`) is
 //! rendered with the hub's current state and hydrated by the embedded front
-//! end (`assets`).
+//! end (`assets`). Every request passes the same-origin checks (`origin`)
+//! first.
 //!
 //! [`serve`] runs everything on a bound listener until its shutdown future
 //! completes; `main` only parses the configuration and calls it.
@@ -15,6 +16,7 @@ pub mod counters;
 pub mod error;
 pub mod http;
 pub mod hub;
+pub mod origin;
 pub mod page;
 pub mod publish;
 pub mod shutdown;
@@ -25,6 +27,7 @@ use std::{future::Future, io, sync::Arc, time::Duration, time::Instant};
 
 use axum::{
     extract::{FromRef, State},
+    middleware::from_fn_with_state,
     response::IntoResponse,
     routing::get,
     Json, Router,
@@ -36,6 +39,7 @@ use crate::{
     config::Config,
     counters::Counters,
     hub::{Hub, HubConfig},
+    origin::{OriginGuard, OriginPolicy},
     page::PageSettings,
     transport::Streams,
 };
@@ -53,6 +57,8 @@ pub struct AppState {
     pub page: PageSettings,
     /// When the server started.
     pub started: Instant,
+    /// Which pages may act on the server and which hosts it answers for.
+    pub origin: Arc<OriginPolicy>,
 }
 
 impl FromRef<AppState> for Hub {
@@ -79,8 +85,12 @@ impl FromRef<AppState> for PageSettings {
     }
 }
 
-/// The HTTP routes.
+/// The HTTP routes, behind the same-origin checks.
 pub fn app(state: AppState) -> Router {
+    let origin_guard = OriginGuard {
+        policy: state.origin.clone(),
+        counters: state.streams.counters.clone(),
+    };
     Router::new()
         .route("/", get(page::handler))
         .route("/healthz", get(healthz))
@@ -93,6 +103,7 @@ pub fn app(state: AppState) -> Router {
             axum::routing::post(publish::handler),
         )
         .fallback(assets::handler)
+        .layer(from_fn_with_state(origin_guard, origin::guard))
         .with_state(state)
 }
 
@@ -185,6 +196,12 @@ pub async fn serve(
         max_channels: config.max_channels as usize,
         coalesce_window,
     });
+    let address = listener.local_addr().map_err(ServerError::Serve)?;
+    let origin = Arc::new(OriginPolicy::new(
+        &config.allowed_origins,
+        &config.public_hosts,
+        address.ip(),
+    ));
     let sampler =
         sources::host::start(hub.clone(), config.sample_interval, shutdown.clone()).await?;
     // Idle channels and aged events go within a tenth of the history age
@@ -209,9 +226,15 @@ pub async fn serve(
             reconnect: config.reconnect_settings(),
         },
         started: Instant::now(),
+        origin,
     };
-    let address = listener.local_addr().map_err(ServerError::Serve)?;
     tracing::info!(%address, embedded_files = assets::file_count(), "livedash is listening");
+    if !state.origin.checks_host() {
+        tracing::info!(
+            %address,
+            "not bound to loopback and no --public-hosts: requests for any host name are answered"
+        );
+    }
 
     let options = http::HttpOptions {
         // Streams, plus room for page loads, assets and API calls beside them.

@@ -4,6 +4,13 @@
 //! A body is one object `{"channel", "event"?, "key"?, "data"}` or an array
 //! of them (a batch, published in order at consecutive positions, all or
 //! nothing). Everything is validated before anything is published.
+//!
+//! The body must be declared `application/json` (parameters such as
+//! `; charset=utf-8` allowed). Browsers let any page send `text/plain`, form
+//! and multipart bodies to any server without asking it first; a JSON body
+//! needs a CORS preflight, which livedash never approves. So a page of
+//! another site cannot publish, whatever it puts in the body (see `origin`
+//! for the other half of that protection).
 
 use std::sync::Arc;
 
@@ -12,7 +19,7 @@ use app::protocol::{validate_channel, PublishReply, RESET_EVENT, SERVER_CHANNELS
 use axum::{
     body::{to_bytes, Body},
     extract::State,
-    http::Request,
+    http::{header, HeaderMap, Request},
     Json,
 };
 use serde_json::Value;
@@ -122,6 +129,30 @@ pub fn parse_body(body: &[u8]) -> Result<(Vec<NewEvent<Value>>, bool), ApiError>
     Ok((events, batch))
 }
 
+/// Accepts a request whose one `Content-Type` is `application/json`, with
+/// or without parameters; refuses anything else (415) before the body is read.
+pub fn require_json(headers: &HeaderMap) -> Result<(), ApiError> {
+    let mut values = headers.get_all(header::CONTENT_TYPE).iter();
+    let refuse = |content_type: String| {
+        tracing::debug!(%content_type, "publish refused: not declared as JSON");
+        Err(ApiError::UnsupportedMediaType { content_type })
+    };
+    let Some(value) = values.next() else {
+        return refuse("a body without Content-Type".to_string());
+    };
+    let text = String::from_utf8_lossy(value.as_bytes());
+    let quoted = || text.chars().take(100).collect::<String>();
+    if values.next().is_some() {
+        return refuse(format!("several Content-Types ({}, ...)", quoted()));
+    }
+    let essence = text.split(';').next().unwrap_or_default().trim();
+    if essence.eq_ignore_ascii_case("application/json") {
+        Ok(())
+    } else {
+        refuse(quoted())
+    }
+}
+
 /// `POST /api/realtime/events`.
 pub async fn handler(
     State(hub): State<Hub>,
@@ -132,6 +163,7 @@ pub async fn handler(
 }
 
 async fn publish(hub: &Hub, request: Request<Body>) -> Result<Json<PublishReply>, ApiError> {
+    require_json(request.headers())?;
     let body = to_bytes(request.into_body(), MAX_BODY_BYTES)
         .await
         .map_err(|_| ApiError::PayloadTooLarge {
@@ -160,6 +192,42 @@ mod tests {
     fn fields_from_a_newer_client_are_ignored() {
         let (events, _) = parse_body(br#"{"channel": "room", "data": 1, "ttl": 5}"#).unwrap();
         assert_eq!(events[0].channel, "room");
+    }
+
+    #[test]
+    fn only_bodies_declared_as_json_are_taken() {
+        let headers = |values: &[&str]| {
+            let mut headers = HeaderMap::new();
+            for value in values {
+                headers.append(header::CONTENT_TYPE, value.parse().unwrap());
+            }
+            headers
+        };
+        for accepted in [
+            "application/json",
+            "Application/JSON",
+            "application/json; charset=utf-8",
+            "application/json;charset=UTF-8",
+            " application/json ",
+        ] {
+            assert!(require_json(&headers(&[accepted])).is_ok(), "{accepted:?}");
+        }
+        for refused in [
+            &[][..],
+            &["text/plain"],
+            &["text/plain; charset=utf-8"],
+            &["application/x-www-form-urlencoded"],
+            &["multipart/form-data; boundary=x"],
+            &["application/jsonp"],
+            &["application/json-seq"],
+            &["application/vnd.api+json"],
+            &["text/plain; application/json"],
+            &[""],
+            &["application/json", "text/plain"],
+        ] {
+            let error = require_json(&headers(refused)).unwrap_err();
+            assert_eq!(error.code(), "unsupported_media_type", "{refused:?}");
+        }
     }
 
     #[test]

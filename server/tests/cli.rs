@@ -19,6 +19,8 @@ fn help_describes_every_option_and_its_variable() {
         "--data-dir",
         "--sample-interval",
         "--heartbeat-interval",
+        "--allowed-origins",
+        "--public-hosts",
         "--log-level",
     ] {
         assert!(help.contains(option), "--help mentions {option}");
@@ -27,6 +29,8 @@ fn help_describes_every_option_and_its_variable() {
         "LIVEDASH_LISTEN",
         "LIVEDASH_DATA_DIR",
         "LIVEDASH_SAMPLE_INTERVAL",
+        "LIVEDASH_ALLOWED_ORIGINS",
+        "LIVEDASH_PUBLIC_HOSTS",
         "LIVEDASH_LOG_LEVEL",
     ] {
         assert!(help.contains(variable), "--help mentions {variable}");
@@ -39,6 +43,7 @@ fn unknown_options_and_invalid_values_exit_with_status_2_and_a_message() {
         &["--no-such-option"][..],
         &["--listen", "not-an-address"],
         &["--sample-interval", "0s"],
+        &["--allowed-origins", "foo"],
     ] {
         let output = livedash(args);
         assert_eq!(output.status.code(), Some(2), "{args:?}");

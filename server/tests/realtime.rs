@@ -395,6 +395,7 @@ async fn invalid_requests_get_typed_errors_and_change_nothing() {
     let post = |body: Vec<u8>| {
         client
             .post(server.url("/api/realtime/events"))
+            .header("content-type", "application/json")
             .body(body)
             .send()
     };

@@ -45,15 +45,24 @@ pub mod tempdir {
 impl TestServer {
     /// Starts a server with the given extra command-line arguments.
     pub async fn start(args: &[&str]) -> Self {
+        Self::start_bound("127.0.0.1:0", args).await
+    }
+
+    /// Starts a server bound to `bind` (e.g. `0.0.0.0:0`); `addr` is where
+    /// to reach it (loopback when bound to every interface).
+    pub async fn start_bound(bind: &str, args: &[&str]) -> Self {
         let data = tempdir::TempDir::new();
         let data_dir = data.0.display().to_string();
         let mut argv = vec!["livedash", "--data-dir", &data_dir];
         argv.extend_from_slice(args);
         let config = Config::try_parse_from(argv).expect("valid test arguments");
-        let listener = TcpListener::bind("127.0.0.1:0")
+        let listener = TcpListener::bind(bind)
             .await
             .expect("bind an ephemeral port");
-        let addr = listener.local_addr().unwrap();
+        let mut addr = listener.local_addr().unwrap();
+        if addr.ip().is_unspecified() {
+            addr.set_ip(std::net::Ipv4Addr::LOCALHOST.into());
+        }
         let (stop, stopped) = oneshot::channel::<()>();
         let task = tokio::spawn(server::serve(listener, config, async move {
             let _ = stopped.await;
@@ -257,6 +266,28 @@ impl WsClient {
         Self { stream }
     }
 
+    /// Opens a WebSocket with extra request headers (`origin`, or `host` to
+    /// replace the one of the URL); the handshake's error when it fails
+    /// (`tungstenite::Error::Http` holds a refusal's response).
+    pub async fn connect_with(
+        server: &TestServer,
+        headers: &[(&str, &str)],
+    ) -> Result<Self, tokio_tungstenite::tungstenite::Error> {
+        use tokio_tungstenite::tungstenite::{client::IntoClientRequest, http};
+        let tcp = tokio::net::TcpStream::connect(server.addr).await.unwrap();
+        let mut request = format!("ws://{}/api/realtime/ws", server.addr)
+            .into_client_request()
+            .expect("a valid WebSocket URL");
+        for (name, value) in headers {
+            request.headers_mut().insert(
+                http::HeaderName::from_bytes(name.as_bytes()).expect("a header name"),
+                http::HeaderValue::from_str(value).expect("a header value"),
+            );
+        }
+        let (stream, _) = tokio_tungstenite::client_async(request, tcp).await?;
+        Ok(Self { stream })
+    }
+
     pub async fn send(&mut self, value: serde_json::Value) {
         self.send_text(value.to_string()).await;
     }
@@ -309,5 +340,67 @@ impl WsClient {
                 Some(Ok(_)) => continue,
             }
         }
+    }
+}
+
+/// A response read off a raw HTTP/1.x connection.
+#[derive(Debug)]
+pub struct RawResponse {
+    pub status: u16,
+    /// The header block, as sent.
+    pub head: String,
+    /// The body when the response declares a `Content-Length`; empty
+    /// otherwise (streams are not read).
+    pub body: String,
+}
+
+/// Sends `head` (a request line and headers, without the closing blank
+/// line) over a new connection, exactly as written: for requests an HTTP
+/// client library would fix up, such as one without `Host`.
+pub async fn raw_request(server: &TestServer, head: &str) -> RawResponse {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut tcp = tokio::net::TcpStream::connect(server.addr).await.unwrap();
+    tcp.write_all(format!("{head}\r\n\r\n").as_bytes())
+        .await
+        .unwrap();
+    let read = async {
+        let mut buffer = Vec::new();
+        let mut chunk = [0u8; 4096];
+        let head_end = loop {
+            if let Some(end) = buffer.windows(4).position(|w| w == b"\r\n\r\n") {
+                break end;
+            }
+            let n = tcp.read(&mut chunk).await.unwrap();
+            assert!(n > 0, "the connection closed before a response head");
+            buffer.extend_from_slice(&chunk[..n]);
+        };
+        let head = String::from_utf8_lossy(&buffer[..head_end]).into_owned();
+        let length = head
+            .lines()
+            .filter_map(|line| line.split_once(':'))
+            .find(|(name, _)| name.trim().eq_ignore_ascii_case("content-length"))
+            .map(|(_, value)| value.trim().parse::<usize>().unwrap())
+            .unwrap_or(0);
+        let mut body = buffer[head_end + 4..].to_vec();
+        while body.len() < length {
+            let n = tcp.read(&mut chunk).await.unwrap();
+            assert!(n > 0, "the connection closed before the whole body");
+            body.extend_from_slice(&chunk[..n]);
+        }
+        body.truncate(length);
+        (head, body)
+    };
+    let (head, body) = tokio::time::timeout(Duration::from_secs(10), read)
+        .await
+        .expect("a response within 10 s");
+    let status = head
+        .split(' ')
+        .nth(1)
+        .and_then(|code| code.parse().ok())
+        .expect("a status line");
+    RawResponse {
+        status,
+        head,
+        body: String::from_utf8_lossy(&body).into_owned(),
     }
 }
