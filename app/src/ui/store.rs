@@ -366,11 +366,12 @@ impl LiveStore {
         let already = self
             .runtime
             .try_update_value(|runtime| std::mem::replace(&mut runtime.frame_scheduled, true));
-        if already == Some(true) {
-            return;
-        }
         #[cfg(feature = "hydrate")]
-        frames::request(*self);
+        if already != Some(true) {
+            frames::request(*self);
+        }
+        #[cfg(not(feature = "hydrate"))]
+        let _ = already;
     }
 
     fn resync(&self) {
