@@ -124,6 +124,8 @@ impl Subscriber {
                 return false;
             }
             tokio::select! {
+                // Cancel-safe: a permit not taken is not lost (only the
+                // place in the queue is, and the loop asks again).
                 permit = gate.clone().acquire_owned() => {
                     // The gate is never closed.
                     self.permit = permit.ok();
