@@ -176,6 +176,8 @@ enum Fault {
     /// skips the events up to it: what a server does when a client fell
     /// too far behind.
     Reset { at: u64, skip: u64 },
+    /// Ends every stream just before this position.
+    End(u64),
 }
 
 #[derive(Clone)]
@@ -264,6 +266,9 @@ async fn faulty_sse(
     let fault = state.fault;
     let live = stream::unfold(receiver, move |mut receiver| async move {
         let (position, json) = receiver.recv().await.ok()?;
+        if matches!(fault, Fault::End(at) if position >= at) {
+            return None;
+        }
         let event = || {
             Event::default()
                 .id(format!("1-{position}"))
@@ -339,4 +344,14 @@ async fn a_reset_is_counted_but_not_blamed() {
     assert_eq!(check["lost"], 0);
     // Positions 10 to 15 were skipped by the reset.
     assert_eq!(run.report["delivered"]["events"], 3 * 44);
+}
+
+#[tokio::test]
+async fn a_stream_that_ends_early_makes_an_incomplete_run_not_a_loss() {
+    let run = load_faulty(Fault::End(30)).await;
+    assert_eq!(run.status, 3, "{}", run.stderr);
+    assert_eq!(run.report["verdict"], "incomplete");
+    assert_eq!(run.report["delivered"]["subscriber_errors"], 3);
+    assert_eq!(run.report["exactly_once"]["lost"], 0);
+    assert_eq!(run.report["delivered"]["events"], 3 * 29);
 }

@@ -59,7 +59,7 @@ impl Setup {
             subscribers: config.subscribers,
             publishers: if config.idle { 0 } else { config.publishers },
             channel: config.channel.clone(),
-            rate: (config.rate > 0.0).then_some(config.rate),
+            rate: (!config.idle && config.rate > 0.0).then_some(config.rate),
             batch: config.batch,
             payload_bytes: config.payload_bytes,
             idle: config.idle,

@@ -124,6 +124,8 @@ impl Subscriber {
                 return false;
             }
             tokio::select! {
+                // Cancel-safe: a permit not taken is not lost (only the
+                // place in the queue is, and the loop asks again).
                 permit = gate.clone().acquire_owned() => {
                     // The gate is never closed.
                     self.permit = permit.ok();
@@ -228,15 +230,18 @@ impl Subscriber {
         }
     }
 
-    /// The subscriber's results; the exactly-once check counts what is still
-    /// owed as lost only if the run drained (not when it was stopped).
+    /// The subscriber's results. The exactly-once check counts what is still
+    /// owed as lost only if the run drained while the subscriber's
+    /// connection was sound: a run stopped early, a connection that failed or
+    /// never opened make an incomplete run, not a loss.
     pub fn into_report(mut self) -> SubscriberReport {
         if self.connected.is_some() {
             self.connect_failed("stopped before the connection was established");
         }
+        let sound = self.report.established && self.report.error.is_none();
         self.report.tally = match &*self.phase.borrow() {
-            Phase::Drain(drain) => self.verifier.finish(&drain.published),
-            Phase::Run | Phase::Stop => self.verifier.tally(),
+            Phase::Drain(drain) if sound => self.verifier.finish(&drain.published),
+            _ => self.verifier.tally(),
         };
         self.report
     }
