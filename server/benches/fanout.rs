@@ -13,39 +13,22 @@ use std::{
     time::{Duration, Instant},
 };
 
-use clap::Parser;
 use serde_json::json;
 use tokio::{
     io::{AsyncReadExt, AsyncWriteExt},
-    net::{TcpListener, TcpStream},
+    net::TcpStream,
 };
+
+mod support;
 
 const MARKER: &[u8] = b"event: message\n";
 
 #[tokio::main]
 async fn main() {
-    let args: Vec<String> = std::env::args()
-        .skip(1)
-        .filter(|a| !a.starts_with('-'))
-        .collect();
+    let args = support::args();
     let subscribers: usize = args.first().and_then(|a| a.parse().ok()).unwrap_or(1000);
     let events: usize = args.get(1).and_then(|a| a.parse().ok()).unwrap_or(20_000);
-
-    let data_dir = std::env::temp_dir().join(format!("livedash-bench-{}", std::process::id()));
-    let config = server::config::Config::parse_from([
-        "livedash",
-        "--sample-interval",
-        "1h",
-        "--log-level",
-        "warn",
-        "--history-events",
-        "100000",
-        "--data-dir",
-        data_dir.to_str().unwrap_or("/tmp/livedash-bench"),
-    ]);
-    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
-    let addr = listener.local_addr().expect("address");
-    tokio::spawn(server::serve(listener, config, std::future::pending()));
+    let (addr, _data) = support::start_server("bench", &["--history-events", "100000"]).await;
 
     let received = Arc::new(AtomicUsize::new(0));
     let done = Arc::new(AtomicUsize::new(0));
@@ -111,5 +94,4 @@ async fn main() {
         elapsed.as_secs_f64(),
         rate * subscribers as f64
     );
-    let _ = std::fs::remove_dir_all(&data_dir);
 }

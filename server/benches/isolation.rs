@@ -13,12 +13,13 @@ use std::{
     time::{Duration, Instant, SystemTime, UNIX_EPOCH},
 };
 
-use clap::Parser;
 use serde_json::json;
 use tokio::{
     io::{AsyncReadExt, AsyncWriteExt},
     net::TcpStream,
 };
+
+mod support;
 
 fn now_us() -> u64 {
     SystemTime::now()
@@ -94,28 +95,10 @@ fn report(label: &str, samples: &Mutex<Vec<u64>>) {
 
 #[tokio::main]
 async fn main() {
-    let args: Vec<String> = std::env::args()
-        .skip(1)
-        .filter(|a| !a.starts_with('-'))
-        .collect();
+    let args = support::args();
     let quiet_subscribers: usize = args.first().and_then(|a| a.parse().ok()).unwrap_or(100);
     let flood_rate: u64 = args.get(1).and_then(|a| a.parse().ok()).unwrap_or(50_000);
-
-    let data_dir = std::env::temp_dir().join(format!("livedash-isolation-{}", std::process::id()));
-    let config = server::config::Config::parse_from([
-        "livedash",
-        "--sample-interval",
-        "1h",
-        "--log-level",
-        "warn",
-        "--data-dir",
-        data_dir.to_str().unwrap_or("/tmp/livedash-isolation"),
-    ]);
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let addr = listener.local_addr().expect("address");
-    tokio::spawn(server::serve(listener, config, std::future::pending()));
+    let (addr, _data) = support::start_server("isolation", &[]).await;
 
     let recording = Arc::new(std::sync::atomic::AtomicBool::new(false));
     let alone = Arc::new(Mutex::new(Vec::new()));
@@ -196,7 +179,6 @@ async fn main() {
     for reader in readers {
         reader.abort();
     }
-    let _ = std::fs::remove_dir_all(&data_dir);
 }
 
 /// 100 events/s to `quiet` for 5 s, each carrying its send time.

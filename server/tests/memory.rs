@@ -10,6 +10,9 @@ use std::{
 
 use serde_json::{json, Value};
 
+mod support;
+use support::tempdir::TempDir;
+
 /// What the server may hold beyond its history budget: the runtime, the
 /// embedded site, allocator slack, connection buffers.
 const CONSTANT: u64 = 48 << 20;
@@ -18,16 +21,7 @@ const BUDGET: u64 = 16 << 20;
 struct Server {
     child: Child,
     base: String,
-    _data: tempdir,
-}
-
-#[allow(non_camel_case_types)]
-struct tempdir(std::path::PathBuf);
-
-impl Drop for tempdir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
+    _data: TempDir,
 }
 
 impl Drop for Server {
@@ -43,8 +37,7 @@ impl Server {
             .and_then(|l| l.local_addr())
             .expect("a free port")
             .port();
-        let data =
-            std::env::temp_dir().join(format!("livedash-memory-{}-{port}", std::process::id()));
+        let data = TempDir::new();
         let listen = format!("127.0.0.1:{port}");
         let child = Command::new(env!("CARGO_BIN_EXE_livedash"))
             .args([
@@ -55,7 +48,7 @@ impl Server {
                 "--log-level",
                 "warn",
             ])
-            .args(["--data-dir", data.to_str().expect("a UTF-8 temp path")])
+            .args(["--data-dir", data.0.to_str().expect("a UTF-8 temp path")])
             .args(args)
             .stdout(Stdio::null())
             .spawn()
@@ -63,7 +56,7 @@ impl Server {
         let server = Self {
             child,
             base: format!("http://{listen}"),
-            _data: tempdir(data),
+            _data: data,
         };
         let deadline = Instant::now() + Duration::from_secs(20);
         while reqwest::get(format!("{}/healthz", server.base))
@@ -86,6 +79,18 @@ impl Server {
             .and_then(|kib| kib.parse::<u64>().ok())
             .expect("VmRSS")
             * 1024
+    }
+
+    /// Fails unless the RSS is at most `start` plus the budget and the constant.
+    fn assert_within_budget(&self, start: u64) {
+        let end = self.rss();
+        assert!(
+            end <= start + BUDGET + CONSTANT,
+            "RSS went from {} MiB to {} MiB (budget {} MiB)",
+            mib(start),
+            mib(end),
+            mib(BUDGET)
+        );
     }
 
     async fn publish(&self, client: &reqwest::Client, body: Value) -> u16 {
@@ -115,14 +120,7 @@ async fn a_hundred_thousand_channel_names_stay_within_the_budget() {
             .collect();
         assert_eq!(server.publish(&client, Value::Array(events)).await, 200);
     }
-    let end = server.rss();
-    assert!(
-        end <= start + BUDGET + CONSTANT,
-        "RSS went from {} MiB to {} MiB (budget {} MiB)",
-        mib(start),
-        mib(end),
-        mib(BUDGET)
-    );
+    server.assert_within_budget(start);
 }
 
 #[tokio::test]
@@ -142,12 +140,5 @@ async fn large_payloads_on_one_channel_stay_within_the_budget() {
             200
         );
     }
-    let end = server.rss();
-    assert!(
-        end <= start + BUDGET + CONSTANT,
-        "RSS went from {} MiB to {} MiB (budget {} MiB)",
-        mib(start),
-        mib(end),
-        mib(BUDGET)
-    );
+    server.assert_within_budget(start);
 }

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use futures_util::{SinkExt, StreamExt};
 use serde_json::{json, Value};
-use support::{metrics_text, poll, quiet_server, SseReader, TestServer, WsClient};
+use support::{metrics_text, poll, post_status, quiet_server, SseReader, WsClient};
 use tokio_tungstenite::tungstenite::Message;
 
 const STREAM_EVENTS: u64 = 2_000;
@@ -145,16 +145,6 @@ async fn snapshot_requests_are_throttled_per_connection() {
     assert_eq!(ws.recv_type("pong").await["request_id"], "still");
 }
 
-async fn publish_status(server: &TestServer, body: Value) -> (u16, Value) {
-    let response = reqwest::Client::new()
-        .post(server.url("/api/realtime/events"))
-        .json(&body)
-        .send()
-        .await
-        .unwrap();
-    (response.status().as_u16(), response.json().await.unwrap())
-}
-
 #[tokio::test]
 async fn a_publish_past_the_channel_cap_is_refused_whole_and_others_go_on() {
     let server = quiet_server(&["--max-channels", "10"]).await;
@@ -162,12 +152,12 @@ async fn a_publish_past_the_channel_cap_is_refused_whole_and_others_go_on() {
     let batch: Vec<Value> = (0..8)
         .map(|i| json!({"channel": format!("c{i}"), "data": i}))
         .collect();
-    assert_eq!(publish_status(&server, Value::Array(batch)).await.0, 200);
+    assert_eq!(post_status(&server, Value::Array(batch)).await.0, 200);
     let over: Vec<Value> = ["c0", "new-1", "new-2", "new-3"]
         .iter()
         .map(|c| json!({"channel": c, "data": "x"}))
         .collect();
-    let (status, body) = publish_status(&server, Value::Array(over)).await;
+    let (status, body) = post_status(&server, Value::Array(over)).await;
     assert_eq!(status, 429);
     assert_eq!(body["error"]["code"], "channel_limit");
     let (_, c0) = poll(&server, "channels=c0&timeout=0").await;
@@ -177,7 +167,7 @@ async fn a_publish_past_the_channel_cap_is_refused_whole_and_others_go_on() {
         "c0 unchanged"
     );
     assert_eq!(
-        publish_status(&server, json!({"channel": "c0", "data": 2}))
+        post_status(&server, json!({"channel": "c0", "data": 2}))
             .await
             .0,
         200
@@ -188,11 +178,11 @@ async fn a_publish_past_the_channel_cap_is_refused_whole_and_others_go_on() {
 async fn an_event_larger_than_a_channel_keeps_is_refused() {
     let server = quiet_server(&["--history-bytes", "64KiB"]).await;
     let big = "x".repeat(100_000);
-    let (status, body) = publish_status(&server, json!({"channel": "room", "data": big})).await;
+    let (status, body) = post_status(&server, json!({"channel": "room", "data": big})).await;
     assert_eq!(status, 413);
     assert_eq!(body["error"]["code"], "event_too_large");
     assert_eq!(
-        publish_status(&server, json!({"channel": "room", "data": 1}))
+        post_status(&server, json!({"channel": "room", "data": 1}))
             .await
             .0,
         200
@@ -214,7 +204,7 @@ async fn idle_channels_expire_after_the_history_age() {
     let batch: Vec<Value> = (0..50)
         .map(|i| json!({"channel": format!("once-{i}"), "data": i}))
         .collect();
-    publish_status(&server, Value::Array(batch)).await;
+    post_status(&server, Value::Array(batch)).await;
     let mut follower = SseReader::new(
         reqwest::get(server.url("/api/realtime/sse?channels=once-0"))
             .await

@@ -46,8 +46,10 @@ pub const MAX_MESSAGE_BYTES: usize = 64 * 1024;
 /// Largest frame the socket reads at all; larger ones close the connection
 /// (1009), since reading them is already the cost.
 pub const MAX_FRAME_BYTES: usize = 1024 * 1024;
-/// How long one write may take before the client is deemed not reading.
-pub const WRITE_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long one write may take before the client is deemed not reading:
+/// the connection's own write deadline, checked here too so the client
+/// gets a close frame that says why.
+pub const WRITE_TIMEOUT: Duration = crate::http::WRITE_TIMEOUT;
 /// Most deliveries written per batch.
 const MAX_BATCH: usize = 256;
 /// The delivery window of latest-value channels while the page is hidden.

@@ -170,16 +170,22 @@ fn parse_block(block: &str) -> SseEvent {
     event
 }
 
-/// Posts a publish body; returns the reply.
-pub async fn post_events(server: &TestServer, body: serde_json::Value) -> serde_json::Value {
+/// Posts a publish body as JSON; returns the status and the reply.
+pub async fn post_status(server: &TestServer, body: serde_json::Value) -> (u16, serde_json::Value) {
     let response = reqwest::Client::new()
         .post(server.url("/api/realtime/events"))
         .json(&body)
         .send()
         .await
         .unwrap();
-    assert_eq!(response.status(), 200, "publish {body}");
-    response.json().await.unwrap()
+    (response.status().as_u16(), response.json().await.unwrap())
+}
+
+/// Posts a publish body that must be accepted; returns the reply.
+pub async fn post_events(server: &TestServer, body: serde_json::Value) -> serde_json::Value {
+    let (status, reply) = post_status(server, body.clone()).await;
+    assert_eq!(status, 200, "publish {body}: {reply}");
+    reply
 }
 
 /// Publishes one event through the HTTP API; returns its id.
