@@ -54,6 +54,9 @@ pub const WRITE_TIMEOUT: Duration = crate::http::WRITE_TIMEOUT;
 const MAX_BATCH: usize = 256;
 /// The delivery window of latest-value channels while the page is hidden.
 const HIDDEN_WINDOW: Duration = Duration::from_secs(1);
+/// What a connection's read buffer starts at (it grows to the frame being
+/// read, up to `MAX_FRAME_BYTES`).
+const READ_BUFFER_BYTES: usize = 4 * 1024;
 /// `request_snapshot`s a connection may make in a burst...
 const SNAPSHOT_BURST: f64 = 5.0;
 /// ...and per second after it.
@@ -69,6 +72,13 @@ pub async fn handler(
     Ok(upgrade
         .max_message_size(MAX_FRAME_BYTES)
         .max_frame_size(MAX_FRAME_BYTES)
+        // The library's defaults allocate 128 KiB per connection up front
+        // for reading; client messages are small, and the buffer grows to
+        // the frame being read when one is larger.
+        .read_buffer_size(READ_BUFFER_BYTES)
+        // Every message is written (and flushed) as it is sent: nothing to
+        // gather, so nothing is held between sends.
+        .write_buffer_size(0)
         .on_upgrade(move |socket| Connection::new(socket, hub, streams, slot).run()))
 }
 
