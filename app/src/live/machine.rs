@@ -8,8 +8,8 @@
 //! The machine owns at most one connection at a time and decides
 //! everything around it: which transport ([`TransportPolicy`]: SSE,
 //! WebSocket once the page sends, falling back to polling and probing
-//! back), when to reconnect ([`Backoff`] with seeded [`Jitter`], at once when
-//! the browser comes back online), when a silent connection is dead (no
+//! back), when to reconnect ([`Backoff`](crate::live::backoff::Backoff)
+//! with seeded [`Jitter`], at once when the browser comes back online), when a silent connection is dead (no
 //! event or heartbeat for twice the server's heartbeat interval, checked on
 //! each [`Input::Tick`]), and which events are new ([`ResumePoint`]: every
 //! connection resumes from the last position received, so nothing is
@@ -26,261 +26,36 @@
 //! down cannot disturb its successor. Timers carry an id for the same
 //! reason: a timer that was superseded does nothing when it fires.
 //!
-//! Polling is driven from here too, one request at a time
-//! ([`Effect::Poll`]): the first asks for an immediate answer, the next
-//! ones wait on the server up to the heartbeat interval; a hidden page
-//! waits [`HIDDEN_POLL_DELAY_MS`] between polls, and the
-//! [`CircuitBreaker`] holds requests back while the server keeps failing.
+//! Its interface is in `inputs` and `effects`; what it makes of what
+//! arrives is in `receive`, what it sends in `send`, and polling, which it
+//! drives one request at a time ([`Effect::Poll`]), in `poll`.
 
 use std::collections::BTreeSet;
 
-use serde_json::Value;
-
 use crate::{
     live::{
-        backoff::{Backoff, Jitter},
+        backoff::Jitter,
         breaker::CircuitBreaker,
-        frame::Delivery,
-        interest::Interest,
         outbox::Outbox,
         policy::{TransportPolicy, PROBE_EVERY_MS},
         resume::ResumePoint,
         state::{ConnectionState, Transport},
-        subscription::{change_messages, Subscription},
+        subscription::Subscription,
     },
-    protocol::{
-        ClientMessage, Envelope, PollReply, Position, ServerMessage, Snapshot, RESET_EVENT,
-        SNAPSHOT_EVENT,
-    },
+    protocol::{ClientMessage, Position},
 };
 
+mod effects;
+mod inputs;
+mod poll;
+mod receive;
+mod send;
 #[cfg(test)]
 mod tests;
 
-/// How often the glue feeds [`Input::Tick`].
-pub const TICK_MS: u64 = 500;
-/// How long a hidden page waits between polls.
-pub const HIDDEN_POLL_DELAY_MS: u64 = 2_000;
-/// The shortest wait before asking a circuit breaker again.
-const BREAKER_RECHECK_MS: u64 = 100;
-
-/// How the client connects.
-#[derive(Clone, Debug)]
-pub struct Settings {
-    /// The channels (and keys) to subscribe to at first.
-    pub interest: Interest,
-    /// Where to resume from on the first connection.
-    pub since: Option<Position>,
-    /// A transport the user pinned.
-    pub pinned: Option<Transport>,
-    /// The transport to use when it works.
-    pub preferred: Transport,
-    /// Reconnection delays.
-    pub backoff: Backoff,
-    /// Failed attempts before giving up (`None`: never give up).
-    pub max_failures: Option<u32>,
-    /// The server's heartbeat interval.
-    pub heartbeat_ms: u64,
-    /// Whether the page is hidden at the start.
-    pub hidden: bool,
-    /// Which transports this browser has.
-    pub available: Available,
-    /// Seeds the reconnection jitter.
-    pub seed: u64,
-}
-
-/// Which transports the browser has (polling needs only `fetch`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Available {
-    /// `EventSource` exists.
-    pub sse: bool,
-    /// `WebSocket` exists.
-    pub ws: bool,
-}
-
-impl Available {
-    fn has(&self, transport: Transport) -> bool {
-        match transport {
-            Transport::Sse => self.sse,
-            Transport::Ws => self.ws,
-            Transport::Poll => true,
-        }
-    }
-}
-
-/// What the browser says at the moment of an input.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Env {
-    /// The page clock (`performance.now()`), in milliseconds.
-    pub now_ms: u64,
-    /// `navigator.onLine`.
-    pub online: bool,
-}
-
-/// Something that happened.
-#[derive(Clone, Debug, PartialEq)]
-pub enum Input {
-    /// The page started the client.
-    Start,
-    /// Connection `generation` reports.
-    Report {
-        /// Which connection (see [`Effect::Open`]).
-        generation: u64,
-        /// What it reports.
-        report: Report,
-    },
-    /// A timer set by [`Effect::Schedule`] fired.
-    TimerFired(Timer),
-    /// The clock ticked (every [`TICK_MS`]): time to check for silence and
-    /// to probe.
-    Tick,
-    /// The browser's `online` event.
-    Online,
-    /// The browser's `offline` event.
-    Offline,
-    /// The page was hidden or shown.
-    VisibilityChanged {
-        /// True when hidden.
-        hidden: bool,
-    },
-    /// The user pinned a transport (`None`: automatic).
-    Pin(Option<Transport>),
-    /// The user clicked Reconnect.
-    Reconnect,
-    /// The page lost events it could not hold: start over from a snapshot.
-    Resync,
-    /// The mounted widgets now need this.
-    SetInterest(Interest),
-    /// The page publishes an event (see [`Machine::can_publish`]).
-    Publish {
-        /// The channel.
-        channel: String,
-        /// The event type.
-        event: String,
-        /// The payload.
-        data: Value,
-    },
-    /// An [`Effect::Send`] could not go out: the socket was not open.
-    Unsent(ClientMessage),
-}
-
-/// What a connection reports.
-#[derive(Clone, Debug, PartialEq)]
-pub enum Report {
-    /// WebSocket: the socket is open (subscriptions not yet confirmed).
-    SocketOpened,
-    /// SSE: the stream is open (it may not deliver anything yet).
-    Opened,
-    /// SSE: a heartbeat.
-    Heartbeat,
-    /// SSE: an event, snapshot or reset.
-    Envelope(Envelope<Value>),
-    /// WebSocket: a message from the server.
-    Message(ServerMessage),
-    /// Polling: the answer to [`Effect::Poll`].
-    PollAnswered(PollReply),
-    /// Polling: the request failed.
-    PollFailed,
-    /// The connection failed or ended.
-    Failed,
-}
-
-/// What to do.
-#[derive(Clone, Debug, PartialEq)]
-pub enum Effect {
-    /// Open connection `generation` (any earlier one is closed first).
-    Open {
-        /// Tags the connection's reports.
-        generation: u64,
-        /// On which transport, asking for what.
-        open: Open,
-    },
-    /// Close the connection; it must report nothing more.
-    Close,
-    /// Send over the open WebSocket; if it cannot go now, report
-    /// [`Input::Unsent`] so it waits in the outbox.
-    Send(ClientMessage),
-    /// Send over the open WebSocket if it can go now; otherwise drop it
-    /// (it describes the current state, which the next socket sends anew).
-    TrySend(ClientMessage),
-    /// Make one poll request on connection `generation` and report its
-    /// answer or failure.
-    Poll {
-        /// The polling connection.
-        generation: u64,
-        /// What to ask for (`since` is where the next poll continues).
-        request: Subscription,
-        /// How long the server may hold the request, in seconds.
-        timeout_s: f64,
-    },
-    /// Feed [`Input::TimerFired`] with `timer` after `delay_ms`.
-    Schedule {
-        /// Which timer.
-        timer: Timer,
-        /// In milliseconds.
-        delay_ms: u64,
-    },
-    /// Hand a delivery to the store.
-    Deliver(Delivery),
-    /// Show this status.
-    Status(Status),
-    /// Log a warning for a person.
-    Warn(String),
-}
-
-/// A connection to open.
-#[derive(Clone, Debug, PartialEq)]
-pub enum Open {
-    /// An `EventSource` asking for this.
-    Sse(Subscription),
-    /// A WebSocket; it subscribes once open (see [`Report::SocketOpened`]).
-    Ws,
-    /// Polling; the requests follow as [`Effect::Poll`].
-    Poll,
-}
-
-impl Open {
-    /// The transport.
-    pub fn transport(&self) -> Transport {
-        match self {
-            Open::Sse(_) => Transport::Sse,
-            Open::Ws => Transport::Ws,
-            Open::Poll => Transport::Poll,
-        }
-    }
-}
-
-/// A timer: its kind and the id that tells a current one from a superseded one.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Timer {
-    /// What it is for.
-    pub kind: TimerKind,
-    /// Unique per machine.
-    pub id: u64,
-}
-
-/// What a timer is for.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum TimerKind {
-    /// The next reconnection attempt.
-    Retry,
-    /// The next poll request (after a hidden page's pause or while the
-    /// circuit breaker is open).
-    Poll,
-}
-
-/// What the page shows about the connection.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Status {
-    /// Where the connection stands.
-    pub state: ConnectionState,
-    /// The transport in use (or being tried).
-    pub transport: Transport,
-    /// The transport the user pinned, if any.
-    pub pinned: Option<Transport>,
-    /// Messages waiting for a WebSocket to carry them.
-    pub queued: usize,
-}
+pub use effects::{Effect, Open, Status, Timer, TimerKind};
+pub use inputs::{Available, Env, Input, Report, Settings, TICK_MS};
+pub use poll::HIDDEN_POLL_DELAY_MS;
 
 /// The current connection.
 #[derive(Clone, Debug)]
@@ -542,32 +317,6 @@ impl Machine {
         }
     }
 
-    /// Makes the next poll request of a polling connection, unless the
-    /// circuit breaker holds it back.
-    fn poll(&mut self, env: Env) {
-        let Some(link) = &self.link else {
-            return;
-        };
-        if link.transport != Transport::Poll {
-            return;
-        }
-        if self.breaker.allow(env.now_ms) {
-            let timeout_s = if link.answered {
-                (self.settings.heartbeat_ms as f64 / 1000.0).clamp(0.5, 25.0)
-            } else {
-                0.0
-            };
-            self.effects.push(Effect::Poll {
-                generation: self.generation,
-                request: self.subscription(self.resume.last()),
-                timeout_s,
-            });
-        } else {
-            let wait = self.breaker.wait_ms(env.now_ms).max(BREAKER_RECHECK_MS);
-            self.poll_timer = Some(self.schedule(TimerKind::Poll, wait));
-        }
-    }
-
     fn report(&mut self, env: Env, generation: u64, report: Report) {
         // The breaker judges the server, whichever connection asked.
         match report {
@@ -586,24 +335,6 @@ impl Machine {
             Report::Message(message) => self.message(env, message),
             Report::PollAnswered(reply) => self.poll_answered(env, reply),
             Report::PollFailed | Report::Failed => self.fail(env),
-        }
-    }
-
-    fn socket_opened(&mut self) {
-        let Some(link) = &mut self.link else {
-            return;
-        };
-        link.socket_open = true;
-        let since = link.since;
-        for message in self.subscription(since).opening_messages() {
-            self.effects.push(Effect::TrySend(message));
-        }
-        if self.hidden {
-            self.effects
-                .push(Effect::TrySend(ClientMessage::SetVisibility {
-                    hidden: true,
-                    request_id: None,
-                }));
         }
     }
 
@@ -638,97 +369,6 @@ impl Machine {
     fn went_live(&mut self) {
         self.attempt = 0;
         self.state = ConnectionState::Live;
-    }
-
-    fn message(&mut self, env: Env, message: ServerMessage) {
-        match message {
-            ServerMessage::Event(envelope) => self.receive(env, envelope),
-            ServerMessage::Snapshot(snapshot) | ServerMessage::Reset(snapshot) => {
-                self.heard(env);
-                self.apply_snapshot(snapshot.envelope);
-            }
-            ServerMessage::Subscribed { .. } => {
-                self.opened(env);
-                self.heard(env);
-            }
-            ServerMessage::Error { code, message, .. } => self.effects.push(Effect::Warn(format!(
-                "livedash: the server refused a message: {code}: {message}"
-            ))),
-            // Replies and heartbeats: the server is there.
-            _ => self.heard(env),
-        }
-    }
-
-    /// An event, snapshot or reset envelope.
-    fn receive(&mut self, env: Env, envelope: Envelope<Value>) {
-        self.heard(env);
-        if envelope.event == SNAPSHOT_EVENT || envelope.event == RESET_EVENT {
-            let Envelope {
-                id,
-                channel,
-                event,
-                key,
-                ts,
-                data,
-            } = envelope;
-            match serde_json::from_value::<Snapshot>(data) {
-                Ok(data) => self.apply_snapshot(Envelope {
-                    id,
-                    channel,
-                    event,
-                    key,
-                    ts,
-                    data,
-                }),
-                Err(error) => self.effects.push(Effect::Warn(format!(
-                    "livedash: ignoring a malformed snapshot: {error}"
-                ))),
-            }
-        } else if self.resume.accept(envelope.id) {
-            self.effects
-                .push(Effect::Deliver(Delivery::Event(envelope)));
-        }
-    }
-
-    /// A snapshot replaces what the page holds of its channels and moves
-    /// the client to the position it was taken at.
-    fn apply_snapshot(&mut self, envelope: Envelope<Snapshot>) {
-        self.resume.reset_to(envelope.id);
-        let delivery = Delivery::snapshot(&envelope.channel, envelope.data);
-        if let Delivery::Snapshot { channels, .. } = &delivery {
-            for channel in channels {
-                self.fresh.remove(channel);
-            }
-        }
-        self.effects.push(Effect::Deliver(delivery));
-    }
-
-    fn poll_answered(&mut self, env: Env, reply: PollReply) {
-        let Some(link) = &mut self.link else {
-            return;
-        };
-        let first = !std::mem::replace(&mut link.answered, true);
-        if first {
-            self.opened(env);
-        }
-        self.heard(env);
-        for envelope in reply.events {
-            self.receive(env, envelope);
-        }
-        // Polls continue from where the server says, even when nothing of
-        // ours arrived (other channels moved the log on).
-        if self
-            .resume
-            .last()
-            .is_some_and(|last| reply.next.is_after(&last))
-        {
-            self.resume.reset_to(reply.next);
-        }
-        if self.hidden {
-            self.poll_timer = Some(self.schedule(TimerKind::Poll, HIDDEN_POLL_DELAY_MS));
-        } else {
-            self.poll(env);
-        }
     }
 
     /// The current connection failed: reconnect, at once or after a
@@ -801,66 +441,6 @@ impl Machine {
             self.probing = true;
             self.fallback_since_ms = env.now_ms;
             self.connect(env);
-        }
-    }
-
-    /// Sends now if a socket is open and nothing waits before the message;
-    /// otherwise queues it.
-    fn send(&mut self, message: ClientMessage) {
-        if self.outbox.is_empty() && self.socket_open() {
-            self.effects.push(Effect::Send(message));
-        } else {
-            self.outbox.push(message);
-        }
-    }
-
-    /// The page only needs a WebSocket once it sends, so the first publish
-    /// moves an automatic client to WebSocket (resuming from its position:
-    /// nothing is missed or repeated); until the socket is open the message
-    /// waits in the outbox.
-    fn publish(&mut self, env: Env, channel: String, event: String, data: Value) {
-        let upgrade = match self.settings.pinned {
-            Some(pinned) if pinned != Transport::Ws => return,
-            Some(_) => false,
-            None if self.settings.preferred == Transport::Ws => false,
-            None => {
-                self.settings.preferred = Transport::Ws;
-                self.policy = self.policy_for(Transport::Ws);
-                true
-            }
-        };
-        self.send(ClientMessage::Publish {
-            channel,
-            event: Some(event),
-            key: None,
-            data,
-            request_id: None,
-        });
-        if upgrade {
-            self.restart(env);
-        }
-    }
-
-    /// Over an open WebSocket the connection stays and messages carry the
-    /// change; other transports reconnect, resuming from the last
-    /// position, with the new channels (and widened filters) starting from
-    /// a snapshot.
-    fn set_interest(&mut self, env: Env, next: Interest) {
-        let changes = self.settings.interest.changes_to(&next);
-        if changes.is_empty() {
-            return;
-        }
-        self.settings.interest = next;
-        // Until their snapshot arrives: should this connection break
-        // first, the next one starts them from a snapshot too.
-        self.fresh.extend(changes.added.iter().cloned());
-        self.fresh.extend(changes.widened.iter().cloned());
-        if !self.socket_open() {
-            self.restart(env);
-            return;
-        }
-        for message in change_messages(&changes, &self.settings.interest) {
-            self.send(message);
         }
     }
 

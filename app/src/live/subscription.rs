@@ -27,8 +27,8 @@ const OPENING_REQUEST_ID: &str = "live";
 pub struct Subscription {
     /// Every channel, in name order.
     pub channels: Vec<String>,
-    /// Per filtered channel, the only keys wanted, in order.
-    pub filters: BTreeMap<String, Vec<String>>,
+    /// Per filtered channel, the only keys wanted.
+    pub filters: BTreeMap<String, BTreeSet<String>>,
     /// Where the client left off (`None`: start from a snapshot).
     pub since: Option<Position>,
     /// Channels that start from a snapshot although `since` is set (always
@@ -44,14 +44,13 @@ impl Subscription {
             Some(_) => fresh.intersection(&interest.channels).cloned().collect(),
             None => Vec::new(),
         };
+        // A clone and a retain, not a collect: collecting into a map sorts,
+        // and every sort of another element type is more code in the page.
+        let mut filters = interest.filters.clone();
+        filters.retain(|channel, _| interest.channels.contains(channel));
         Self {
             channels: interest.channel_list(),
-            filters: interest
-                .filters
-                .iter()
-                .filter(|(channel, _)| interest.channels.contains(*channel))
-                .map(|(channel, keys)| (channel.clone(), keys.iter().cloned().collect()))
-                .collect(),
+            filters,
             since,
             fresh,
         }
@@ -69,26 +68,29 @@ impl Subscription {
             .into_iter()
             .filter(|(channels, _)| !channels.is_empty())
             .map(|(channels, since)| ClientMessage::Subscribe {
-                filter: self.wire_filter(channels.iter().copied()),
+                filter: wire_filter(&self.filters, channels.iter().copied()),
                 channels: channels.into_iter().cloned().collect(),
                 since,
                 request_id: Some(Value::from(OPENING_REQUEST_ID)),
             })
             .collect()
     }
+}
 
-    /// The filters of `channels` as the protocol carries them; `None` when
-    /// none of them is filtered.
-    fn wire_filter<'a>(
-        &self,
-        channels: impl IntoIterator<Item = &'a String>,
-    ) -> Option<HashMap<String, Vec<String>>> {
-        let filter: HashMap<String, Vec<String>> = channels
-            .into_iter()
-            .filter_map(|channel| Some((channel.clone(), self.filters.get(channel)?.clone())))
-            .collect();
-        (!filter.is_empty()).then_some(filter)
-    }
+/// The filters of `channels` as the protocol carries them; `None` when none
+/// of them is filtered.
+fn wire_filter<'a>(
+    filters: &BTreeMap<String, BTreeSet<String>>,
+    channels: impl IntoIterator<Item = &'a String>,
+) -> Option<HashMap<String, Vec<String>>> {
+    let filter: HashMap<String, Vec<String>> = channels
+        .into_iter()
+        .filter_map(|channel| {
+            let keys = filters.get(channel)?;
+            Some((channel.clone(), keys.iter().cloned().collect()))
+        })
+        .collect();
+    (!filter.is_empty()).then_some(filter)
 }
 
 /// The messages that take an open WebSocket from one interest to `next`:
@@ -101,12 +103,7 @@ pub fn change_messages(changes: &Changes, next: &Interest) -> Vec<ClientMessage>
         messages.push(ClientMessage::Subscribe {
             channels: changes.added.clone(),
             since: None,
-            filter: next.filters_of(&changes.added).map(|filters| {
-                filters
-                    .into_iter()
-                    .map(|(channel, keys)| (channel.clone(), keys.iter().cloned().collect()))
-                    .collect()
-            }),
+            filter: wire_filter(&next.filters, &changes.added),
             request_id: None,
         });
     }
@@ -159,7 +156,10 @@ mod tests {
         let resuming = Subscription::new(&wanted, Some(Position::new(1, 5)), &fresh);
         assert_eq!(resuming.channels, names(&["dashboard:main", "metrics"]));
         assert_eq!(resuming.fresh, names(&["dashboard:main"]));
-        assert_eq!(resuming.filters["metrics"], names(&["web-1"]));
+        assert_eq!(
+            resuming.filters["metrics"],
+            BTreeSet::from(["web-1".to_string()])
+        );
         let from_nothing = Subscription::new(&wanted, None, &fresh);
         assert!(from_nothing.fresh.is_empty(), "every channel starts fresh");
     }

@@ -3,12 +3,19 @@
 
 use std::time::Duration;
 
-use serde_json::json;
+use serde_json::{json, Value};
 
 use super::*;
 use crate::{
-    live::{interest::Needs, policy::FALLBACK_AFTER},
-    protocol::SnapshotMessage,
+    live::{
+        backoff::Backoff,
+        frame::Delivery,
+        interest::{Interest, Needs},
+        policy::FALLBACK_AFTER,
+    },
+    protocol::{
+        Envelope, PollReply, ServerMessage, Snapshot, SnapshotMessage, RESET_EVENT, SNAPSHOT_EVENT,
+    },
 };
 
 const HEARTBEAT_MS: u64 = 2_000;
