@@ -724,13 +724,21 @@ fn interest_changes_over_an_open_websocket_become_messages() {
         opened(&effects).is_empty() && closes(&effects) == 0,
         "the socket stays"
     );
-    let types: Vec<String> = sent(&effects)
+    let types: Vec<Value> = sent(&effects)
         .iter()
-        .map(|m| serde_json::from_str::<Value>(&m.to_json()).unwrap()["type"].to_string())
+        .map(|m| serde_json::from_str::<Value>(&m.to_json()).unwrap()["type"].clone())
         .collect();
     assert_eq!(
         types,
-        [r#""subscribe""#, r#""unsubscribe""#, r#""set_filter""#]
+        [
+            json!("subscribe"),
+            json!("unsubscribe"),
+            json!("set_filter")
+        ]
+    );
+    assert!(
+        effects.iter().all(|e| !matches!(e, Effect::TrySend(_))),
+        "each waits in the outbox should the socket be closing"
     );
     assert!(matches!(
         sent(&effects)[0],
