@@ -3,14 +3,14 @@
 //!
 //! Built with no features it is plain Rust (serde only), so the server's
 //! tests, a load generator or a fuzzer can use the wire types and client
-//! logic without Leptos. The `ssr` feature adds the server-side rendering of
+//! logic (the live client's state machine, the page's reducer) without
+//! Leptos. The `ssr` feature adds the server-side rendering of
 //! the page; `hydrate` adds the browser side (EventSource, canvas charts).
 
 pub mod format;
 pub mod live;
 pub mod protocol;
 
-#[cfg(any(feature = "ssr", feature = "hydrate"))]
 pub mod ui;
 #[cfg(any(feature = "ssr", feature = "hydrate"))]
 pub mod widgets;

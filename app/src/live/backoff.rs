@@ -3,7 +3,8 @@
 //! Attempt `k` (0-based) waits a uniformly random time in
 //! `[0, min(cap, base * 2^k)]`, so many clients that lost the same server do
 //! not come back in lock-step, and none retries in a tight loop: the delay
-//! is never below `floor`.
+//! is never below `floor`. The randomness comes from a [`Jitter`] the
+//! caller owns and seeds, so a test can replay the same delays.
 
 use std::time::Duration;
 
@@ -48,6 +49,33 @@ impl Backoff {
     }
 }
 
+/// A seeded source of the random numbers behind the jitter (SplitMix64:
+/// a few instructions, good enough to spread clients apart, and the same
+/// sequence for the same seed).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Jitter {
+    state: u64,
+}
+
+impl Jitter {
+    /// A source that starts from `seed` (the page seeds it from
+    /// `Math.random`, tests from a constant).
+    pub fn new(seed: u64) -> Self {
+        Self { state: seed }
+    }
+
+    /// The next number, uniform in `[0, 1)`.
+    pub fn next_unit(&mut self) -> f64 {
+        self.state = self.state.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.state;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^= z >> 31;
+        // The top 53 bits: every value is exact in an f64 and below 1.
+        (z >> 11) as f64 / (1u64 << 53) as f64
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -83,5 +111,16 @@ mod tests {
         let backoff = Backoff::default();
         assert_eq!(backoff.delay(3, 0.5), Duration::from_secs(4));
         assert_eq!(backoff.delay(3, 0.0), backoff.floor);
+    }
+
+    #[test]
+    fn jitter_repeats_for_a_seed_and_stays_below_one() {
+        let (mut a, mut b) = (Jitter::new(7), Jitter::new(7));
+        let units: Vec<f64> = (0..1_000).map(|_| a.next_unit()).collect();
+        assert!(units.iter().all(|&u| (0.0..1.0).contains(&u)));
+        assert_eq!(units, (0..1_000).map(|_| b.next_unit()).collect::<Vec<_>>());
+        let low = units.iter().filter(|&&u| u < 0.5).count();
+        assert!((400..600).contains(&low), "{low} of 1000 below one half");
+        assert_ne!(Jitter::new(8).next_unit(), units[0]);
     }
 }

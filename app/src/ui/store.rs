@@ -3,11 +3,13 @@
 //! The live client hands deliveries to [`LiveStore::receive`], which only
 //! buffers them ([`FrameBuffer`]). Once per animation frame (a timer while
 //! the tab is hidden, so work still happens, just less often) the buffer is
-//! applied in one batch: every metric sample joins the CPU series, but each
-//! signal is set at most once, with the newest value. Widgets read only the
-//! memos they show, so an update re-renders only what changed. While the
-//! display is paused nothing is applied; the bounded buffer keeps
-//! collecting and the page catches up on resume.
+//! applied in one batch: the [`PageState`] reducer decides what the frame
+//! changes (every metric sample joins the CPU series, but each signal is
+//! set at most once, with the newest value) and the store only mirrors
+//! those [`Changes`] into its signals. Widgets read only the memos they
+//! show, so an update re-renders only what changed. While the display is
+//! paused nothing is applied; the bounded buffer keeps collecting and the
+//! page catches up on resume.
 
 use std::collections::{BTreeMap, VecDeque};
 
@@ -18,47 +20,21 @@ use crate::{
     live::{
         frame::{Delivery, Frame, FrameBuffer},
         interest::{Interest, Needs},
-        patch::{Patch, PATCH_EVENT},
         series::SeriesWindow,
         state::{ConnectionState, Transport},
     },
-    protocol::{Bootstrap, Envelope, HostSample, Position, METRICS_CHANNEL, METRICS_EVENT},
+    protocol::{Bootstrap, HostSample, Position, METRICS_CHANNEL},
+    ui::reducer::{BoardChange, Changes, FeedItem, PageState},
 };
 
 /// How much CPU history the chart shows.
 pub const CHART_SPAN_MS: i64 = 60_000;
 /// The most points the chart keeps, whatever the sample rate.
 pub const CHART_MAX_POINTS: usize = 1_200;
-/// The dashboard's own channel: activity events and board patches.
-pub const DASHBOARD_CHANNEL: &str = "dashboard:main";
 /// Activity entries kept on the page.
 pub const FEED_LIMIT: usize = 200;
 /// Deliveries buffered between frames (and while paused).
 pub const FRAME_BUFFER: usize = 20_000;
-
-/// One activity entry.
-#[derive(Clone, Debug, PartialEq)]
-pub struct FeedItem {
-    /// Its position (unique: the list's key).
-    pub id: Position,
-    /// Its event type.
-    pub event: String,
-    /// Its payload, as JSON text.
-    pub text: String,
-}
-
-/// What one frame changes, gathered before any signal is written.
-#[derive(Default)]
-struct FrameChanges {
-    /// The newest sample of this host.
-    newest_sample: Option<HostSample>,
-    /// Every sample's CPU point, for the series.
-    points: Vec<(i64, f64)>,
-    /// New activity entries, oldest first.
-    feed: Vec<FeedItem>,
-    /// Status board patches, in order.
-    patches: Vec<Patch>,
-}
 
 /// The page's live state, shared by every widget through context.
 #[derive(Clone, Copy)]
@@ -91,8 +67,8 @@ pub struct LiveStore {
     pub board: RwSignal<BTreeMap<String, RwSignal<Value>>>,
     /// What the mounted widgets need from the server.
     needs: RwSignal<Needs>,
-    /// The server's own host: the cards and the chart show its samples only.
-    own_host: StoredValue<Option<String>>,
+    /// What the reducer remembers between frames.
+    page: StoredValue<PageState>,
     runtime: StoredValue<Runtime, LocalStorage>,
 }
 
@@ -127,7 +103,7 @@ impl LiveStore {
             board_keys: RwSignal::new(Vec::new()),
             board: RwSignal::new(BTreeMap::new()),
             needs: RwSignal::new(Needs::default()),
-            own_host: StoredValue::new(bootstrap.samples.last().map(|s| s.host.clone())),
+            page: StoredValue::new(PageState::new(bootstrap.samples.last())),
             runtime: StoredValue::new_local(Runtime {
                 buffer: Some(FrameBuffer::new(FRAME_BUFFER)),
                 ..Runtime::default()
@@ -152,7 +128,9 @@ impl LiveStore {
 
     /// Declares that the calling widget shows this host's samples.
     pub fn need_own_samples(&self) {
-        let keys = self.own_host.get_value().map(|host| vec![host]);
+        let keys = self
+            .page
+            .with_value(|page| page.own_host().map(|host| vec![host.to_string()]));
         self.need(METRICS_CHANNEL, keys);
     }
 
@@ -212,152 +190,91 @@ impl LiveStore {
 
     /// Applies one frame: each signal is written at most once.
     pub fn apply_frame(&self, frame: Frame) {
-        if frame.overflowed {
+        if let Some(changes) = self.page.try_update_value(|page| page.apply(&frame)) {
+            self.mirror(changes);
+        }
+    }
+
+    /// Writes what the reducer decided into the signals.
+    fn mirror(&self, changes: Changes) {
+        let Changes {
+            resync,
+            dashboard_reset,
+            points,
+            sample,
+            feed,
+            board,
+            board_keys,
+            position,
+            updated,
+            warnings,
+        } = changes;
+        for warning in &warnings {
+            leptos::logging::warn!("{warning}");
+        }
+        if resync {
             leptos::logging::warn!("livedash: the page fell too far behind; resynchronising");
             self.resync();
         }
-        let mut last_position = None;
-        let mut changes = FrameChanges::default();
-        for (channels, snapshot) in &frame.snapshots {
-            // A snapshot replaces the state of the channels it covers.
-            if channels.iter().any(|c| c == DASHBOARD_CHANNEL) {
-                self.feed.set(VecDeque::new());
-                self.feed_count.set(0);
-                self.board_keys.set(Vec::new());
-                self.board.set(BTreeMap::new());
-            }
-            for envelope in &snapshot.events {
-                self.collect(envelope, &mut changes);
-            }
+        if dashboard_reset {
+            self.feed.set(VecDeque::new());
+            self.feed_count.set(0);
+            self.board_keys.set(Vec::new());
+            self.board.set(BTreeMap::new());
         }
-        // Every sample joins the series' history; other events count only
-        // in their current form (the newest value of each key).
-        for envelope in &frame.events {
-            last_position = Some(envelope.id);
-            if envelope.channel == METRICS_CHANNEL {
-                self.collect(envelope, &mut changes);
-            }
-        }
-        for envelope in frame.current() {
-            if envelope.channel != METRICS_CHANNEL {
-                self.collect(envelope, &mut changes);
-            }
-        }
-        let FrameChanges {
-            newest_sample,
-            points: new_points,
-            feed: feed_items,
-            patches,
-        } = changes;
-        if !new_points.is_empty() {
+        if !points.is_empty() {
             self.cpu_series.update(|series| {
-                for (ts, value) in new_points {
+                for (ts, value) in points {
                     series.push(ts, value);
                 }
             });
         }
-        if let Some(sample) = newest_sample {
-            let newer = self
-                .sample
-                .with_untracked(|c| c.as_ref().is_none_or(|c| sample.ts > c.ts));
-            if newer {
-                self.sample.set(Some(sample));
-            }
+        if let Some(sample) = sample {
+            self.sample.set(Some(sample));
         }
-        if !feed_items.is_empty() {
-            let added = feed_items.len() as u64;
-            self.feed.update(|feed| {
-                for item in feed_items {
-                    feed.push_front(item);
+        if !feed.is_empty() {
+            let added = feed.len() as u64;
+            self.feed.update(|shown| {
+                for item in feed {
+                    shown.push_front(item);
                 }
-                feed.truncate(FEED_LIMIT);
+                shown.truncate(FEED_LIMIT);
             });
             self.feed_count.update(|count| *count += added);
         }
-        if !patches.is_empty() {
-            self.apply_patches(patches);
+        if !board.is_empty() {
+            self.mirror_board(board, board_keys);
         }
-        if let Some(position) = last_position {
+        if let Some(position) = position {
             self.position.set(Some(position));
         }
-        if !frame.snapshots.is_empty() || last_position.is_some() {
+        if updated {
             self.updated_at.set(Some(now()));
         }
     }
 
-    /// Whether a sample is of the server's own host (the only one the cards
-    /// and the chart show), when the page knows it.
-    fn is_own_sample(&self, envelope: &Envelope<Value>) -> bool {
-        self.own_host.with_value(|own| match (own, &envelope.key) {
-            (Some(own), Some(key)) => own == key,
-            _ => true,
-        })
-    }
-
-    /// Gathers what `envelope` changes.
-    fn collect(&self, envelope: &Envelope<Value>, changes: &mut FrameChanges) {
-        match (envelope.channel.as_str(), envelope.event.as_str()) {
-            (METRICS_CHANNEL, METRICS_EVENT) if !self.is_own_sample(envelope) => {}
-            (METRICS_CHANNEL, METRICS_EVENT) => {
-                match serde_json::from_value::<HostSample>(envelope.data.clone()) {
-                    Ok(sample) => {
-                        changes
-                            .points
-                            .push((sample.ts, f64::from(sample.cpu_percent)));
-                        if changes
-                            .newest_sample
-                            .as_ref()
-                            .is_none_or(|s| sample.ts > s.ts)
-                        {
-                            changes.newest_sample = Some(sample);
-                        }
-                    }
-                    Err(error) => {
-                        leptos::logging::warn!("livedash: ignoring a malformed sample: {error}")
-                    }
-                }
-            }
-            (DASHBOARD_CHANNEL, PATCH_EVENT) => {
-                match serde_json::from_value::<Patch>(envelope.data.clone()) {
-                    Ok(patch) => changes.patches.push(patch),
-                    Err(error) => {
-                        leptos::logging::warn!("livedash: ignoring a malformed patch: {error}")
-                    }
-                }
-            }
-            (DASHBOARD_CHANNEL, _) => changes.feed.push(FeedItem {
-                id: envelope.id,
-                event: envelope.event.clone(),
-                text: envelope.data.to_string(),
-            }),
-            _ => {}
-        }
-    }
-
-    /// Applies patches: only the items whose value changed are touched, and
-    /// the key list only when keys come or go.
-    fn apply_patches(&self, patches: Vec<Patch>) {
-        let mut keys_changed = false;
+    /// Board writes: an existing item's own signal is set (re-rendering that
+    /// item alone); the map and the key list are written only when keys
+    /// came or went.
+    fn mirror_board(&self, changes: Vec<BoardChange>, keys: Option<Vec<String>>) {
         let mut board = self.board.get_untracked();
-        for patch in patches {
-            match patch {
-                Patch::Add { key, value } | Patch::Replace { key, value } => {
-                    match board.get(&key) {
-                        Some(signal) => signal.set(value),
-                        None => {
-                            board.insert(key, RwSignal::new(value));
-                            keys_changed = true;
-                        }
+        for change in changes {
+            match change {
+                BoardChange::Set { key, value } => {
+                    if let Some(signal) = board.get(&key) {
+                        signal.set(value);
                     }
                 }
-                Patch::Remove { key } => keys_changed |= board.remove(&key).is_some(),
+                BoardChange::Insert { key, value } => {
+                    board.insert(key, RwSignal::new(value));
+                }
+                BoardChange::Remove { key } => {
+                    board.remove(&key);
+                }
             }
         }
-        while board.len() > crate::live::patch::MAX_ITEMS {
-            board.pop_first();
-        }
-        if keys_changed {
-            self.board_keys.set(board.keys().cloned().collect());
+        if let Some(keys) = keys {
+            self.board_keys.set(keys);
             self.board.set(board);
         }
     }
@@ -366,6 +283,8 @@ impl LiveStore {
         let already = self
             .runtime
             .try_update_value(|runtime| std::mem::replace(&mut runtime.frame_scheduled, true));
+        // Frames exist only in the browser; a server-rendered store
+        // never receives anything.
         #[cfg(feature = "hydrate")]
         if already != Some(true) {
             frames::request(*self);
@@ -415,7 +334,11 @@ impl LiveStore {
             self.runtime
                 .with_value(|runtime| {
                     runtime.client.as_ref().map(|client| {
-                        client.publish(DASHBOARD_CHANNEL, "annotation", Value::from(text))
+                        client.publish(
+                            crate::ui::DASHBOARD_CHANNEL,
+                            "annotation",
+                            Value::from(text),
+                        )
                     })
                 })
                 .unwrap_or(false)
@@ -435,6 +358,7 @@ impl LiveStore {
         use crate::live::{
             backoff::Backoff,
             client::{ClientOptions, LiveClient},
+            patch::PATCH_EVENT,
         };
 
         let pinned = url_parameter("transport").and_then(|t| Transport::parse(&t));

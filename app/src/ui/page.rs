@@ -1,0 +1,131 @@
+//! The HTML shell the server renders, and the [`App`] component both sides
+//! render (the server to HTML, the browser by hydrating it).
+//!
+//! The server puts a [`Bootstrap`] (recent samples and the log position
+//! they reach) into the page twice: rendered into the widgets, and as JSON in
+//! a `<script id="livedash-bootstrap">` element. The browser reads that JSON
+//! before hydrating, so both sides build the same [`LiveStore`] and the
+//! page shows real values before any script has run. The live client then
+//! resumes from the bootstrap's position: nothing missed, nothing twice.
+
+use leptos::prelude::*;
+
+use crate::{
+    protocol::Bootstrap,
+    ui::{LiveStore, DASHBOARD_CHANNEL},
+    widgets::{
+        ActivityFeed, ConnectionStatus, CpuCard, CpuChart, LoadCard, MemoryCard, NetworkCard,
+        PanelRow, StatusBoard,
+    },
+};
+
+/// The id of the element that carries the bootstrap JSON.
+pub const BOOTSTRAP_ELEMENT_ID: &str = "livedash-bootstrap";
+
+/// The URLs of the built front-end files, known to the server at compile
+/// time (their names carry content hashes). `None` when the server was
+/// built without the front end (then the page is server-rendered only).
+#[derive(Clone, Debug, Default)]
+pub struct PageAssets {
+    /// The stylesheet.
+    pub stylesheet: Option<String>,
+    /// The JS glue that loads the WASM module.
+    pub script: Option<String>,
+    /// The WASM module.
+    pub wasm: Option<String>,
+}
+
+/// The whole HTML document. `bootstrap` must also be provided as context
+/// (the [`App`] reads it from there while rendering on the server).
+pub fn shell(assets: PageAssets, bootstrap: &Bootstrap) -> impl IntoView {
+    let bootstrap_json = bootstrap_script(bootstrap);
+    let hydration = match (&assets.script, &assets.wasm) {
+        (Some(js), Some(wasm)) => Some((
+            js.clone(),
+            wasm.clone(),
+            format!(
+                "import init, {{ hydrate }} from {js:?};\ninit({{ module_or_path: {wasm:?} }}).then(() => hydrate());"
+            ),
+        )),
+        _ => None,
+    };
+    view! {
+        <!DOCTYPE html>
+        <html lang="en">
+            <head>
+                <meta charset="utf-8" />
+                <meta name="viewport" content="width=device-width, initial-scale=1" />
+                <meta name="color-scheme" content="light dark" />
+                <title>"livedash"</title>
+                <link rel="icon" href="/favicon.svg" type="image/svg+xml" />
+                {assets.stylesheet.map(|href| view! { <link rel="stylesheet" href=href /> })}
+                {hydration.map(|(js, wasm, script)| view! {
+                    <link rel="modulepreload" href=js />
+                    <link rel="preload" href=wasm r#as="fetch" r#type="application/wasm" crossorigin="" />
+                    <script type="module" inner_html=script></script>
+                })}
+                <script type="application/json" id=BOOTSTRAP_ELEMENT_ID inner_html=bootstrap_json></script>
+            </head>
+            <body>
+                <App />
+            </body>
+        </html>
+    }
+}
+
+/// The bootstrap as JSON that is safe inside a `<script>` element.
+fn bootstrap_script(bootstrap: &Bootstrap) -> String {
+    serde_json::to_string(bootstrap)
+        .unwrap_or_else(|_| "{}".to_string())
+        .replace('<', "\\u003c")
+        .replace('>', "\\u003e")
+        .replace('&', "\\u0026")
+}
+
+/// The dashboard.
+#[component]
+pub fn App() -> impl IntoView {
+    let bootstrap = load_bootstrap();
+    let store = LiveStore::new(&bootstrap);
+    provide_context(store);
+
+    #[cfg(feature = "hydrate")]
+    store.connect(&bootstrap);
+
+    view! {
+        <div class="dashboard">
+            <header class="dashboard__header">
+                <h1 class="dashboard__title">
+                    "livedash" <span class="dashboard__host">{move || store.host()}</span>
+                </h1>
+                <ConnectionStatus />
+            </header>
+            <main class="dashboard__grid">
+                <CpuCard />
+                <MemoryCard />
+                <LoadCard />
+                <NetworkCard />
+                <CpuChart />
+                <PanelRow title=DASHBOARD_CHANNEL testid="dashboard-row">
+                    <StatusBoard />
+                    <ActivityFeed />
+                </PanelRow>
+            </main>
+        </div>
+    }
+}
+
+#[cfg(feature = "ssr")]
+fn load_bootstrap() -> Bootstrap {
+    use_context::<Bootstrap>().unwrap_or_default()
+}
+
+#[cfg(all(feature = "hydrate", not(feature = "ssr")))]
+fn load_bootstrap() -> Bootstrap {
+    web_sys::window()
+        .and_then(|window| window.document())
+        .and_then(|document| document.get_element_by_id(BOOTSTRAP_ELEMENT_ID))
+        .and_then(|element| element.text_content())
+        .and_then(|json| serde_json::from_str(&json).ok())
+        .unwrap_or_default()
+}
