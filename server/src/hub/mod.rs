@@ -96,8 +96,11 @@ pub struct Event {
     pub key: Option<Arc<str>>,
     /// When it was published, Unix milliseconds.
     pub ts: i64,
-    /// The whole envelope as JSON (SSE `data:`, poll batches).
+    /// The whole envelope as JSON (poll batches, snapshots): a slice of
+    /// `sse`.
     pub json: Bytes,
+    /// The event as one Server-Sent Events frame, `data:` being `json`.
+    pub sse: Bytes,
     /// The WebSocket message: the envelope with `"type":"event"` in front.
     pub ws_json: Bytes,
 }
@@ -128,10 +131,12 @@ pub enum PublishError {
 /// its slot in a ring), for the byte bounds.
 const EVENT_OVERHEAD: usize = 160;
 
-/// The bytes an event with this encoded body will hold once placed (its
-/// envelope and WebSocket message, each the body plus an id and a type).
-fn placed_size(body_len: usize) -> usize {
-    2 * (body_len + 48) + EVENT_OVERHEAD
+/// The bytes an event with this encoded body will hold once placed: its
+/// SSE frame (the envelope, which is the body plus an id, with the `id:`,
+/// `event:` and `data:` lines around it) and its WebSocket message (the
+/// envelope plus a type).
+fn placed_size(body_len: usize, event_type_len: usize) -> usize {
+    2 * (body_len + 48) + event_type_len + 72 + EVENT_OVERHEAD
 }
 
 impl Event {
@@ -159,22 +164,23 @@ impl Event {
         ts: i64,
         body: &[u8],
     ) -> Self {
-        let encoded = wire::with_id(position, body);
-        let ws_json = wire::ws_frame("event", &encoded);
+        let (sse, json) = wire::sse_event(position, &event_type, body);
+        let ws_json = wire::ws_frame("event", &json);
         Self {
             position,
             channel,
             event_type,
             key,
             ts,
-            json: Bytes::from(encoded),
+            json,
+            sse,
             ws_json,
         }
     }
 
     /// The bytes this event holds, as the history bounds count them.
     pub fn size(&self) -> usize {
-        self.json.len() + self.ws_json.len() + EVENT_OVERHEAD
+        self.sse.len() + self.ws_json.len() + EVENT_OVERHEAD
     }
 
     /// The key under which this event replaces older ones on a
@@ -320,7 +326,12 @@ impl Hub {
         let sizes: Vec<(&str, usize)> = events
             .iter()
             .zip(&bodies)
-            .map(|(new, body)| (new.channel.as_str(), placed_size(body.len())))
+            .map(|(new, body)| {
+                (
+                    new.channel.as_str(),
+                    placed_size(body.len(), new.event_type.len()),
+                )
+            })
             .collect();
         let config = &self.inner.config;
         let mut to_wake = Vec::new();

@@ -108,6 +108,17 @@ impl Delivery {
         }
     }
 
+    /// The Server-Sent Events frame: shared by every subscriber for an
+    /// event, built for this one for a snapshot.
+    pub fn sse(&self) -> Bytes {
+        match self {
+            Delivery::Event(event) => event.sse.clone(),
+            Delivery::Snapshot { head, json, .. } => {
+                wire::sse_frame(*head, self.event_type(), json)
+            }
+        }
+    }
+
     /// The WebSocket message.
     pub fn ws_json(&self) -> &Bytes {
         match self {

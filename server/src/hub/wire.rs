@@ -36,16 +36,50 @@ pub fn with_request_id(frame: &Bytes, request_id: Option<&serde_json::Value>) ->
     }
 }
 
-/// The envelope with `"id":"<position>"` in front of a body from
-/// [`encode_body`].
-pub fn with_id(position: Position, body: &[u8]) -> Vec<u8> {
-    with_leading_field(format!("\"id\":\"{position}\"").as_bytes(), body)
+/// An event as Server-Sent Events send it (`id:`, `event:`, `data:` and
+/// the blank line that ends it), and the envelope JSON inside it (the body
+/// from [`encode_body`] with `"id":"<position>"` in front). The JSON is a
+/// slice of the frame, not a copy: the event holds its envelope once, and
+/// every SSE subscriber is written the same bytes.
+pub fn sse_event(position: Position, event_type: &str, body: &[u8]) -> (Bytes, Bytes) {
+    let mut out = Vec::with_capacity(body.len() + event_type.len() + 96);
+    sse_head(&mut out, position, event_type);
+    let start = out.len();
+    push_with_leading_field(&mut out, format!("\"id\":\"{position}\"").as_bytes(), body);
+    let end = out.len();
+    out.extend_from_slice(b"\n\n");
+    let frame = Bytes::from(out);
+    let json = frame.slice(start..end);
+    (frame, json)
+}
+
+/// The SSE frame of an already encoded envelope (snapshots and resets,
+/// built for one subscriber).
+pub fn sse_frame(position: Position, event_type: &str, json: &[u8]) -> Bytes {
+    let mut out = Vec::with_capacity(json.len() + event_type.len() + 96);
+    sse_head(&mut out, position, event_type);
+    out.extend_from_slice(json);
+    out.extend_from_slice(b"\n\n");
+    Bytes::from(out)
+}
+
+/// `id: <position>`, `event: <type>` and the start of the `data:` line.
+/// Event types and positions never hold a line break (publish checks the
+/// type's characters), and the JSON serde writes has none either, so one
+/// `data:` line carries the whole envelope.
+fn sse_head(out: &mut Vec<u8>, position: Position, event_type: &str) {
+    out.extend_from_slice(format!("id: {position}\nevent: {event_type}\ndata: ").as_bytes());
 }
 
 /// The JSON object `object` with `field` (an encoded `"name":value`) put
 /// first, without decoding anything.
 fn with_leading_field(field: &[u8], object: &[u8]) -> Vec<u8> {
     let mut out = Vec::with_capacity(object.len() + field.len() + 2);
+    push_with_leading_field(&mut out, field, object);
+    out
+}
+
+fn push_with_leading_field(out: &mut Vec<u8>, field: &[u8], object: &[u8]) {
     out.push(b'{');
     out.extend_from_slice(field);
     match object.get(1..) {
@@ -55,7 +89,6 @@ fn with_leading_field(field: &[u8], object: &[u8]) -> Vec<u8> {
         }
         _ => out.push(b'}'),
     }
-    out
 }
 
 /// An event's envelope without its id, as JSON: everything that does not
@@ -182,6 +215,41 @@ mod tests {
             let frame: ServerMessage = serde_json::from_slice(&event.ws_json).unwrap();
             assert_eq!(frame, ServerMessage::Event(expected));
         }
+    }
+
+    /// The fields of one SSE frame as an EventSource would read them
+    /// (`None`: not exactly one frame).
+    fn sse_fields(frame: &[u8]) -> Option<(String, String, String)> {
+        let text = std::str::from_utf8(frame).ok()?.strip_suffix("\n\n")?;
+        let mut lines = text.split('\n');
+        let id = lines.next()?.strip_prefix("id: ")?.to_string();
+        let event = lines.next()?.strip_prefix("event: ")?.to_string();
+        let data = lines.next()?.strip_prefix("data: ")?.to_string();
+        lines.next().is_none().then_some((id, event, data))
+    }
+
+    #[test]
+    fn an_event_is_one_sse_frame_whose_data_is_its_envelope() {
+        let event = event(42, Some("multi\nline\rkey"));
+        let (id, event_type, data) = sse_fields(&event.sse).expect("one frame");
+        assert_eq!(id, event.position.to_string());
+        assert_eq!(event_type, "note");
+        assert_eq!(data, event.json_str(), "data is the envelope, on one line");
+        // The envelope is a view into the frame, not a second copy.
+        let frame = event.sse.as_ptr_range();
+        let json = event.json.as_ptr_range();
+        assert!(frame.start <= json.start && json.end <= frame.end);
+    }
+
+    #[test]
+    fn a_snapshot_is_one_sse_frame_of_its_type_and_head() {
+        let head = Position::new(1_795_399_686_776, 9);
+        let json = snapshot_envelope(head, &["a".into()], RESET_EVENT, None, 7, &[event(3, None)]);
+        let (id, event_type, data) =
+            sse_fields(&sse_frame(head, RESET_EVENT, &json)).expect("one frame");
+        assert_eq!(id, head.to_string());
+        assert_eq!(event_type, RESET_EVENT);
+        assert_eq!(data.as_bytes(), json);
     }
 
     #[test]

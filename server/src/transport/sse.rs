@@ -10,16 +10,18 @@
 //! connection's write deadline (see `crate::http`); until then its
 //! subscription holds at most one batch.
 
-use std::{convert::Infallible, time::Duration};
+use std::convert::Infallible;
 
 use axum::{
+    body::Body,
     extract::{Query, State},
-    http::{header::HeaderName, HeaderMap, HeaderValue},
-    response::{
-        sse::{Event as SseEvent, KeepAlive, Sse},
-        IntoResponse,
+    http::{
+        header::{self, HeaderName},
+        HeaderMap, HeaderValue,
     },
+    response::IntoResponse,
 };
+use bytes::Bytes;
 use futures_util::{stream, StreamExt};
 use serde::Deserialize;
 
@@ -30,8 +32,15 @@ use crate::{
     transport::{parse_request, Streams},
 };
 
-/// How long a browser waits before reconnecting on its own.
-const RETRY_HINT: Duration = Duration::from_secs(1);
+/// The first frame: how long a browser waits before reconnecting on its
+/// own (1 s), and a heartbeat.
+const OPENING: &[u8] = b"retry: 1000\nevent: heartbeat\ndata: {}\n\n";
+/// Sent after a quiet heartbeat interval: a comment (for proxies and
+/// tools) and a named `heartbeat` event, which browsers' EventSource does
+/// dispatch: the page's watchdog sees it.
+const HEARTBEAT: &[u8] = b": heartbeat\nevent: heartbeat\ndata: {}\n\n";
+/// The last frame, on shutdown: come back in 1 s.
+const FAREWELL: &[u8] = b"retry: 1000\n\n";
 /// Most events taken from the subscription per write.
 const MAX_BATCH: usize = 256;
 
@@ -77,55 +86,66 @@ pub async fn handler(
     );
 
     let counters = streams.counters.clone();
+    let heartbeat = streams.heartbeat;
     // The stream opens with a retry hint and a heartbeat, so a client knows at
     // once that events get through (a buffering proxy would hold it back).
-    let hint = stream::once(async {
-        SseEvent::default()
-            .retry(RETRY_HINT)
-            .event(app::protocol::HEARTBEAT_EVENT)
-            .data("{}")
-    });
+    let hint = stream::once(async { Bytes::from_static(OPENING) });
+    // Each delivery is its frame's bytes: an event's frame was encoded once,
+    // when it was published, and every subscriber is handed the same bytes.
+    // The frames of a batch go out together (hyper gathers them in one
+    // write). After `heartbeat` with nothing to send comes a heartbeat.
     let events = stream::unfold((subscription, slot), move |(mut subscription, slot)| {
         let counters = counters.clone();
         async move {
-            let batch = subscription.next_batch(MAX_BATCH).await?;
-            counters.delivered(Transport::Sse, batch.len());
-            let events = batch.iter().map(to_sse).collect::<Vec<_>>();
-            Some((stream::iter(events), (subscription, slot)))
+            let frames = tokio::select! {
+                // Cancel safe (see `next_batch`): when the heartbeat wins,
+                // a batch in the making waits in the subscription.
+                batch = subscription.next_batch(MAX_BATCH) => {
+                    let batch = batch?;
+                    counters.delivered(Transport::Sse, batch.len());
+                    batch.iter().map(Delivery::sse).collect::<Vec<_>>()
+                }
+                () = tokio::time::sleep(heartbeat) => vec![Bytes::from_static(HEARTBEAT)],
+            };
+            Some((stream::iter(frames), (subscription, slot)))
         }
     })
     .flatten();
     // On shutdown the stream ends with a last retry hint: clients come back
     // (to this server restarted, or another one) after it.
-    let farewell = stream::once(async { SseEvent::default().retry(RETRY_HINT) });
+    let farewell = stream::once(async { Bytes::from_static(FAREWELL) });
     let body = hint
         .chain(events.take_until(streams.shutdown.clone().wait()))
         .chain(farewell)
         .map(Ok::<_, Infallible>);
-    // The heartbeat is a comment (for proxies and tools) and a named
-    // `heartbeat` event, which browsers' EventSource does dispatch: the
-    // page's watchdog sees it.
-    let heartbeat = SseEvent::default()
-        .comment("heartbeat")
-        .event(app::protocol::HEARTBEAT_EVENT)
-        .data("{}");
-    let sse = Sse::new(body).keep_alive(
-        KeepAlive::new()
-            .interval(streams.heartbeat)
-            .event(heartbeat),
-    );
     Ok((
-        [(
-            HeaderName::from_static("x-accel-buffering"),
-            HeaderValue::from_static("no"),
-        )],
-        sse,
+        [
+            (
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("text/event-stream"),
+            ),
+            (header::CACHE_CONTROL, HeaderValue::from_static("no-cache")),
+            (
+                HeaderName::from_static("x-accel-buffering"),
+                HeaderValue::from_static("no"),
+            ),
+        ],
+        Body::from_stream(body),
     ))
 }
 
-fn to_sse(delivery: &Delivery) -> SseEvent {
-    SseEvent::default()
-        .id(delivery.position().to_string())
-        .event(delivery.event_type())
-        .data(std::str::from_utf8(delivery.json()).unwrap_or("{}"))
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_fixed_frames_are_whole_frames_that_browsers_dispatch() {
+        let named = format!("event: {}\n", app::protocol::HEARTBEAT_EVENT);
+        for frame in [OPENING, HEARTBEAT] {
+            let text = std::str::from_utf8(frame).unwrap();
+            assert!(text.contains(&named), "{text:?}");
+            assert!(text.ends_with("\n\n") && !text[..text.len() - 2].contains("\n\n"));
+        }
+        assert!(FAREWELL.starts_with(b"retry: ") && FAREWELL.ends_with(b"\n\n"));
+    }
 }
