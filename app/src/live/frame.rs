@@ -10,10 +10,10 @@ use std::collections::{HashSet, VecDeque};
 
 use serde_json::Value;
 
-use crate::protocol::{ChannelKind, Envelope, Snapshot};
+use crate::protocol::{ChannelKind, Envelope, Position, Snapshot};
 
-/// What the transports hand over.
-#[derive(Clone, Debug, PartialEq)]
+/// What the transports hand over (and a leading tab relays to the others).
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub enum Delivery {
     /// A new event, in log order, never seen before.
     Event(Envelope<Value>),
@@ -22,20 +22,35 @@ pub enum Delivery {
     Snapshot {
         /// The channels the snapshot covers.
         channels: Vec<String>,
+        /// The position it was taken at.
+        head: Position,
         /// Their state.
         snapshot: Snapshot,
     },
 }
 
 impl Delivery {
-    /// A snapshot from its envelope (whose `channel` lists the channels).
-    pub fn snapshot(channel_list: &str, snapshot: Snapshot) -> Self {
+    /// A snapshot from its envelope (whose `channel` lists the channels
+    /// and whose id is the position it was taken at).
+    pub fn snapshot(channel_list: &str, head: Position, snapshot: Snapshot) -> Self {
         let channels = channel_list
             .split(',')
             .filter(|c| !c.is_empty())
             .map(str::to_string)
             .collect();
-        Delivery::Snapshot { channels, snapshot }
+        Delivery::Snapshot {
+            channels,
+            head,
+            snapshot,
+        }
+    }
+
+    /// Where a client that applied this stands in the log.
+    pub fn position(&self) -> Position {
+        match self {
+            Delivery::Event(envelope) => envelope.id,
+            Delivery::Snapshot { head, .. } => *head,
+        }
     }
 
     fn covers(&self, channel: &str) -> bool {
@@ -162,7 +177,9 @@ impl FrameBuffer {
         };
         for delivery in self.pending.drain(..) {
             match delivery {
-                Delivery::Snapshot { channels, snapshot } => {
+                Delivery::Snapshot {
+                    channels, snapshot, ..
+                } => {
                     frame.events.retain(|e| !channels.contains(&e.channel));
                     frame.snapshots.push((channels, snapshot));
                 }
@@ -227,6 +244,7 @@ mod tests {
         buffer.push(event(2, "other", None));
         buffer.push(Delivery::snapshot(
             "feed,more",
+            Position::new(1, 9),
             Snapshot {
                 reason: None,
                 events: vec![],

@@ -12,7 +12,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 /// The union of what mounted widgets need.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Interest {
     /// The channels to subscribe to.
     pub channels: BTreeSet<String>,
@@ -86,6 +86,45 @@ impl Interest {
             }
         }
         changes
+    }
+}
+
+impl Interest {
+    /// What several tabs need together: every channel any of them names, a
+    /// channel filtered only when every tab on it filters it, and then to
+    /// all the keys they name.
+    pub fn union<'a>(interests: impl IntoIterator<Item = &'a Interest>) -> Interest {
+        let mut union = Interest::default();
+        let mut unfiltered = BTreeSet::new();
+        for interest in interests {
+            for channel in &interest.channels {
+                union.channels.insert(channel.clone());
+                match interest.filters.get(channel) {
+                    None => {
+                        unfiltered.insert(channel.clone());
+                    }
+                    Some(keys) => union
+                        .filters
+                        .entry(channel.clone())
+                        .or_default()
+                        .extend(keys.iter().cloned()),
+                }
+            }
+        }
+        union
+            .filters
+            .retain(|channel, _| !unfiltered.contains(channel));
+        union
+    }
+
+    /// Whether an event of `channel` with `key` is wanted (an event without
+    /// a key passes any filter: it is not one of the filtered values).
+    pub fn wants(&self, channel: &str, key: Option<&str>) -> bool {
+        self.channels.contains(channel)
+            && match (self.filters.get(channel), key) {
+                (Some(keys), Some(key)) => keys.contains(key),
+                _ => true,
+            }
     }
 }
 

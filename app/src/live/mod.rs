@@ -24,6 +24,7 @@ pub mod patch;
 pub mod policy;
 pub mod resume;
 pub mod series;
+pub mod share;
 pub mod state;
 pub mod subscription;
 

@@ -5,7 +5,7 @@
 //! these exact strings.
 
 /// Where the page's live connection stands.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum ConnectionState {
     /// The first connection is being opened.
     Connecting,
@@ -25,7 +25,7 @@ pub enum ConnectionState {
 }
 
 /// The transports the client can use.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 pub enum Transport {
     /// Server-Sent Events (the default).
     Sse,

@@ -271,7 +271,7 @@ mod tests {
     use super::*;
     use crate::{
         live::frame::{Delivery, FrameBuffer},
-        protocol::{LoadAverage, Snapshot},
+        protocol::{LoadAverage, Position, Snapshot},
     };
 
     fn sample(host: &str, ts: i64, cpu: f32) -> HostSample {
@@ -430,7 +430,7 @@ mod tests {
         };
         let changes = page.apply(&frame([
             message(2),
-            Delivery::snapshot("dashboard:main,metrics", snapshot),
+            Delivery::snapshot("dashboard:main,metrics", Position::new(1, 9), snapshot),
         ]));
         assert!(changes.dashboard_reset);
         assert_eq!(
@@ -475,8 +475,8 @@ mod tests {
             )],
         };
         let changes = page.apply(&frame([
-            Delivery::snapshot("dashboard:main,metrics", first),
-            Delivery::snapshot("dashboard:main", second),
+            Delivery::snapshot("dashboard:main,metrics", Position::new(1, 9), first),
+            Delivery::snapshot("dashboard:main", Position::new(1, 10), second),
         ]));
         assert_eq!(changes.feed.len(), 1, "one entry, not the same one twice");
     }

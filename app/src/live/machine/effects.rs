@@ -95,7 +95,7 @@ pub enum TimerKind {
 }
 
 /// What the page shows about the connection.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Status {
     /// Where the connection stands.
     pub state: ConnectionState,

@@ -66,7 +66,7 @@ impl Machine {
     /// the client to the position it was taken at.
     pub(super) fn apply_snapshot(&mut self, envelope: Envelope<Snapshot>) {
         self.resume.reset_to(envelope.id);
-        let delivery = Delivery::snapshot(&envelope.channel, envelope.data);
+        let delivery = Delivery::snapshot(&envelope.channel, envelope.id, envelope.data);
         if let Delivery::Snapshot { channels, .. } = &delivery {
             for channel in channels {
                 self.fresh.remove(channel);

@@ -589,6 +589,7 @@ fn a_reset_replaces_the_page_state_and_moves_to_its_position() {
         effects,
         [Effect::Deliver(Delivery::Snapshot {
             channels: vec![DASHBOARD.into(), "metrics".into()],
+            head: reset.id,
             snapshot: reset.data.clone(),
         })]
     );
