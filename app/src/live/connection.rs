@@ -75,18 +75,7 @@ impl Connection {
                 return;
             }
         };
-        let mut url = format!(
-            "/api/realtime/poll?{}&timeout={timeout_s}",
-            subscription_query(request)
-        );
-        if let Some(since) = request.since {
-            url.push_str(&format!("&since={since}"));
-        }
-        wasm_bindgen_futures::spawn_local(async move {
-            let reply = fetch_text(&url, signal.as_ref())
-                .await
-                .ok()
-                .and_then(|text| serde_json::from_str::<PollReply>(&text).ok());
+        poll_once(request, timeout_s, signal, move |reply| {
             report(match reply {
                 Some(reply) => Report::PollAnswered(reply),
                 None => Report::PollFailed,
@@ -248,6 +237,30 @@ fn open_ws(report: Reporter) -> Option<Connection> {
         socket,
         _listeners: vec![on_open, on_message, on_close, on_error],
     })
+}
+
+/// Makes one poll request for `request` and hands its answer (`None`: it
+/// failed or was aborted) to `done`.
+pub(crate) fn poll_once(
+    request: &Subscription,
+    timeout_s: f64,
+    signal: Option<web_sys::AbortSignal>,
+    done: impl FnOnce(Option<PollReply>) + 'static,
+) {
+    let mut url = format!(
+        "/api/realtime/poll?{}&timeout={timeout_s}",
+        subscription_query(request)
+    );
+    if let Some(since) = request.since {
+        url.push_str(&format!("&since={since}"));
+    }
+    wasm_bindgen_futures::spawn_local(async move {
+        let reply = fetch_text(&url, signal.as_ref())
+            .await
+            .ok()
+            .and_then(|text| serde_json::from_str::<PollReply>(&text).ok());
+        done(reply);
+    });
 }
 
 /// The body of a successful GET.

@@ -154,6 +154,17 @@ pub enum Role {
     Follower,
 }
 
+impl Role {
+    /// The stable name (`data-role`).
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Role::Solo => "solo",
+            Role::Leader => "leader",
+            Role::Follower => "follower",
+        }
+    }
+}
+
 /// What the page shows.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct TabStatus {

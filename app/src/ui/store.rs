@@ -21,6 +21,7 @@ use crate::{
         frame::{Delivery, Frame, FrameBuffer},
         interest::{Interest, Needs},
         series::SeriesWindow,
+        share::Role,
         state::{ConnectionState, Transport},
     },
     protocol::{Bootstrap, HostSample, Position, METRICS_CHANNEL},
@@ -51,6 +52,8 @@ pub struct LiveStore {
     pub pinned: RwSignal<Option<Transport>>,
     /// Messages waiting for a connection that can carry them.
     pub outbox: RwSignal<usize>,
+    /// Whether this tab shares its connection, and with how many tabs.
+    pub sharing: RwSignal<Sharing>,
     /// The position of the last event applied to the page.
     pub position: RwSignal<Option<Position>>,
     /// When the page last applied an update (`performance.now()` ms).
@@ -70,6 +73,22 @@ pub struct LiveStore {
     /// What the reducer remembers between frames.
     page: StoredValue<PageState>,
     runtime: StoredValue<Runtime, LocalStorage>,
+}
+
+/// This tab's part in the browser's shared connection.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Sharing {
+    /// Leading, following, or on its own.
+    pub role: Role,
+    /// The tabs sharing the connection (1: this one alone).
+    pub tabs: usize,
+}
+
+impl Sharing {
+    /// What the indicator says (`None`: nothing to say, the tab is alone).
+    pub fn label(&self) -> Option<String> {
+        (self.role != Role::Solo && self.tabs > 1).then(|| format!("shared, {} tabs", self.tabs))
+    }
 }
 
 /// What the store holds outside the reactive graph.
@@ -95,6 +114,10 @@ impl LiveStore {
             transport: RwSignal::new(Transport::Sse),
             pinned: RwSignal::new(None),
             outbox: RwSignal::new(0),
+            sharing: RwSignal::new(Sharing {
+                role: Role::Follower,
+                tabs: 1,
+            }),
             position: RwSignal::new(bootstrap.position),
             updated_at: RwSignal::new(None),
             paused: RwSignal::new(false),
@@ -392,10 +415,14 @@ impl LiveStore {
                     options.clone(),
                     move |delivery| store.receive(delivery),
                     move |status| {
-                        store.connection.set(status.state);
-                        store.transport.set(status.transport);
-                        store.pinned.set(status.pinned);
-                        store.outbox.set(status.queued);
+                        store.connection.set(status.status.state);
+                        store.transport.set(status.status.transport);
+                        store.pinned.set(status.status.pinned);
+                        store.outbox.set(status.status.queued);
+                        store.sharing.set(Sharing {
+                            role: status.role,
+                            tabs: status.tabs,
+                        });
                     },
                 );
                 store

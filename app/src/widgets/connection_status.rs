@@ -52,12 +52,17 @@ pub fn ConnectionStatus() -> impl IntoView {
                 data-state=move || state.get().as_str()
                 data-transport=move || store.transport.get().as_str()
                 data-position=move || store.position.get().map(|p| p.to_string()).unwrap_or_default()
+                data-role=move || store.sharing.get().role.as_str()
+                data-tabs=move || store.sharing.get().tabs
                 role="status"
                 aria-live="polite"
             >
                 <span class="connection-status__dot" aria-hidden="true"></span>
                 <span class="connection-status__label">{label}</span>
                 <span class="connection-status__transport">{move || store.transport.get().label()}</span>
+                <span class="connection-status__shared" data-testid="shared">
+                    {move || store.sharing.get().label()}
+                </span>
                 <span class="connection-status__age" data-testid="update-age">{age}</span>
             </div>
             <div class="connection-controls">
