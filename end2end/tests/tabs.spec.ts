@@ -215,3 +215,59 @@ test('hiding and showing tabs changes what the leader subscribes to', async ({ c
     await server.stop();
   }
 });
+
+test('a leader that stops answering is replaced within 2 s with no gap, and follows once it is back', async ({
+  context,
+}) => {
+  const server = await Livedash.start(['--heartbeat-interval', '2s']);
+  try {
+    const pages = await openTabs(context, server.url + '/', 3);
+    for (const page of pages) await expect(status(page)).toHaveAttribute('data-state', 'live');
+    await expect(status(pages[2])).toHaveAttribute('data-tabs', '3');
+    const leader = (await leaderOf(pages))!;
+    const rest = pages.filter((page) => page !== leader);
+    await server.publish([{ seq: 0 }, { seq: 1 }]);
+    for (const page of rest) await expect.poll(() => feedSeqs(page)).toEqual([0, 1]);
+
+    // The leading tab's main thread stops for 4 s, as in a frozen or hung
+    // tab: no timer, no event, no message. (Headless Chromium's CDP freeze,
+    // `Page.setWebLifecycleState`, leaves timers running here: a page kept
+    // posting 10 messages in 1 s of "freeze".)
+    const stopped = Date.now();
+    const hang = leader.evaluate(() => {
+      const end = Date.now() + 4_000;
+      while (Date.now() < end) {
+        // busy
+      }
+    });
+    await server.publish([{ seq: 2 }, { seq: 3 }]);
+    await expect
+      .poll(
+        async () => {
+          const next = await leaderOf(rest);
+          return next ? await status(next).getAttribute('data-state') : 'none';
+        },
+        { intervals: [20], timeout: 5_000 },
+      )
+      .toBe('live');
+    const took = Date.now() - stopped;
+    console.log(`a leader that stopped answering was replaced in ${took} ms`);
+    expect(took).toBeLessThan(2_500);
+    await server.publish([{ seq: 4 }]);
+    for (const page of rest) {
+      await expect.poll(() => feedSeqs(page)).toEqual([0, 1, 2, 3, 4]);
+    }
+
+    // Back, it finds its lock taken: it follows, and has everything once.
+    await hang;
+    await expect(status(leader)).toHaveAttribute('data-role', 'follower');
+    await server.publish([{ seq: 5 }]);
+    for (const page of pages) {
+      await expect.poll(() => feedSeqs(page)).toEqual([0, 1, 2, 3, 4, 5]);
+      await expect(feed(page)).toHaveAttribute('data-count', '6');
+    }
+    await expect.poll(() => connections(server)).toEqual({ sse: 1, ws: 0, poll: 0 });
+  } finally {
+    await server.stop();
+  }
+});

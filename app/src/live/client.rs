@@ -4,7 +4,7 @@
 //! Every decision is the [`Share`]'s (and, in the tab that leads, its
 //! [`Machine`](crate::live::machine::Machine)'s); this module only connects
 //! them to the browser. It turns page events (`online`, `offline`,
-//! `visibilitychange`, `pagehide`), a half-second tick, timers, the user's
+//! `visibilitychange`, `pagehide`), a quarter-second tick, timers, the user's
 //! actions, what each `Connection` reports, the other tabs' messages (a
 //! `BroadcastChannel`) and the Web Lock that elects the leading tab into
 //! [`ShareInput`]s, and carries out the [`ShareEffect`]s: opening and

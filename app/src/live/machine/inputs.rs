@@ -11,7 +11,7 @@ use crate::{
 };
 
 /// How often the glue feeds [`Input::Tick`].
-pub const TICK_MS: u64 = 500;
+pub const TICK_MS: u64 = 250;
 
 /// How the client connects.
 #[derive(Clone, Debug)]
