@@ -186,8 +186,11 @@ test('an annotation from a tab that does not lead reaches another browser once',
 test('hiding and showing tabs changes what the leader subscribes to', async ({ context }) => {
   const server = await Livedash.start(['--heartbeat-interval', '2s']);
   try {
-    const [leader, other] = await openTabs(context, server.url + '/', 2);
+    // The first tab leads once it is live (a tab opened at the same time
+    // could win the lock: its page may start sooner).
+    const [leader] = await openTabs(context, server.url + '/', 1);
     await expect(status(leader)).toHaveAttribute('data-role', 'leader');
+    const [other] = await openTabs(context, server.url + '/', 1);
     await expect(status(other)).toHaveAttribute('data-role', 'follower');
     const streams: string[] = [];
     leader.on('request', (request) => {
@@ -268,6 +271,31 @@ test('a leader that stops answering is replaced within 2 s with no gap, and foll
     }
     await expect.poll(() => connections(server)).toEqual({ sse: 1, ws: 0, poll: 0 });
   } finally {
+    await server.stop();
+  }
+});
+
+test('without Web Locks each tab connects on its own over a WebSocket, and every tab still loads', async ({
+  browser,
+}) => {
+  const server = await Livedash.start(['--heartbeat-interval', '2s']);
+  const context = await browser.newContext();
+  try {
+    await context.addInitScript(() => {
+      Object.defineProperty(Navigator.prototype, 'locks', { value: undefined, configurable: true });
+    });
+    const pages = await openTabs(context, server.url + '/', 10);
+    for (const page of pages) {
+      await expect(status(page)).toHaveAttribute('data-state', 'live');
+      await expect(status(page)).toHaveAttribute('data-role', 'solo');
+      await expect(status(page)).toHaveAttribute('data-transport', 'ws');
+      await expect(page.getByTestId('shared')).toHaveText('');
+    }
+    await expect.poll(() => connections(server)).toEqual({ sse: 0, ws: 10, poll: 0 });
+    await server.publish([{ seq: 1 }, { seq: 2 }]);
+    for (const page of pages) await expect.poll(() => feedSeqs(page)).toEqual([1, 2]);
+  } finally {
+    await context.close();
     await server.stop();
   }
 });

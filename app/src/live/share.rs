@@ -781,6 +781,10 @@ impl Share {
                     // No leader, or one that stopped answering (frozen,
                     // hung): take over.
                     self.stealing = true;
+                    self.effects.push(ShareEffect::Warn(format!(
+                        "livedash: no word from a leading tab for {} ms; taking over",
+                        env.now_ms.saturating_sub(since)
+                    )));
                     self.leader = None;
                     self.waiting_since_ms = env.now_ms;
                     self.effects.push(ShareEffect::StealLock);
