@@ -84,7 +84,7 @@ const MAX_CATCH_UP_POLLS: u32 = 20;
 
 /// What tabs tell each other over the `BroadcastChannel`.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "t", rename_all = "snake_case")]
+#[serde(rename_all = "snake_case")]
 pub enum TabMessage {
     /// A tab is there and needs this.
     Here {
