@@ -43,14 +43,15 @@
 //!   connection), keeping the relays that arrive meanwhile, then applies
 //!   both in order, each position once.
 //!
+//! Its interface is in `inputs` and `effects`; what a tab makes of the
+//! other tabs' messages is in `tabs`, of its own page's events in `page`,
+//! and a joining follower's catch-up in `catch_up`.
+//!
 //! Where the browser has no Web Locks or `BroadcastChannel`, the tab runs
 //! its own connection ([`ShareInput::Start`] with `shared: false`),
 //! preferring a WebSocket, which does not count against the six.
 
 use std::collections::BTreeMap;
-
-use serde::{Deserialize, Serialize};
-use serde_json::Value;
 
 use crate::{
     live::{
@@ -59,9 +60,8 @@ use crate::{
         machine::{Effect, Env, Input, Machine, Settings, Status},
         resume::ResumePoint,
         state::{ConnectionState, Transport},
-        subscription::Subscription,
     },
-    protocol::{Envelope, PollReply, Position, Snapshot, RESET_EVENT, SNAPSHOT_EVENT},
+    protocol::Position,
 };
 
 /// A tab, as the others know it: a random number drawn at start.
@@ -81,177 +81,6 @@ pub const MAX_HELD_RELAYS: usize = 10_000;
 /// Most polls one catch-up makes (each answers at most 1,000 events);
 /// past it, the tab starts over from a snapshot.
 const MAX_CATCH_UP_POLLS: u32 = 20;
-
-/// What tabs tell each other over the `BroadcastChannel`.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum TabMessage {
-    /// A tab is there and needs this.
-    Here {
-        /// Who.
-        tab: TabId,
-        /// What its widgets need.
-        interest: Interest,
-        /// Whether it is hidden.
-        hidden: bool,
-    },
-    /// A tab goes away.
-    Bye {
-        /// Who.
-        tab: TabId,
-    },
-    /// The leader is there; this is the shared connection's status.
-    Leader {
-        /// Who leads.
-        tab: TabId,
-        /// The connection's status.
-        status: Status,
-        /// The tabs sharing it, the leader included.
-        tabs: usize,
-        /// Whether the connection can publish (not pinned to SSE or polls).
-        can_publish: bool,
-    },
-    /// A delivery of the leader's connection.
-    Relay {
-        /// From which leader.
-        tab: TabId,
-        /// What arrived.
-        delivery: Delivery,
-    },
-    /// A follower asks the leader to publish.
-    Publish {
-        /// Who asks.
-        tab: TabId,
-        /// The channel.
-        channel: String,
-        /// The event type.
-        event: String,
-        /// The payload.
-        data: Value,
-    },
-    /// A follower pins a transport (`None`: automatic) for everyone.
-    Pin {
-        /// Who asks.
-        tab: TabId,
-        /// The transport.
-        pinned: Option<Transport>,
-    },
-    /// A follower's user clicked Reconnect.
-    Reconnect {
-        /// Who asks.
-        tab: TabId,
-    },
-}
-
-/// What this tab is.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub enum Role {
-    /// It has its own connection: the browser cannot share one.
-    Solo,
-    /// It holds the shared connection.
-    Leader,
-    /// It receives through the leader.
-    Follower,
-}
-
-impl Role {
-    /// The stable name (`data-role`).
-    pub fn as_str(&self) -> &'static str {
-        match self {
-            Role::Solo => "solo",
-            Role::Leader => "leader",
-            Role::Follower => "follower",
-        }
-    }
-}
-
-/// What the page shows.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct TabStatus {
-    /// The connection's status (the leader's, in a follower).
-    pub status: Status,
-    /// What this tab is.
-    pub role: Role,
-    /// The tabs sharing the connection (1 when alone).
-    pub tabs: usize,
-    /// Whether this tab can publish now.
-    pub can_publish: bool,
-}
-
-/// Something that happened to this tab.
-#[derive(Clone, Debug, PartialEq)]
-pub enum ShareInput {
-    /// The page started (`shared`: the browser has Web Locks and
-    /// `BroadcastChannel`).
-    Start {
-        /// Whether tabs can share.
-        shared: bool,
-    },
-    /// The lock was granted: lead.
-    LockAcquired,
-    /// Another tab took the lock: follow.
-    LockLost,
-    /// Another tab posted this.
-    Tab(TabMessage),
-    /// Something for the connection machine of leadership `term` (a
-    /// connection's report or a timer it set).
-    Machine {
-        /// The leadership it belongs to.
-        term: u64,
-        /// What happened.
-        input: Input,
-    },
-    /// Something that happened to the page: [`Input::Tick`], online,
-    /// offline, visibility, the user's actions, interest, publishing,
-    /// resynchronising.
-    Page(Input),
-    /// Catch-up poll `id` answered.
-    CaughtUp {
-        /// Which catch-up.
-        id: u64,
-        /// The answer.
-        reply: PollReply,
-    },
-    /// Catch-up poll `id` failed.
-    CatchUpFailed {
-        /// Which catch-up.
-        id: u64,
-    },
-    /// The page is going away.
-    Leaving,
-}
-
-/// What to do.
-#[derive(Clone, Debug, PartialEq)]
-pub enum ShareEffect {
-    /// Carry out an effect of the connection machine of leadership `term`;
-    /// its reports and timers come back as [`ShareInput::Machine`] with
-    /// this term.
-    Connection {
-        /// The leadership.
-        term: u64,
-        /// What to do.
-        effect: Effect,
-    },
-    /// Post to the other tabs.
-    Post(TabMessage),
-    /// Hand a delivery to this tab's store.
-    Deliver(Delivery),
-    /// Show this status.
-    Status(TabStatus),
-    /// Take the lock from a leader that stopped answering.
-    StealLock,
-    /// Make one immediate poll (`timeout=0`) and report it as
-    /// [`ShareInput::CaughtUp`] or [`ShareInput::CatchUpFailed`].
-    CatchUp {
-        /// Which catch-up.
-        id: u64,
-        /// What to ask for.
-        request: Subscription,
-    },
-    /// Log a warning for a person.
-    Warn(String),
-}
 
 /// Another tab, as last heard.
 #[derive(Clone, Debug)]
@@ -574,185 +403,6 @@ impl Share {
         }
     }
 
-    fn heard(&mut self, env: Env, message: TabMessage) {
-        match message {
-            TabMessage::Here {
-                tab,
-                interest,
-                hidden,
-            } => {
-                if tab == self.me {
-                    return;
-                }
-                let new = !self.peers.contains_key(&tab);
-                self.peers.insert(
-                    tab,
-                    Peer {
-                        interest,
-                        hidden,
-                        heard_ms: env.now_ms,
-                    },
-                );
-                self.resubscribe(env);
-                if new && self.role == Role::Leader {
-                    // Tell the newcomer at once who leads.
-                    self.beat_leader(env);
-                }
-            }
-            TabMessage::Bye { tab } => {
-                if self.peers.remove(&tab).is_some() {
-                    self.resubscribe(env);
-                }
-                if self.leader.is_some_and(|word| word.tab == tab) {
-                    // The lock passes on by itself; wait for the new leader.
-                    self.leader = None;
-                    self.waiting_since_ms = env.now_ms;
-                }
-            }
-            TabMessage::Leader {
-                tab,
-                status,
-                tabs,
-                can_publish,
-            } => {
-                if tab == self.me || self.role != Role::Follower {
-                    // A leader hearing another leader: one of the two lost
-                    // the lock and will hear of it.
-                    return;
-                }
-                self.stealing = false;
-                self.leader = Some(LeaderWord {
-                    tab,
-                    status,
-                    tabs,
-                    can_publish,
-                    heard_ms: env.now_ms,
-                });
-            }
-            TabMessage::Relay { tab, delivery } => {
-                if let Some(word) = self.leader.as_mut() {
-                    if word.tab == tab {
-                        word.heard_ms = env.now_ms;
-                    }
-                }
-                if self.role == Role::Solo {
-                    return;
-                }
-                match self.catch_up.as_mut() {
-                    Some(catch_up) if catch_up.held.len() < MAX_HELD_RELAYS => {
-                        catch_up.held.push(delivery);
-                    }
-                    Some(_) => {
-                        // Too far behind: start over from a snapshot.
-                        self.catch_up = None;
-                        self.begin_catch_up(None);
-                    }
-                    // A leader applies only its own connection's
-                    // deliveries, but a relay of the leader before it
-                    // still counts: its position moves `complete` on.
-                    None => self.apply(delivery),
-                }
-            }
-            TabMessage::Publish {
-                channel,
-                event,
-                data,
-                ..
-            } => {
-                if self.machine.is_some() && self.role == Role::Leader {
-                    self.drive(
-                        env,
-                        Input::Publish {
-                            channel,
-                            event,
-                            data,
-                        },
-                    );
-                }
-            }
-            TabMessage::Pin { pinned, .. } => {
-                self.settings.pinned = pinned;
-                if self.role == Role::Leader {
-                    self.drive(env, Input::Pin(pinned));
-                }
-            }
-            TabMessage::Reconnect { .. } => {
-                if self.role == Role::Leader {
-                    self.drive(env, Input::Reconnect);
-                }
-            }
-        }
-    }
-
-    fn page(&mut self, env: Env, input: Input) {
-        match input {
-            Input::Tick => self.tick(env),
-            Input::VisibilityChanged { hidden } => {
-                self.hidden = hidden;
-                self.announce(env);
-                self.resubscribe(env);
-            }
-            Input::SetInterest(interest) => {
-                self.interest = interest;
-                self.announce(env);
-                self.resubscribe(env);
-            }
-            Input::Publish {
-                channel,
-                event,
-                data,
-            } => {
-                if self.machine.is_some() {
-                    self.drive(
-                        env,
-                        Input::Publish {
-                            channel,
-                            event,
-                            data,
-                        },
-                    );
-                } else {
-                    self.post(TabMessage::Publish {
-                        tab: self.me,
-                        channel,
-                        event,
-                        data,
-                    });
-                }
-            }
-            Input::Pin(pinned) => {
-                self.settings.pinned = pinned;
-                if self.machine.is_some() {
-                    self.drive(env, Input::Pin(pinned));
-                } else {
-                    self.post(TabMessage::Pin {
-                        tab: self.me,
-                        pinned,
-                    });
-                }
-            }
-            Input::Reconnect => {
-                if self.machine.is_some() {
-                    self.drive(env, Input::Reconnect);
-                } else {
-                    self.post(TabMessage::Reconnect { tab: self.me });
-                }
-            }
-            Input::Resync => {
-                if self.machine.is_some() {
-                    self.drive(env, Input::Resync);
-                } else {
-                    // This tab dropped events it could not hold: it starts
-                    // over from a snapshot of its own channels.
-                    self.catch_up = None;
-                    self.begin_catch_up(None);
-                }
-            }
-            // Online and offline: the connection's business.
-            input => self.drive(env, input),
-        }
-    }
-
     fn tick(&mut self, env: Env) {
         self.drive(env, Input::Tick);
         if self.role == Role::Solo {
@@ -803,72 +453,6 @@ impl Share {
             .is_some_and(|c| c.in_flight.is_none())
         {
             self.poll_catch_up();
-        }
-    }
-
-    /// Starts catching up from `since` (`None`: from a snapshot of this
-    /// tab's channels).
-    fn begin_catch_up(&mut self, since: Option<Position>) {
-        if self.role != Role::Follower || self.interest.channels.is_empty() {
-            return;
-        }
-        if since.is_none() {
-            self.complete = ResumePoint::new(None);
-        }
-        self.catch_up = Some(CatchUp {
-            in_flight: None,
-            polls: 0,
-            held: Vec::new(),
-        });
-        self.poll_catch_up();
-    }
-
-    /// Asks for what follows `complete` (one immediate poll).
-    fn poll_catch_up(&mut self) {
-        let Some(catch_up) = self.catch_up.as_mut() else {
-            return;
-        };
-        if catch_up.polls >= MAX_CATCH_UP_POLLS {
-            // Too far behind to read it all: start over from a snapshot.
-            self.catch_up = None;
-            self.begin_catch_up(None);
-            return;
-        }
-        self.next_catch_up += 1;
-        catch_up.in_flight = Some(self.next_catch_up);
-        catch_up.polls += 1;
-        self.effects.push(ShareEffect::CatchUp {
-            id: self.next_catch_up,
-            request: Subscription::new(&self.interest, self.complete.last(), &Default::default()),
-        });
-    }
-
-    fn caught_up(&mut self, id: u64, reply: PollReply) {
-        let Some(catch_up) = self.catch_up.take_if(|c| c.in_flight == Some(id)) else {
-            return;
-        };
-        let full = reply.events.len() >= 1_000;
-        for envelope in reply.events {
-            match to_delivery(envelope) {
-                Ok(delivery) => self.apply(delivery),
-                Err(warning) => self.effects.push(ShareEffect::Warn(warning)),
-            }
-        }
-        if self
-            .complete
-            .last()
-            .is_none_or(|last| reply.next.is_after(&last))
-        {
-            self.complete.reset_to(reply.next);
-        }
-        if full {
-            // More to read: the relays wait on.
-            self.catch_up = Some(catch_up);
-            self.poll_catch_up();
-            return;
-        }
-        for delivery in catch_up.held {
-            self.apply(delivery);
         }
     }
 
@@ -963,16 +547,13 @@ impl Share {
     }
 }
 
-/// A delivery from an envelope of a poll answer (snapshots and resets
-/// carry a [`Snapshot`]).
-fn to_delivery(envelope: Envelope<Value>) -> Result<Delivery, String> {
-    if envelope.event != SNAPSHOT_EVENT && envelope.event != RESET_EVENT {
-        return Ok(Delivery::Event(envelope));
-    }
-    let snapshot: Snapshot = serde_json::from_value(envelope.data)
-        .map_err(|error| format!("livedash: ignoring a malformed snapshot: {error}"))?;
-    Ok(Delivery::snapshot(&envelope.channel, envelope.id, snapshot))
-}
-
+mod catch_up;
+mod effects;
+mod inputs;
+mod page;
+mod tabs;
 #[cfg(test)]
 mod tests;
+
+pub use effects::{Role, ShareEffect, TabStatus};
+pub use inputs::{ShareInput, TabMessage};

@@ -8,7 +8,7 @@ use std::{
     time::Duration,
 };
 
-use serde_json::json;
+use serde_json::{json, Value};
 
 use super::*;
 use crate::live::{
@@ -16,6 +16,7 @@ use crate::live::{
     interest::Needs,
     machine::{Available, Open, Report, TICK_MS},
 };
+use crate::protocol::{Envelope, PollReply};
 
 const DASHBOARD: &str = "dashboard:main";
 
