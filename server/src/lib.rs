@@ -21,6 +21,7 @@ pub mod page;
 pub mod publish;
 pub mod shutdown;
 pub mod sources;
+pub mod store;
 pub mod transport;
 
 use std::{future::Future, io, sync::Arc, time::Duration, time::Instant};

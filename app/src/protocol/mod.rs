@@ -21,6 +21,7 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 mod channel;
 mod http;
 mod messages;
+mod series;
 
 pub use channel::{
     validate_channel, ChannelKind, ChannelNameError, MAX_CHANNELS_PER_SUBSCRIPTION,
@@ -28,6 +29,7 @@ pub use channel::{
 };
 pub use http::{ErrorBody, ErrorDetail, PollReply, PublishBody, PublishReply, PublishRequest};
 pub use messages::{ClientMessage, ServerMessage, SnapshotMessage};
+pub use series::{validate_label_name, validate_metric_name, SeriesError, SeriesKey, MAX_NAME_LEN};
 
 /// The channel that carries host metric samples.
 pub const METRICS_CHANNEL: &str = "metrics";
