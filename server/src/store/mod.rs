@@ -13,4 +13,5 @@
 
 pub mod bits;
 pub mod chunk;
+pub mod head;
 pub mod wal;
