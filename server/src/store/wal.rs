@@ -173,6 +173,16 @@ impl Wal {
         })
     }
 
+    /// A handle on the segment being written, to `fdatasync` it without
+    /// holding whatever guards the log (appends go on meanwhile; a segment
+    /// that closes is synced by the append that closes it).
+    pub fn sync_handle(&self) -> Result<File, WalError> {
+        self.file.try_clone().map_err(|source| WalError::Io {
+            path: segment_path(&self.dir, self.number),
+            source,
+        })
+    }
+
     /// The segment being written.
     pub fn segment(&self) -> u64 {
         self.number
