@@ -132,10 +132,15 @@ impl Store {
                     Ok((added, _)) => added == id,
                     Err(_) => false,
                 },
-                Ok(Record::Samples(samples)) => samples
-                    .into_iter()
-                    .map(|(id, sample)| head.append(id, sample).is_ok())
-                    .fold(true, |all, ok| all && ok),
+                // Every sample is applied that can be, even after one
+                // that cannot.
+                Ok(Record::Samples(samples)) => {
+                    samples
+                        .into_iter()
+                        .filter(|&(id, sample)| head.append(id, sample).is_err())
+                        .count()
+                        == 0
+                }
                 Err(_) => false,
             };
             if !applied {
@@ -187,11 +192,10 @@ impl Store {
         }
         // Log first: new series, then the samples.
         let mut records = Vec::new();
-        let mut next_id = inner.head.series_count() as u32;
         let mut ids: std::collections::HashMap<&SeriesKey, SeriesId> = Default::default();
-        for key in &new_series {
+        let first_id = inner.head.series_count() as u32;
+        for (next_id, key) in (first_id..).zip(&new_series) {
             let id = SeriesId(next_id);
-            next_id += 1;
             ids.insert(key, id);
             records.push(Record::Series(id, (*key).clone()));
         }
