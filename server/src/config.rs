@@ -22,6 +22,16 @@ pub struct Config {
     #[arg(long, env = "LIVEDASH_DATA_DIR", default_value = "livedash-data")]
     pub data_dir: PathBuf,
 
+    /// How long raw metric samples are kept; older ones are refused at
+    /// ingest.
+    #[arg(long, env = "LIVEDASH_RETENTION_RAW", default_value = "24h", value_parser = parse_interval)]
+    pub retention_raw: Duration,
+
+    /// Most metric series the store holds (the cardinality guard: new
+    /// series past it are refused, existing ones are kept).
+    #[arg(long, env = "LIVEDASH_MAX_SERIES", default_value_t = 200_000, value_parser = clap::value_parser!(u32).range(1..=10_000_000))]
+    pub max_series: u32,
+
     /// How often the host is sampled (e.g. `1s`, `500ms`; at least 100ms).
     #[arg(long, env = "LIVEDASH_SAMPLE_INTERVAL", default_value = "1s", value_parser = parse_sample_interval)]
     pub sample_interval: Duration,

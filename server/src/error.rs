@@ -72,6 +72,9 @@ pub enum ApiError {
     /// A publish that would break one of the hub's bounds.
     #[error(transparent)]
     Bound(PublishError),
+    /// The metrics store failed to write (the disk is full or failing).
+    #[error("the metrics store cannot write: {0}")]
+    Storage(String),
     /// Too many requests of one kind in a short time.
     #[error("{message}")]
     RateLimited {
@@ -129,6 +132,7 @@ impl ApiError {
             }
             ApiError::Bound(PublishError::Encode(_)) => (StatusCode::BAD_REQUEST, "invalid_body"),
             ApiError::RateLimited { code, .. } => (StatusCode::TOO_MANY_REQUESTS, code),
+            ApiError::Storage(_) => (StatusCode::INTERNAL_SERVER_ERROR, "storage_failed"),
         }
     }
 }

@@ -19,6 +19,7 @@ pub mod hub;
 pub mod origin;
 pub mod page;
 pub mod publish;
+pub mod query;
 pub mod shutdown;
 pub mod sources;
 pub mod store;
@@ -42,6 +43,7 @@ use crate::{
     hub::{Hub, HubConfig},
     origin::{OriginGuard, OriginPolicy},
     page::PageSettings,
+    store::{head::Limits, Store, StoreConfig},
     transport::Streams,
 };
 
@@ -60,6 +62,8 @@ pub struct AppState {
     pub started: Instant,
     /// Which pages may act on the server and which hosts it answers for.
     pub origin: Arc<OriginPolicy>,
+    /// The metrics store.
+    pub store: Store,
 }
 
 impl FromRef<AppState> for Hub {
@@ -77,6 +81,12 @@ impl FromRef<AppState> for Streams {
 impl FromRef<AppState> for Arc<Counters> {
     fn from_ref(state: &AppState) -> Self {
         state.streams.counters.clone()
+    }
+}
+
+impl FromRef<AppState> for Store {
+    fn from_ref(state: &AppState) -> Self {
+        state.store.clone()
     }
 }
 
@@ -103,6 +113,8 @@ pub fn app(state: AppState) -> Router {
             "/api/realtime/events",
             axum::routing::post(publish::handler),
         )
+        .route("/api/ingest", axum::routing::post(sources::ingest::handler))
+        .route("/api/series", get(query::handler))
         .fallback(assets::handler)
         .layer(from_fn_with_state(origin_guard, origin::guard))
         .with_state(state)
@@ -152,6 +164,9 @@ pub enum ServerError {
     /// The host cannot be sampled.
     #[error(transparent)]
     Host(#[from] sources::host::HostError),
+    /// The metrics store cannot be opened.
+    #[error("cannot open the metrics store: {0}")]
+    Store(#[from] store::StoreError),
     /// Serving failed.
     #[error("the server failed: {0}")]
     Serve(io::Error),
@@ -203,6 +218,32 @@ pub async fn serve(
         &config.public_hosts,
         address.ip(),
     ));
+    let store_config = StoreConfig {
+        dir: store::store_dir(&config.data_dir),
+        limits: Limits {
+            max_series: config.max_series as usize,
+            ..Limits::default()
+        },
+        retention_ms: i64::try_from(config.retention_raw.as_millis()).unwrap_or(i64::MAX),
+    };
+    let (store, opened) = tokio::task::spawn_blocking(move || Store::open(&store_config))
+        .await
+        .map_err(|e| ServerError::Serve(io::Error::other(e)))??;
+    tracing::info!(
+        series = opened.series,
+        samples = opened.samples,
+        skipped_records = opened.skipped_records,
+        torn_bytes = opened.torn_bytes,
+        "metrics store opened"
+    );
+    if let Some((path, offset)) = &opened.corrupt {
+        tracing::warn!(path = %path.display(), offset, "the write-ahead log was damaged; what followed the damage was set aside");
+    }
+    let syncer = tokio::spawn(store::run_syncer(
+        store.clone(),
+        Duration::from_secs(1),
+        shutdown.clone(),
+    ));
     let sampler =
         sources::host::start(hub.clone(), config.sample_interval, shutdown.clone()).await?;
     // Idle channels and aged events go within a tenth of the history age
@@ -228,6 +269,7 @@ pub async fn serve(
         },
         started: Instant::now(),
         origin,
+        store,
     };
     tracing::info!(%address, embedded_files = assets::file_count(), "livedash is listening");
     if !state.origin.checks_host() {
@@ -254,7 +296,11 @@ pub async fn serve(
         }
     }
     trigger.trigger();
-    for (name, task) in [("host sampler", sampler), ("janitor", janitor)] {
+    for (name, task) in [
+        ("host sampler", sampler),
+        ("janitor", janitor),
+        ("store syncer", syncer),
+    ] {
         if let Err(error) = task.await {
             tracing::error!(%error, task = name, "a background task panicked");
         }

@@ -29,7 +29,10 @@ pub use channel::{
 };
 pub use http::{ErrorBody, ErrorDetail, PollReply, PublishBody, PublishReply, PublishRequest};
 pub use messages::{ClientMessage, ServerMessage, SnapshotMessage};
-pub use series::{validate_label_name, validate_metric_name, SeriesError, SeriesKey, MAX_NAME_LEN};
+pub use series::{
+    validate_label_name, validate_metric_name, IngestPoint, IngestReply, RefusedPoint, SeriesError,
+    SeriesKey, SeriesPoints, SeriesReply, MAX_NAME_LEN,
+};
 
 /// The channel that carries host metric samples.
 pub const METRICS_CHANNEL: &str = "metrics";

@@ -98,6 +98,64 @@ impl fmt::Display for SeriesKey {
     }
 }
 
+/// One point of a JSON ingest batch (`POST /api/ingest`, a JSON array of
+/// these).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct IngestPoint {
+    /// The metric name.
+    pub name: String,
+    /// Its labels.
+    #[serde(default)]
+    pub labels: BTreeMap<String, String>,
+    /// The value (JSON has no NaN or infinities).
+    pub value: f64,
+    /// Unix milliseconds (default: when it arrives).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ts: Option<i64>,
+}
+
+/// A refused point of an ingest batch.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct RefusedPoint {
+    /// Its index in the batch.
+    pub index: usize,
+    /// Why.
+    pub reason: String,
+}
+
+/// The answer to an ingest: how many points were stored, and the refused
+/// ones. Without `?partial=true`, one refusal means nothing was stored: the
+/// answer is then a 422 whose `error` says so.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct IngestReply {
+    /// Set when nothing was stored because points were refused.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<super::ErrorDetail>,
+    /// Points stored.
+    pub stored: usize,
+    /// Points refused, with why.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub refused: Vec<RefusedPoint>,
+}
+
+/// One series of a query answer: its key and its points, `[ts, value]`,
+/// oldest first.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct SeriesPoints {
+    /// Which series.
+    #[serde(flatten)]
+    pub key: SeriesKey,
+    /// Its points in the range.
+    pub points: Vec<(i64, f64)>,
+}
+
+/// The answer to `GET /api/series`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct SeriesReply {
+    /// The series the selector matched, by key.
+    pub series: Vec<SeriesPoints>,
+}
+
 /// Checks a metric name: `[a-zA-Z_:][a-zA-Z0-9_:]*`, 1 to [`MAX_NAME_LEN`]
 /// bytes.
 pub fn validate_metric_name(name: &str) -> Result<(), SeriesError> {

@@ -1,4 +1,5 @@
-//! Where metrics come from. Each source publishes into the hub and knows
-//! nothing of transports or clients.
+//! Where metrics come from. Each source publishes into the hub (or writes
+//! into the store) and knows nothing of transports or clients.
 
 pub mod host;
+pub mod ingest;

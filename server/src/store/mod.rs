@@ -63,6 +63,17 @@ pub struct Point {
     pub sample: Sample,
 }
 
+/// How much of a batch to store.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Mode {
+    /// All of it, or nothing if a point is refused.
+    All,
+    /// What can be stored.
+    Partial,
+    /// Nothing: only find the refusals.
+    CheckOnly,
+}
+
 /// A point that was refused, and why.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Refusal {
@@ -116,6 +127,16 @@ pub struct Store {
     retention_ms: i64,
 }
 
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let (series, samples) = self.counts();
+        f.debug_struct("Store")
+            .field("series", &series)
+            .field("samples", &samples)
+            .finish()
+    }
+}
+
 impl Store {
     /// Opens the store in `config.dir`, replaying its log.
     pub fn open(config: &StoreConfig) -> Result<(Self, Opened), StoreError> {
@@ -164,13 +185,14 @@ impl Store {
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
-    /// Stores a batch: all of it, or (with refusals) none of it unless
-    /// `partial`, when the acceptable points are stored. `now_ms` is the
-    /// server's clock, against which timestamps are judged.
+    /// Stores a batch, as `mode` says: all of it or (with refusals) none
+    /// of it; or what can be stored; or nothing (only the refusals are
+    /// found). `now_ms` is the server's clock, against which timestamps are
+    /// judged.
     pub fn ingest(
         &self,
         points: &[Point],
-        partial: bool,
+        mode: Mode,
         now_ms: i64,
     ) -> Result<Ingested, StoreError> {
         let mut inner = self.lock();
@@ -187,7 +209,12 @@ impl Store {
                 Err(reason) => refused.push(Refusal { index, reason }),
             }
         }
-        if !refused.is_empty() && !partial {
+        let store_none = match mode {
+            Mode::All => !refused.is_empty(),
+            Mode::Partial => false,
+            Mode::CheckOnly => true,
+        };
+        if store_none {
             return Ok(Ingested { stored: 0, refused });
         }
         // Log first: new series, then the samples.
@@ -280,41 +307,60 @@ impl Store {
         })
     }
 
-    /// Series whose name is `name` and whose labels include every
-    /// `label=value` of `matchers`, with their samples from `from` to `to`.
+    /// Series whose name is `name` and whose labels pass every matcher,
+    /// with their samples from `from` to `to` (inclusive); at most `limit`
+    /// series (`Err` with the count when more match).
     pub fn select(
         &self,
         name: &str,
-        matchers: &[(String, String)],
+        matchers: &[Matcher],
         from: i64,
         to: i64,
-    ) -> Vec<(SeriesKey, Vec<Sample>)> {
+        limit: usize,
+    ) -> Result<Vec<(SeriesKey, Vec<Sample>)>, usize> {
         let inner = self.lock();
         let ids: Vec<(SeriesId, SeriesKey)> = inner
             .head
             .keys()
-            .filter(|(_, key)| {
-                key.name == name
-                    && matchers.iter().all(|(label, value)| {
-                        key.labels
-                            .get(label)
-                            .map_or(value.is_empty(), |v| v == value)
-                    })
-            })
+            .filter(|(_, key)| key.name == name && matchers.iter().all(|m| m.matches(key)))
             .map(|(id, key)| (id, key.clone()))
             .collect();
-        ids.into_iter()
+        if ids.len() > limit {
+            return Err(ids.len());
+        }
+        Ok(ids
+            .into_iter()
             .map(|(id, key)| {
                 let samples = inner.head.range(id, from, to).unwrap_or_default();
                 (key, samples)
             })
-            .collect()
+            .collect())
     }
 
     /// Series and samples held.
     pub fn counts(&self) -> (usize, u64) {
         let inner = self.lock();
         (inner.head.series_count(), inner.head.sample_count())
+    }
+}
+
+/// A condition on one label (a missing label has the empty value, as in
+/// Prometheus).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Matcher {
+    /// The label.
+    pub label: String,
+    /// The value it must (or must not) have.
+    pub value: String,
+    /// `!=` instead of `=`.
+    pub negated: bool,
+}
+
+impl Matcher {
+    /// Whether `key` passes.
+    pub fn matches(&self, key: &SeriesKey) -> bool {
+        let value = key.labels.get(&self.label).map_or("", String::as_str);
+        (value == self.value) != self.negated
     }
 }
 
@@ -394,14 +440,14 @@ mod tests {
             point("cpu", "d", NOW, f64::NAN),
             point("mem", "a", NOW, 5.0),
         ];
-        let result = store.ingest(&batch, false, NOW).unwrap();
+        let result = store.ingest(&batch, Mode::All, NOW).unwrap();
         assert_eq!(result.stored, 0);
         let refused: Vec<usize> = result.refused.iter().map(|r| r.index).collect();
         assert_eq!(refused, [1, 2, 3, 4]);
         assert!(result.refused[0].reason.contains("older than the newest"));
         assert_eq!(store.counts(), (0, 0));
         // With partial acceptance the good points are stored.
-        let result = store.ingest(&batch, true, NOW).unwrap();
+        let result = store.ingest(&batch, Mode::Partial, NOW).unwrap();
         assert_eq!(result.stored, 2);
         assert_eq!(store.counts(), (2, 2));
     }
@@ -416,7 +462,7 @@ mod tests {
                     .iter()
                     .map(|host| point("cpu", host, NOW - 500_000 + i * 1_000, i as f64))
                     .collect();
-                assert_eq!(store.ingest(&batch, false, NOW).unwrap().stored, 3);
+                assert_eq!(store.ingest(&batch, Mode::All, NOW).unwrap().stored, 3);
             }
         }
         let (store, opened) = Store::open(&config(&dir)).unwrap();
@@ -424,11 +470,24 @@ mod tests {
             (opened.series, opened.samples, opened.skipped_records),
             (3, 1_500, 0)
         );
-        let selected = store.select("cpu", &[("host".into(), "b".into())], NOW - 100_000, NOW);
+        let host_b = Matcher {
+            label: "host".into(),
+            value: "b".into(),
+            negated: false,
+        };
+        let selected = store
+            .select("cpu", std::slice::from_ref(&host_b), NOW - 100_000, NOW, 10)
+            .unwrap();
         assert_eq!(selected.len(), 1);
         assert_eq!(selected[0].1.len(), 100);
         assert_eq!(selected[0].1.last().unwrap().value, 499.0);
-        assert_eq!(store.select("cpu", &[], 0, NOW).len(), 3);
+        assert_eq!(store.select("cpu", &[], 0, NOW, 10).unwrap().len(), 3);
+        let not_b = Matcher {
+            negated: true,
+            ..host_b
+        };
+        assert_eq!(store.select("cpu", &[not_b], 0, NOW, 10).unwrap().len(), 2);
+        assert_eq!(store.select("cpu", &[], 0, NOW, 2), Err(3));
     }
 
     #[test]
@@ -442,7 +501,7 @@ mod tests {
             point("cpu", "b", NOW, 1.0),
             point("cpu", "c", NOW, 1.0),
         ];
-        let result = store.ingest(&batch, false, NOW).unwrap();
+        let result = store.ingest(&batch, Mode::All, NOW).unwrap();
         assert_eq!(result.refused.len(), 1);
         assert_eq!(result.refused[0].index, 2);
         assert!(result.refused[0].reason.contains("at most 2 series"));

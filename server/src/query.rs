@@ -1,0 +1,244 @@
+//! Reading history: `GET /api/series?match=<selector>&from=&to=`.
+//!
+//! A selector is a metric name with optional label matchers, as in
+//! Prometheus: `http_requests_total{service="api",code!="500"}`. `from` and
+//! `to` are Unix milliseconds (default: the last hour up to now). The
+//! answer holds every matching series with its raw points in the range,
+//! oldest first ([`SeriesReply`]).
+//!
+//! Not taken yet, and refused with a clear error rather than ignored:
+//! regular-expression matchers (`=~`, `!~`), `max_points`, `step`/`agg`
+//! and rates.
+
+use app::protocol::{validate_label_name, validate_metric_name, SeriesPoints, SeriesReply};
+use axum::{
+    extract::{Query, State},
+    Json,
+};
+use serde::Deserialize;
+
+use crate::{
+    error::ApiError,
+    sources::ingest::now_ms,
+    store::{Matcher, Store},
+};
+
+/// The widest range one query may cover (the raw retention's order).
+pub const MAX_RANGE_MS: i64 = 31 * 24 * 3_600_000;
+/// Most series one answer may hold.
+pub const MAX_SERIES: usize = 1_000;
+/// Longest selector taken.
+const MAX_SELECTOR_LEN: usize = 4_096;
+
+/// The query string.
+#[derive(Debug, Deserialize)]
+pub struct SeriesQuery {
+    /// The selector.
+    #[serde(rename = "match")]
+    pub selector: Option<String>,
+    /// Start, Unix ms.
+    pub from: Option<i64>,
+    /// End, Unix ms.
+    pub to: Option<i64>,
+    /// Refused for now (see the module doc).
+    pub max_points: Option<String>,
+    /// Refused for now.
+    pub step: Option<String>,
+}
+
+/// A parsed selector.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Selector {
+    /// The metric name.
+    pub name: String,
+    /// Conditions on labels.
+    pub matchers: Vec<Matcher>,
+}
+
+/// `GET /api/series`.
+pub async fn handler(
+    State(store): State<Store>,
+    Query(query): Query<SeriesQuery>,
+) -> Result<Json<SeriesReply>, ApiError> {
+    if query.max_points.is_some() || query.step.is_some() {
+        return Err(ApiError::invalid(
+            "unsupported_parameter",
+            "max_points and step are not supported yet: this server answers raw points",
+        ));
+    }
+    let text = query.selector.ok_or_else(|| {
+        ApiError::invalid(
+            "missing_selector",
+            "name the series: ?match=<metric>{label=\"value\"}",
+        )
+    })?;
+    let selector =
+        parse_selector(&text).map_err(|message| ApiError::invalid("invalid_selector", message))?;
+    let to = query.to.unwrap_or_else(now_ms);
+    let from = query.from.unwrap_or(to.saturating_sub(3_600_000));
+    if from > to {
+        return Err(ApiError::invalid(
+            "invalid_range",
+            format!("from ({from}) is after to ({to})"),
+        ));
+    }
+    if to.saturating_sub(from) > MAX_RANGE_MS {
+        return Err(ApiError::invalid(
+            "range_too_large",
+            format!("a query covers at most {} days", MAX_RANGE_MS / 86_400_000),
+        ));
+    }
+    let selected = tokio::task::spawn_blocking(move || {
+        store.select(&selector.name, &selector.matchers, from, to, MAX_SERIES)
+    })
+    .await
+    .map_err(|e| ApiError::Storage(e.to_string()))?
+    .map_err(|count| {
+        ApiError::invalid(
+            "too_many_series",
+            format!(
+                "{count} series match; a query answers at most {MAX_SERIES}: add label matchers"
+            ),
+        )
+    })?;
+    Ok(Json(SeriesReply {
+        series: selected
+            .into_iter()
+            .map(|(key, samples)| SeriesPoints {
+                key,
+                points: samples.into_iter().map(|s| (s.ts, s.value)).collect(),
+            })
+            .collect(),
+    }))
+}
+
+/// Parses `name` or `name{label="value",label!="value"}`; values are
+/// double-quoted with `\\`, `\"` and `\n` escapes.
+pub fn parse_selector(text: &str) -> Result<Selector, String> {
+    if text.len() > MAX_SELECTOR_LEN {
+        return Err(format!(
+            "a selector is at most {MAX_SELECTOR_LEN} bytes long"
+        ));
+    }
+    let text = text.trim();
+    let (name, rest) = match text.find('{') {
+        Some(at) => (&text[..at], Some(&text[at + 1..])),
+        None => (text, None),
+    };
+    let name = name.trim();
+    validate_metric_name(name).map_err(|e| e.to_string())?;
+    let mut matchers = Vec::new();
+    if let Some(rest) = rest {
+        let body = rest
+            .strip_suffix('}')
+            .ok_or("a selector's label matchers end with }")?;
+        let mut chars = body.chars().peekable();
+        loop {
+            while chars.peek().is_some_and(|c| c.is_whitespace() || *c == ',') {
+                chars.next();
+            }
+            if chars.peek().is_none() {
+                break;
+            }
+            let label: String =
+                std::iter::from_fn(|| chars.next_if(|c| c.is_ascii_alphanumeric() || *c == '_'))
+                    .collect();
+            validate_label_name(&label).map_err(|e| e.to_string())?;
+            while chars.next_if(|c| c.is_whitespace()).is_some() {}
+            let negated = match (chars.next(), chars.peek()) {
+                (Some('='), Some('~')) | (Some('!'), Some('~')) => {
+                    return Err(
+                        "regular-expression matchers (=~, !~) are not supported yet".to_string()
+                    )
+                }
+                (Some('='), _) => false,
+                (Some('!'), Some('=')) => {
+                    chars.next();
+                    true
+                }
+                _ => return Err(format!("label {label} needs = or != and a quoted value")),
+            };
+            while chars.next_if(|c| c.is_whitespace()).is_some() {}
+            if chars.next() != Some('"') {
+                return Err(format!("the value of {label} must be in double quotes"));
+            }
+            let mut value = String::new();
+            loop {
+                match chars.next() {
+                    None => return Err(format!("the value of {label} has no closing quote")),
+                    Some('"') => break,
+                    Some('\\') => match chars.next() {
+                        Some('n') => value.push('\n'),
+                        Some(c @ ('\\' | '"')) => value.push(c),
+                        _ => return Err(format!("the value of {label} has a bad escape")),
+                    },
+                    Some(c) => value.push(c),
+                }
+            }
+            matchers.push(Matcher {
+                label,
+                value,
+                negated,
+            });
+        }
+    }
+    Ok(Selector {
+        name: name.to_string(),
+        matchers,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn matcher(label: &str, value: &str, negated: bool) -> Matcher {
+        Matcher {
+            label: label.into(),
+            value: value.into(),
+            negated,
+        }
+    }
+
+    #[test]
+    fn selectors_parse_as_prometheus_writes_them() {
+        assert_eq!(
+            parse_selector("up").unwrap(),
+            Selector {
+                name: "up".into(),
+                matchers: vec![]
+            }
+        );
+        assert_eq!(
+            parse_selector(r#" http_requests_total{ service = "api", code!="5\"0\\0\n" , } "#)
+                .unwrap(),
+            Selector {
+                name: "http_requests_total".into(),
+                matchers: vec![
+                    matcher("service", "api", false),
+                    matcher("code", "5\"0\\0\n", true)
+                ],
+            }
+        );
+        assert_eq!(parse_selector("up{}").unwrap().matchers, []);
+    }
+
+    #[test]
+    fn bad_selectors_say_what_is_wrong() {
+        for (bad, says) in [
+            ("", "invalid metric name"),
+            ("1up", "invalid metric name"),
+            ("up{job=\"a\"", "end with }"),
+            ("up{job=a}", "double quotes"),
+            ("up{job=\"a}", "closing quote"),
+            ("up{job=~\"a.*\"}", "not supported yet"),
+            ("up{job}", "needs = or !="),
+            ("up{__name__=\"x\"}", "reserved"),
+            ("up{job=\"\\x\"}", "bad escape"),
+        ] {
+            let error = parse_selector(bad).unwrap_err();
+            assert!(error.contains(says), "{bad:?}: {error}");
+        }
+        assert!(parse_selector(&"a".repeat(5_000)).is_err());
+    }
+}

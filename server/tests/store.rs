@@ -1,0 +1,317 @@
+//! The metrics store over HTTP, on the real binary run as its own process:
+//! what an ingest acknowledged survives `kill -9` in the middle of writes
+//! and is served again, point for point, after a restart; bad batches are
+//! refused whole with every reason, and change nothing.
+
+use std::{
+    net::TcpListener,
+    path::Path,
+    process::{Child, Command, Stdio},
+    sync::{
+        atomic::{AtomicBool, Ordering},
+        Arc, Mutex,
+    },
+    time::{Duration, Instant, SystemTime, UNIX_EPOCH},
+};
+
+use app::protocol::{IngestReply, SeriesReply};
+use serde_json::{json, Value};
+
+mod support;
+use support::tempdir::TempDir;
+
+struct Server {
+    child: Child,
+    base: String,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Server {
+    async fn start(data: &Path, args: &[&str]) -> Self {
+        let port = TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .expect("a free port")
+            .port();
+        let listen = format!("127.0.0.1:{port}");
+        let child = Command::new(env!("CARGO_BIN_EXE_livedash"))
+            .args([
+                "--listen",
+                &listen,
+                "--sample-interval",
+                "1h",
+                "--log-level",
+                "warn",
+            ])
+            .args(["--data-dir", data.to_str().expect("a UTF-8 temp path")])
+            .args(args)
+            .stdout(Stdio::null())
+            .spawn()
+            .expect("livedash starts");
+        let server = Self {
+            child,
+            base: format!("http://{listen}"),
+        };
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while reqwest::get(format!("{}/healthz", server.base))
+            .await
+            .is_err()
+        {
+            assert!(Instant::now() < deadline, "the server did not start");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        server
+    }
+
+    /// SIGKILL: no shutdown, no flush.
+    fn kill(mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    async fn ingest(&self, query: &str, body: &Value) -> (u16, IngestReply) {
+        let response = reqwest::Client::new()
+            .post(format!("{}/api/ingest{query}", self.base))
+            .json(body)
+            .send()
+            .await
+            .expect("the server answers");
+        let status = response.status().as_u16();
+        (status, response.json().await.expect("an ingest reply"))
+    }
+
+    async fn series(&self, query: &str) -> (u16, Value) {
+        let response = reqwest::get(format!("{}/api/series?{query}", self.base))
+            .await
+            .expect("the server answers");
+        (
+            response.status().as_u16(),
+            response.json().await.expect("JSON"),
+        )
+    }
+}
+
+fn now_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .expect("after 1970")
+        .as_millis() as i64
+}
+
+fn selector(query: &str) -> String {
+    format!("match={}", urlencode(query))
+}
+
+fn urlencode(text: &str) -> String {
+    text.bytes()
+        .map(|b| match b {
+            b'a'..=b'z' | b'A'..=b'Z' | b'0'..=b'9' | b'_' | b'-' | b'.' => (b as char).to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn acknowledged_points_survive_kill_9_during_writes() {
+    let data = TempDir::new();
+    let server = Server::start(&data.0, &[]).await;
+    let base = now_ms() - 600_000;
+    // Four writers send batches as fast as the server answers; each keeps
+    // the last batch the server acknowledged.
+    let acked: Arc<Mutex<Vec<i64>>> = Arc::new(Mutex::new(vec![-1; 4]));
+    let stop = Arc::new(AtomicBool::new(false));
+    let url = format!("{}/api/ingest", server.base);
+    let mut writers = Vec::new();
+    for writer in 0..4usize {
+        let (acked, stop, url) = (acked.clone(), stop.clone(), url.clone());
+        writers.push(tokio::spawn(async move {
+            let client = reqwest::Client::new();
+            let mut batch = 0i64;
+            while !stop.load(Ordering::Relaxed) && batch < 100_000 {
+                let points: Vec<Value> = (0..50)
+                    .map(|host| {
+                        json!({
+                            "name": "load_test_value",
+                            "labels": {"writer": writer.to_string(), "host": format!("h{host}")},
+                            "value": batch as f64 + host as f64 / 100.0,
+                            "ts": base + batch,
+                        })
+                    })
+                    .collect();
+                match client.post(&url).json(&points).send().await {
+                    Ok(response) if response.status() == 200 => {
+                        acked.lock().expect("not poisoned")[writer] = batch;
+                    }
+                    // The server is gone: what it did not answer may or may
+                    // not be stored.
+                    _ => break,
+                }
+                batch += 1;
+            }
+        }));
+    }
+    // Let a few hundred batches through, then kill the server mid-write.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while acked.lock().expect("not poisoned").iter().any(|&b| b < 100) {
+        assert!(Instant::now() < deadline, "the writers made no progress");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    server.kill();
+    stop.store(true, Ordering::Relaxed);
+    for writer in writers {
+        writer.await.expect("a writer task");
+    }
+    let acked = acked.lock().expect("not poisoned").clone();
+
+    let started = Instant::now();
+    let server = Server::start(&data.0, &[]).await;
+    let restart = started.elapsed();
+    for (writer, &last) in acked.iter().enumerate() {
+        let (status, body) = server
+            .series(&format!(
+                "{}&from={}&to={}",
+                selector(&format!(
+                    "load_test_value{{writer=\"{writer}\",host=\"h7\"}}"
+                )),
+                base,
+                base + 200_000
+            ))
+            .await;
+        assert_eq!(status, 200, "{body}");
+        let reply: SeriesReply = serde_json::from_value(body).expect("a series reply");
+        assert_eq!(reply.series.len(), 1);
+        let points = &reply.series[0].points;
+        // Every acknowledged batch is there, in order, each once (a batch
+        // the server took but never answered may be there too).
+        assert!(
+            points.len() as i64 > last,
+            "writer {writer}: {} points, acked {last}",
+            points.len()
+        );
+        for (i, &(ts, value)) in points.iter().enumerate() {
+            assert_eq!(ts, base + i as i64, "writer {writer}");
+            assert_eq!(value, i as f64 + 0.07, "writer {writer}");
+        }
+    }
+    println!(
+        "restart with {} acknowledged batches: {restart:?}",
+        acked.iter().sum::<i64>()
+    );
+}
+
+#[tokio::test]
+async fn a_batch_with_bad_points_is_refused_whole_with_every_reason() {
+    let data = TempDir::new();
+    let server = Server::start(&data.0, &[]).await;
+    let now = now_ms();
+    let batch = json!([
+        {"name": "cpu", "labels": {"host": "a"}, "value": 1.5, "ts": now},
+        {"name": "1cpu", "value": 1},
+        {"name": "cpu", "labels": {"__bad": "x"}, "value": 1},
+        {"name": "cpu", "labels": {"host": "a"}, "value": 2, "ts": now - 1000},
+        {"name": "cpu", "labels": {"host": "b"}, "value": 3, "ts": now + 3_600_000},
+        {"name": "cpu", "labels": {"host": "c"}, "value": 3, "ts": now - 30 * 86_400_000i64},
+    ]);
+    let (status, reply) = server.ingest("", &batch).await;
+    assert_eq!(status, 422);
+    assert_eq!(reply.stored, 0);
+    assert_eq!(reply.error.expect("an error").code, "points_refused");
+    let indexes: Vec<usize> = reply.refused.iter().map(|r| r.index).collect();
+    assert_eq!(indexes, [1, 2, 3, 4, 5]);
+    assert!(reply.refused[0].reason.contains("invalid metric name"));
+    assert!(reply.refused[1].reason.contains("reserved"));
+    assert!(reply.refused[2].reason.contains("older than the newest"));
+    assert!(reply.refused[3].reason.contains("future"));
+    assert!(reply.refused[4].reason.contains("retention"));
+    let (_, body) = server.series(&selector("cpu")).await;
+    assert_eq!(body["series"], json!([]), "nothing was stored");
+
+    // Asked for partial acceptance, the good point is stored.
+    let (status, reply) = server.ingest("?partial=true", &batch).await;
+    assert_eq!((status, reply.stored, reply.refused.len()), (200, 1, 5));
+    let (_, body) = server.series(&selector("cpu{host=\"a\"}")).await;
+    assert_eq!(body["series"][0]["points"], json!([[now, 1.5]]));
+    assert_eq!(body["series"][0]["labels"], json!({"host": "a"}));
+}
+
+#[tokio::test]
+async fn hostile_requests_get_typed_errors_and_change_nothing() {
+    let data = TempDir::new();
+    let server = Server::start(&data.0, &["--max-series", "2"]).await;
+    let client = reqwest::Client::new();
+    let post = |body: &'static str, content_type: &'static str| {
+        client
+            .post(format!("{}/api/ingest", server.base))
+            .header("content-type", content_type)
+            .body(body)
+            .send()
+    };
+    let cases = [
+        (
+            post("{not json", "application/json").await.unwrap(),
+            400,
+            "invalid_body",
+        ),
+        (
+            post(r#"{"name": "a"}"#, "application/json").await.unwrap(),
+            400,
+            "invalid_body",
+        ),
+        (
+            post(r#"[{"name": "a", "value": "NaN"}]"#, "application/json")
+                .await
+                .unwrap(),
+            400,
+            "invalid_body",
+        ),
+        (
+            post("a 1", "text/xml").await.unwrap(),
+            415,
+            "unsupported_media_type",
+        ),
+    ];
+    for (response, status, code) in cases {
+        assert_eq!(response.status().as_u16(), status);
+        let body: Value = response.json().await.unwrap();
+        assert_eq!(body["error"]["code"], code, "{body}");
+    }
+    // The series limit refuses new series, keeps old ones.
+    let points = json!([
+        {"name": "m", "labels": {"i": "1"}, "value": 1},
+        {"name": "m", "labels": {"i": "2"}, "value": 1},
+    ]);
+    assert_eq!(server.ingest("", &points).await.0, 200);
+    let (status, reply) = server
+        .ingest(
+            "",
+            &json!([{"name": "m", "labels": {"i": "3"}, "value": 1}]),
+        )
+        .await;
+    assert_eq!(status, 422);
+    assert!(reply.refused[0].reason.contains("at most 2 series"));
+    assert_eq!(server.ingest("", &points).await.0, 200);
+
+    for (query, status, code) in [
+        ("match=m%7Bi%3D%221%22", 400, "invalid_selector"),
+        ("match=m%7Bi%3D~%22.*%22%7D", 400, "invalid_selector"),
+        ("", 400, "missing_selector"),
+        ("match=m&from=10&to=5", 400, "invalid_range"),
+        ("match=m&from=0&to=99999999999999", 400, "range_too_large"),
+        ("match=m&max_points=100", 400, "unsupported_parameter"),
+    ] {
+        let (got, body) = server.series(query).await;
+        assert_eq!(
+            (got, body["error"]["code"].as_str()),
+            (status, Some(code)),
+            "{query}: {body}"
+        );
+    }
+    let (status, body) = server.series("match=m").await;
+    assert_eq!(status, 200);
+    assert_eq!(body["series"].as_array().map(Vec::len), Some(2));
+}
