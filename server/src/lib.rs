@@ -244,8 +244,13 @@ pub async fn serve(
         Duration::from_secs(1),
         shutdown.clone(),
     ));
-    let sampler =
-        sources::host::start(hub.clone(), config.sample_interval, shutdown.clone()).await?;
+    let sampler = sources::host::start(
+        hub.clone(),
+        store.clone(),
+        config.sample_interval,
+        shutdown.clone(),
+    )
+    .await?;
     // Idle channels and aged events go within a tenth of the history age
     // (at most every 10 s, at least every second).
     let sweep_every =

@@ -1,15 +1,21 @@
 //! The dashboard page: server-rendered with the current data in it.
 //!
 //! The page carries a [`Bootstrap`]: the retained host samples and the log
-//! position they reach, read from the hub in one step. The live client in
-//! the browser resumes from that position, so it misses nothing between the
-//! render and its first event.
+//! position they reach, read from the hub in one step, and the CPU chart's
+//! last minute from the metrics store (which reaches back past a restart).
+//! The live client in the browser resumes from that position, so it misses
+//! nothing between the render and its first event.
 
 use app::protocol::{Bootstrap, Envelope, HostSample, METRICS_CHANNEL};
 use axum::{body::Body, extract::State, http::Request, response::Response};
 use leptos::prelude::provide_context;
 
-use crate::{assets, hub::Hub};
+use crate::{
+    assets,
+    hub::Hub,
+    sources::host::CPU_SERIES,
+    store::{Matcher, Store},
+};
 
 /// What a page is told about the server beside its data.
 #[derive(Clone, Copy, Debug)]
@@ -26,10 +32,17 @@ const BOOTSTRAP_SAMPLES: usize = 120;
 /// Renders the dashboard.
 pub async fn handler(
     State(hub): State<Hub>,
+    State(store): State<Store>,
     State(settings): State<PageSettings>,
     request: Request<Body>,
 ) -> Response {
-    let bootstrap = bootstrap(&hub, settings);
+    let mut bootstrap = bootstrap(&hub, settings);
+    if let Some(host) = bootstrap.samples.last().map(|s| s.host.clone()) {
+        let to = bootstrap.samples.last().map_or(0, |s| s.ts);
+        bootstrap.cpu_history = tokio::task::spawn_blocking(move || cpu_history(&store, &host, to))
+            .await
+            .unwrap_or_default();
+    }
     let context = bootstrap.clone();
     let render = leptos_axum::render_app_to_stream_with_context(
         move || provide_context(context.clone()),
@@ -37,6 +50,33 @@ pub async fn handler(
     );
     render(request).await
 }
+
+/// The host's total CPU use over the chart's span up to `to`, from the
+/// store.
+fn cpu_history(store: &Store, host: &str, to: i64) -> Vec<(i64, f64)> {
+    let matchers = [
+        Matcher {
+            label: "host".into(),
+            value: host.into(),
+            negated: false,
+        },
+        // The total, not a core.
+        Matcher {
+            label: "core".into(),
+            value: String::new(),
+            negated: false,
+        },
+    ];
+    store
+        .select(CPU_SERIES, &matchers, to - CPU_HISTORY_MS, to, 1)
+        .ok()
+        .and_then(|series| series.into_iter().next())
+        .map(|(_, samples)| samples.into_iter().map(|s| (s.ts, s.value)).collect())
+        .unwrap_or_default()
+}
+
+/// How far back the chart's history reaches.
+const CPU_HISTORY_MS: i64 = 60_000;
 
 /// What the page starts with.
 pub fn bootstrap(hub: &Hub, settings: PageSettings) -> Bootstrap {
@@ -51,6 +91,7 @@ pub fn bootstrap(hub: &Hub, settings: PageSettings) -> Bootstrap {
     Bootstrap {
         position: Some(position),
         samples,
+        cpu_history: Vec::new(),
         heartbeat_ms: settings.heartbeat_ms,
         reconnect: settings.reconnect,
     }

@@ -40,16 +40,15 @@ impl Server {
             .port();
         let listen = format!("127.0.0.1:{port}");
         let child = Command::new(env!("CARGO_BIN_EXE_livedash"))
-            .args([
-                "--listen",
-                &listen,
-                "--sample-interval",
-                "1h",
-                "--log-level",
-                "warn",
-            ])
+            .args(["--listen", &listen, "--log-level", "warn"])
             .args(["--data-dir", data.to_str().expect("a UTF-8 temp path")])
             .args(args)
+            // Quiet unless a test samples the host.
+            .args(if args.contains(&"--sample-interval") {
+                &[][..]
+            } else {
+                &["--sample-interval", "1h"][..]
+            })
             .stdout(Stdio::null())
             .spawn()
             .expect("livedash starts");
@@ -242,7 +241,7 @@ async fn a_batch_with_bad_points_is_refused_whole_with_every_reason() {
 #[tokio::test]
 async fn hostile_requests_get_typed_errors_and_change_nothing() {
     let data = TempDir::new();
-    let server = Server::start(&data.0, &["--max-series", "2"]).await;
+    let server = Server::start(&data.0, &["--max-series", "40"]).await;
     let client = reqwest::Client::new();
     let post = |body: &'static str, content_type: &'static str| {
         client
@@ -280,21 +279,39 @@ async fn hostile_requests_get_typed_errors_and_change_nothing() {
         let body: Value = response.json().await.unwrap();
         assert_eq!(body["error"]["code"], code, "{body}");
     }
-    // The series limit refuses new series, keeps old ones.
-    let points = json!([
-        {"name": "m", "labels": {"i": "1"}, "value": 1},
-        {"name": "m", "labels": {"i": "2"}, "value": 1},
-    ]);
-    assert_eq!(server.ingest("", &points).await.0, 200);
-    let (status, reply) = server
+    // The series limit refuses new series and keeps old ones. The host's
+    // own series count too: of 50 new series some are stored, the rest
+    // refused.
+    let batch: Vec<Value> = (0..50)
+        .map(|i| json!({"name": "m", "labels": {"i": i.to_string()}, "value": 1}))
+        .collect();
+    let batch = Value::from(batch);
+    let (status, reply) = server.ingest("?partial=true", &batch).await;
+    assert_eq!(status, 200);
+    let stored = reply.stored;
+    assert!(stored > 0 && stored < 50, "{stored} stored");
+    assert!(reply
+        .refused
+        .iter()
+        .all(|r| r.reason.contains("at most 40 series")));
+    assert_eq!(
+        reply.refused[0].index, stored,
+        "the first new series fill the room"
+    );
+    let (status, _) = server
         .ingest(
             "",
-            &json!([{"name": "m", "labels": {"i": "3"}, "value": 1}]),
+            &Value::from(batch.as_array().unwrap()[..stored].to_vec()),
+        )
+        .await;
+    assert_eq!(status, 200, "existing series go on");
+    let (status, _) = server
+        .ingest(
+            "",
+            &json!([{"name": "m", "labels": {"i": "new"}, "value": 1}]),
         )
         .await;
     assert_eq!(status, 422);
-    assert!(reply.refused[0].reason.contains("at most 2 series"));
-    assert_eq!(server.ingest("", &points).await.0, 200);
 
     for (query, status, code) in [
         ("match=m%7Bi%3D%221%22", 400, "invalid_selector"),
@@ -313,5 +330,50 @@ async fn hostile_requests_get_typed_errors_and_change_nothing() {
     }
     let (status, body) = server.series("match=m").await;
     assert_eq!(status, 200);
-    assert_eq!(body["series"].as_array().map(Vec::len), Some(2));
+    assert_eq!(body["series"].as_array().map(Vec::len), Some(stored));
+}
+
+#[tokio::test]
+async fn host_samples_are_series_in_the_store_and_outlive_a_restart() {
+    let data = TempDir::new();
+    let server = Server::start(&data.0, &["--sample-interval", "100ms"]).await;
+    let query = selector("livedash_host_cpu_percent{core=\"\"}");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let before = loop {
+        let (status, body) = server.series(&query).await;
+        assert_eq!(status, 200, "{body}");
+        let reply: SeriesReply = serde_json::from_value(body).expect("a series reply");
+        if reply.series.first().is_some_and(|s| s.points.len() >= 5) {
+            break reply;
+        }
+        assert!(Instant::now() < deadline, "no host samples in the store");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert_eq!(before.series.len(), 1, "the total, one host");
+    assert!(before.series[0].key.labels.contains_key("host"));
+    let (_, cores) = server
+        .series(&selector("livedash_host_cpu_percent{core=\"0\"}"))
+        .await;
+    assert_eq!(cores["series"].as_array().map(Vec::len), Some(1));
+    server.kill();
+
+    let server = Server::start(&data.0, &["--sample-interval", "1h"]).await;
+    let (_, body) = server.series(&query).await;
+    let after: SeriesReply = serde_json::from_value(body).expect("a series reply");
+    let kept = &after.series[0].points;
+    for point in &before.series[0].points {
+        assert!(kept.contains(point), "{point:?} was lost");
+    }
+    // The page is rendered with the chart's last minute from the store.
+    let html = reqwest::get(format!("{}/", server.base))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let oldest = before.series[0].points[0].0;
+    assert!(
+        html.contains(&format!("data-oldest=\"{oldest}\"")),
+        "the chart starts from history"
+    );
 }

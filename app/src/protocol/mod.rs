@@ -211,6 +211,11 @@ pub struct Bootstrap {
     pub position: Option<Position>,
     /// Recent host samples, oldest first (the newest one is the current value).
     pub samples: Vec<HostSample>,
+    /// The host's total CPU use over the chart's span, `[ts, percent]`
+    /// oldest first, from the metrics store: it reaches back past a
+    /// restart, which `samples` (the event log's) do not.
+    #[serde(default)]
+    pub cpu_history: Vec<(i64, f64)>,
     /// The server's heartbeat interval in milliseconds.
     pub heartbeat_ms: u64,
     /// How the page reconnects.

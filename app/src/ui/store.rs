@@ -104,6 +104,11 @@ impl LiveStore {
     /// A store holding what the server rendered into the page.
     pub fn new(bootstrap: &Bootstrap) -> Self {
         let mut series = SeriesWindow::new(CHART_SPAN_MS, CHART_MAX_POINTS);
+        // The store's history first (it reaches past a restart), then the
+        // event log's samples: the window keeps each timestamp once.
+        for &(ts, percent) in &bootstrap.cpu_history {
+            series.push(ts, percent);
+        }
         for sample in &bootstrap.samples {
             series.push(sample.ts, f64::from(sample.cpu_percent));
         }

@@ -30,7 +30,13 @@ pub fn CpuChart() -> impl IntoView {
     }
 
     view! {
-        <section class="chart-card" data-testid="cpu-chart-card" data-renders=render_count(store.cpu_series)>
+        <section
+            class="chart-card"
+            data-testid="cpu-chart-card"
+            data-renders=render_count(store.cpu_series)
+            data-points=move || store.cpu_series.with(|s| s.len())
+            data-oldest=move || store.cpu_series.with(|s| s.points().next().map(|p| p.0).unwrap_or_default())
+        >
             <h2 class="chart-card__title">"CPU, last 60 s"</h2>
             <canvas
                 class="chart-card__canvas"

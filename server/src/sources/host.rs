@@ -1,6 +1,9 @@
 //! The host source: samples the machine livedash runs on (CPU, memory, load,
-//! network) every sample interval and publishes a
-//! [`HostSample`](app::protocol::HostSample) on the `metrics` channel.
+//! network) every sample interval, publishes a
+//! [`HostSample`](app::protocol::HostSample) on the `metrics` channel and
+//! writes it into the metrics store as series like any other source's
+//! ([`series_points`]: `livedash_host_cpu_percent{host, core}` and the rest),
+//! so history outlives the event log and restarts.
 //!
 //! sysinfo reports CPU use as a percentage over the time since the last
 //! refresh, and network traffic as ever-growing byte counters; this module
@@ -14,14 +17,19 @@ use std::{
     time::{Duration, Instant},
 };
 
-use app::protocol::{HostSample, LoadAverage, METRICS_CHANNEL, METRICS_EVENT};
+use app::protocol::{HostSample, LoadAverage, SeriesKey, METRICS_CHANNEL, METRICS_EVENT};
 use sysinfo::{Networks, System};
 use tokio::task::JoinHandle;
 
 use crate::{
     hub::{now_ms, Hub},
     shutdown::Shutdown,
+    store::{chunk::Sample, Mode, Point, Store},
 };
+
+/// The store's name for the host's total CPU use (per core with a `core`
+/// label).
+pub const CPU_SERIES: &str = "livedash_host_cpu_percent";
 
 /// Why the host cannot be sampled.
 #[derive(Debug, thiserror::Error)]
@@ -151,12 +159,13 @@ fn interface_counters(networks: &Networks) -> HashMap<OsString, (u64, u64)> {
 /// page a new server renders already has data.
 pub async fn start(
     hub: Hub,
+    store: Store,
     interval: Duration,
     shutdown: Shutdown,
 ) -> Result<JoinHandle<()>, HostError> {
     let mut sampler = HostSampler::new()?;
     tokio::time::sleep(sysinfo::MINIMUM_CPU_UPDATE_INTERVAL).await;
-    publish(&hub, sampler.sample());
+    publish(&hub, &store, sampler.sample());
     Ok(tokio::spawn(async move {
         let mut ticker = tokio::time::interval_at(tokio::time::Instant::now() + interval, interval);
         ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -167,17 +176,86 @@ pub async fn start(
                 _ = &mut stop => break,
                 // Reading /proc takes well under a millisecond: no need for
                 // a blocking thread.
-                _ = ticker.tick() => publish(&hub, sampler.sample()),
+                // Writing the store is one small append to its log.
+                _ = ticker.tick() => publish(&hub, &store, sampler.sample()),
             }
         }
         tracing::debug!("host sampler stopped");
     }))
 }
 
-fn publish(hub: &Hub, sample: HostSample) {
+fn publish(hub: &Hub, store: &Store, sample: HostSample) {
+    match store.ingest(&series_points(&sample), Mode::Partial, now_ms()) {
+        Ok(result) if result.refused.is_empty() => {}
+        Ok(result) => tracing::warn!(
+            refused = result.refused.len(),
+            reason = %result.refused[0].reason,
+            "the store refused host samples"
+        ),
+        Err(error) => tracing::error!(%error, "cannot store a host sample"),
+    }
     if let Err(error) = hub.publish(METRICS_CHANNEL, METRICS_EVENT, Some(&sample.host), &sample) {
         tracing::error!(%error, channel = METRICS_CHANNEL, "cannot publish a host sample");
     }
+}
+
+/// A host sample as points of the store's series, all labelled with the
+/// host's name.
+pub fn series_points(sample: &HostSample) -> Vec<Point> {
+    let point = |name: &str, extra: Option<(&str, String)>, value: f64| {
+        let labels = std::iter::once(("host".to_string(), sample.host.clone()))
+            .chain(extra.map(|(label, value)| (label.to_string(), value)));
+        SeriesKey::new(name, labels).ok().map(|key| Point {
+            key,
+            sample: Sample {
+                ts: sample.ts,
+                value,
+            },
+        })
+    };
+    let load = sample.load_average;
+    [
+        point(CPU_SERIES, None, f64::from(sample.cpu_percent)),
+        point(
+            "livedash_host_memory_used_bytes",
+            None,
+            sample.memory_used_bytes as f64,
+        ),
+        point(
+            "livedash_host_memory_total_bytes",
+            None,
+            sample.memory_total_bytes as f64,
+        ),
+        point("livedash_host_load1", None, load.one),
+        point("livedash_host_load5", None, load.five),
+        point("livedash_host_load15", None, load.fifteen),
+        point(
+            "livedash_host_network_receive_bytes_per_second",
+            None,
+            sample.net_rx_bytes_per_sec,
+        ),
+        point(
+            "livedash_host_network_transmit_bytes_per_second",
+            None,
+            sample.net_tx_bytes_per_sec,
+        ),
+    ]
+    .into_iter()
+    .chain(
+        sample
+            .cores_percent
+            .iter()
+            .enumerate()
+            .map(|(core, &percent)| {
+                point(
+                    CPU_SERIES,
+                    Some(("core", core.to_string())),
+                    f64::from(percent),
+                )
+            }),
+    )
+    .flatten()
+    .collect()
 }
 
 #[cfg(test)]
@@ -192,6 +270,32 @@ mod tests {
             1_000.0
         );
         assert_eq!(counter_rate(5, 5, Duration::from_secs(1)), 0.0);
+    }
+
+    #[test]
+    fn a_sample_becomes_one_point_per_series_labelled_with_its_host() {
+        let sample = HostSample {
+            ts: 1_795_000_000_000,
+            host: "web-1".into(),
+            cpu_percent: 42.5,
+            cores_percent: vec![40.0, 45.0],
+            memory_used_bytes: 1 << 30,
+            memory_total_bytes: 4 << 30,
+            load_average: LoadAverage {
+                one: 0.5,
+                five: 0.25,
+                fifteen: 0.125,
+            },
+            net_rx_bytes_per_sec: 10.0,
+            net_tx_bytes_per_sec: 20.0,
+        };
+        let points = series_points(&sample);
+        let names: Vec<String> = points.iter().map(|p| p.key.to_string()).collect();
+        assert_eq!(names.len(), 10);
+        assert_eq!(names[0], r#"livedash_host_cpu_percent{host="web-1"}"#);
+        assert!(names.contains(&r#"livedash_host_cpu_percent{core="1",host="web-1"}"#.to_string()));
+        assert!(points.iter().all(|p| p.sample.ts == sample.ts));
+        assert_eq!(points[0].sample.value, 42.5);
     }
 
     #[test]
