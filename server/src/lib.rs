@@ -225,6 +225,7 @@ pub async fn serve(
             ..Limits::default()
         },
         retention_ms: i64::try_from(config.retention_raw.as_millis()).unwrap_or(i64::MAX),
+        rewrite_floor_bytes: store::REWRITE_FLOOR_BYTES,
     };
     let (store, opened) = tokio::task::spawn_blocking(move || Store::open(&store_config))
         .await

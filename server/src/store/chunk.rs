@@ -99,6 +99,11 @@ impl ChunkEncoder {
         2 + self.bits.as_bytes().len()
     }
 
+    /// The bits of the last sample's value (`None` while empty).
+    pub fn last_value_bits(&self) -> Option<u64> {
+        (self.count > 0).then_some(self.last_value)
+    }
+
     /// The last sample's timestamp (`None` while empty).
     pub fn last_ts(&self) -> Option<i64> {
         (self.count > 0).then_some(self.last_ts)

@@ -221,6 +221,12 @@ impl Head {
             .get_mut(id.0 as usize)
             .ok_or(HeadError::UnknownSeries(id.0))?;
         if let Some(newest) = newest {
+            if sample.ts == newest && series.open.last_value_bits() == Some(sample.value.to_bits())
+            {
+                // The very sample the series ends with, again (a log
+                // rewrite cut short replays some twice): nothing to add.
+                return Ok(());
+            }
             if sample.ts < newest {
                 return Err(HeadError::OutOfOrder {
                     series: series.key.to_string(),
@@ -246,6 +252,28 @@ impl Head {
             .map_err(|_| HeadError::UnknownSeries(id.0))?;
         self.samples += 1;
         Ok(())
+    }
+
+    /// Drops the sealed chunks that end before `cutoff` (the open chunk
+    /// stays: it holds the newest samples); returns how many samples went.
+    pub fn drop_before(&mut self, cutoff: i64) -> u64 {
+        let mut dropped = 0;
+        for series in &mut self.series {
+            let keep_from = series.sealed.partition_point(|c| c.max_ts < cutoff);
+            for chunk in series.sealed.drain(..keep_from) {
+                dropped += ChunkReader::new(&chunk.bytes).map_or(0, |r| r.len() as u64);
+            }
+        }
+        self.samples -= dropped.min(self.samples);
+        dropped
+    }
+
+    /// Bytes the samples take, compressed.
+    pub fn sample_bytes(&self) -> usize {
+        self.series
+            .iter()
+            .map(|s| s.open.size() + s.sealed.iter().map(|c| c.bytes.len()).sum::<usize>())
+            .sum()
     }
 
     /// The samples of a series from `from` to `to` (inclusive), in order.
@@ -317,6 +345,37 @@ mod tests {
         assert_eq!(range[499].value, 749.0);
         assert_eq!(head.range(id, i64::MIN, i64::MAX).unwrap().len(), 1_000);
         assert_eq!(head.sample_count(), 1_000);
+    }
+
+    #[test]
+    fn retention_drops_whole_old_chunks_and_keeps_the_newest() {
+        let mut head = Head::new(Limits::default());
+        let (id, _) = head.add(&key("m", &[])).unwrap();
+        for i in 0..(CHUNK_SAMPLES as i64 * 3 + 10) {
+            head.append(id, Sample { ts: i, value: 1.0 }).unwrap();
+        }
+        // Chunks end at 119, 239, 359; the open one holds 360..369.
+        assert_eq!(head.drop_before(240), 2 * CHUNK_SAMPLES as u64);
+        let left = head.range(id, i64::MIN, i64::MAX).unwrap();
+        assert_eq!(left.first().map(|s| s.ts), Some(240));
+        assert_eq!(head.sample_count(), left.len() as u64);
+        assert_eq!(head.drop_before(i64::MAX), CHUNK_SAMPLES as u64);
+        assert_eq!(
+            head.range(id, i64::MIN, i64::MAX).unwrap().len(),
+            10,
+            "the open chunk stays"
+        );
+    }
+
+    #[test]
+    fn the_newest_sample_again_is_a_no_op_and_another_value_at_its_time_is_kept() {
+        let mut head = Head::new(Limits::default());
+        let (id, _) = head.add(&key("m", &[])).unwrap();
+        head.append(id, Sample { ts: 5, value: 1.0 }).unwrap();
+        head.append(id, Sample { ts: 5, value: 1.0 }).unwrap();
+        assert_eq!(head.sample_count(), 1);
+        head.append(id, Sample { ts: 5, value: 2.0 }).unwrap();
+        assert_eq!(head.sample_count(), 2);
     }
 
     #[test]

@@ -40,6 +40,10 @@ use crate::shutdown::Shutdown;
 
 /// Segment size of the write-ahead log.
 const SEGMENT_BYTES: u64 = 64 << 20;
+/// Samples per record when the log is rewritten.
+const REWRITE_BATCH: usize = 100_000;
+/// How often [`run_syncer`] runs [`Store::maintain`], in flushes.
+const MAINTAIN_EVERY: u32 = 60;
 /// How far ahead of the server's clock a timestamp may be.
 pub const MAX_FUTURE_MS: i64 = 10 * 60 * 1_000;
 
@@ -50,9 +54,16 @@ pub struct StoreConfig {
     pub dir: PathBuf,
     /// What it accepts.
     pub limits: Limits,
-    /// How long raw samples are kept: older ones are refused.
+    /// How long raw samples are kept: older ones are refused, and dropped
+    /// by [`Store::maintain`].
     pub retention_ms: i64,
+    /// The log is rewritten once it is larger than this and than twice
+    /// what the head holds.
+    pub rewrite_floor_bytes: u64,
 }
+
+/// The default [`StoreConfig::rewrite_floor_bytes`]: one segment.
+pub const REWRITE_FLOOR_BYTES: u64 = SEGMENT_BYTES;
 
 /// One point to store.
 #[derive(Clone, Debug, PartialEq)]
@@ -120,11 +131,21 @@ struct Inner {
     wal: Wal,
 }
 
+/// What [`Store::maintain`] did.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Maintained {
+    /// Samples dropped for being older than the retention.
+    pub dropped: u64,
+    /// The log's size before and after a rewrite (`None`: not rewritten).
+    pub rewritten: Option<(u64, u64)>,
+}
+
 /// The store. Cloning shares it.
 #[derive(Clone)]
 pub struct Store {
     inner: Arc<Mutex<Inner>>,
     retention_ms: i64,
+    rewrite_floor: u64,
 }
 
 impl std::fmt::Debug for Store {
@@ -173,6 +194,7 @@ impl Store {
         let store = Self {
             inner: Arc::new(Mutex::new(Inner { head, wal })),
             retention_ms: config.retention_ms,
+            rewrite_floor: config.rewrite_floor_bytes,
         };
         Ok((store, opened))
     }
@@ -296,6 +318,52 @@ impl Store {
         Ok(())
     }
 
+    /// Keeps the store within its bounds: drops whole chunks older than
+    /// the retention and, once the log is larger than the floor and twice
+    /// what the head holds, rewrites it: the head's series and samples go
+    /// into new segments (synced), then the old segments are removed. A
+    /// crash in the middle leaves the old segments and part of the new:
+    /// replaying both gives the same head (a series is added once, and a
+    /// sample not after its series' newest is skipped). Ingest waits
+    /// meanwhile; a rewrite writes about 20 bytes per sample held.
+    pub fn maintain(&self, now_ms: i64) -> Result<Maintained, StoreError> {
+        let mut inner = self.lock();
+        let Inner { head, wal } = &mut *inner;
+        let dropped = head.drop_before(now_ms.saturating_sub(self.retention_ms));
+        let live = head.series_count() as u64 * 128 + head.sample_count() * 20;
+        let before = wal.total_bytes();
+        if before <= self.rewrite_floor.max(2 * live) {
+            return Ok(Maintained {
+                dropped,
+                rewritten: None,
+            });
+        }
+        let first = wal.roll()?;
+        let ids: Vec<(SeriesId, SeriesKey)> =
+            head.keys().map(|(id, key)| (id, key.clone())).collect();
+        for (id, key) in &ids {
+            wal.append(&Record::Series(*id, key.clone()).encode())?;
+        }
+        let mut batch = Vec::new();
+        for (id, _) in &ids {
+            for sample in head.range(*id, i64::MIN, i64::MAX).unwrap_or_default() {
+                batch.push((*id, sample));
+                if batch.len() == REWRITE_BATCH {
+                    wal.append(&Record::Samples(std::mem::take(&mut batch)).encode())?;
+                }
+            }
+        }
+        if !batch.is_empty() {
+            wal.append(&Record::Samples(batch).encode())?;
+        }
+        wal.sync()?;
+        wal.remove_before(first)?;
+        Ok(Maintained {
+            dropped,
+            rewritten: Some((before, wal.total_bytes())),
+        })
+    }
+
     /// Flushes the log to disk. The lock is held only to take a handle.
     pub fn sync(&self) -> Result<(), StoreError> {
         let handle = self.lock().wal.sync_handle()?;
@@ -364,20 +432,40 @@ impl Matcher {
     }
 }
 
-/// Flushes the store's log every `every` until shutdown, then once more.
+/// Flushes the store's log every `every` until shutdown, then once more;
+/// every [`MAINTAIN_EVERY`] flushes it also runs [`Store::maintain`].
 pub async fn run_syncer(store: Store, every: Duration, shutdown: Shutdown) {
     let mut ticker = tokio::time::interval(every);
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut ticks = 0u32;
     loop {
         tokio::select! {
             _ = ticker.tick() => {}
             () = shutdown.clone().wait() => break,
         }
+        ticks = ticks.wrapping_add(1);
+        let maintain = ticks % MAINTAIN_EVERY == 0;
         let store = store.clone();
-        match tokio::task::spawn_blocking(move || store.sync()).await {
+        let done = tokio::task::spawn_blocking(move || {
+            store.sync()?;
+            if maintain {
+                let maintained = store.maintain(crate::sources::ingest::now_ms())?;
+                if let Some((before, after)) = maintained.rewritten {
+                    tracing::info!(
+                        before,
+                        after,
+                        dropped = maintained.dropped,
+                        "write-ahead log rewritten"
+                    );
+                }
+            }
+            Ok::<(), StoreError>(())
+        })
+        .await;
+        match done {
             Ok(Ok(())) => {}
-            Ok(Err(error)) => tracing::error!(%error, "flushing the write-ahead log failed"),
-            Err(error) => tracing::error!(%error, "the write-ahead log flush task failed"),
+            Ok(Err(error)) => tracing::error!(%error, "flushing or maintaining the store failed"),
+            Err(error) => tracing::error!(%error, "the store's flush task failed"),
         }
     }
     if let Err(error) = store.sync() {
@@ -418,6 +506,7 @@ mod tests {
             dir: dir.0.clone(),
             limits: Limits::default(),
             retention_ms: 24 * 3_600_000,
+            rewrite_floor_bytes: REWRITE_FLOOR_BYTES,
         }
     }
 
@@ -488,6 +577,87 @@ mod tests {
         };
         assert_eq!(store.select("cpu", &[not_b], 0, NOW, 10).unwrap().len(), 2);
         assert_eq!(store.select("cpu", &[], 0, NOW, 2), Err(3));
+    }
+
+    #[test]
+    fn maintenance_drops_old_samples_and_rewrites_the_log_to_what_is_held() {
+        let dir = TempDir::new("maintain");
+        let mut config = config(&dir);
+        config.rewrite_floor_bytes = 0;
+        let hour = 3_600_000;
+        {
+            let (store, _) = Store::open(&config).unwrap();
+            // 72 hours of one sample a minute for 20 series, in hourly
+            // batches.
+            for h in 0..72 {
+                let now = NOW + h * hour;
+                let batch: Vec<Point> = (0..20)
+                    .flat_map(|s| {
+                        (0..60).map(move |m| {
+                            point("temp", &format!("s{s}"), now - hour + m * 60_000, m as f64)
+                        })
+                    })
+                    .collect();
+                assert_eq!(store.ingest(&batch, Mode::All, now).unwrap().stored, 1_200);
+            }
+            let end = NOW + 71 * hour;
+            let maintained = store.maintain(end).unwrap();
+            assert!(maintained.dropped > 0);
+            let (before, after) = maintained.rewritten.expect("rewritten");
+            assert!(after < before, "{after} < {before}");
+            let held = store.counts().1;
+            // Whole chunks (two hours each) go: between 24 and 26 hours stay.
+            assert!((24 * 1_200..=26 * 1_200).contains(&held), "{held}");
+            // Writes go on after a rewrite.
+            let batch = [point("temp", "s0", end + 1, 1.0)];
+            assert_eq!(store.ingest(&batch, Mode::All, end).unwrap().stored, 1);
+        }
+        let (store, opened) = Store::open(&config).unwrap();
+        assert_eq!(opened.skipped_records, 0);
+        assert_eq!(opened.series, 20);
+        let end = NOW + 71 * hour;
+        let all = store.select("temp", &[], i64::MIN, i64::MAX, 100).unwrap();
+        assert!(all
+            .iter()
+            .all(|(_, samples)| samples.first().is_some_and(|s| s.ts >= end - 26 * hour)));
+        assert_eq!(
+            all.iter().map(|(_, s)| s.len() as u64).sum::<u64>(),
+            opened.samples
+        );
+    }
+
+    #[test]
+    fn a_rewrite_cut_short_replays_to_the_same_history() {
+        let dir = TempDir::new("cut-rewrite");
+        let config = config(&dir);
+        let before = {
+            let (store, _) = Store::open(&config).unwrap();
+            for i in 0..300 {
+                let batch = [point("cpu", "a", NOW - 300_000 + i * 1_000, i as f64)];
+                store.ingest(&batch, Mode::All, NOW).unwrap();
+            }
+            store.select("cpu", &[], i64::MIN, i64::MAX, 10).unwrap()
+        };
+        // The process died while rewriting: after the old records, the
+        // series again and part of its samples.
+        {
+            let (mut wal, _) = Wal::open(&config.dir.join("wal"), SEGMENT_BYTES).unwrap();
+            wal.roll().unwrap();
+            let key = before[0].0.clone();
+            wal.append(&Record::Series(SeriesId(0), key).encode())
+                .unwrap();
+            let part: Vec<(SeriesId, Sample)> = before[0].1[..200]
+                .iter()
+                .map(|s| (SeriesId(0), *s))
+                .collect();
+            wal.append(&Record::Samples(part).encode()).unwrap();
+        }
+        let (store, opened) = Store::open(&config).unwrap();
+        assert_eq!(opened.series, 1);
+        assert_eq!(
+            store.select("cpu", &[], i64::MIN, i64::MAX, 10).unwrap(),
+            before
+        );
     }
 
     #[test]

@@ -68,6 +68,8 @@ pub struct Wal {
     number: u64,
     file: File,
     len: u64,
+    /// Bytes of the segments before it.
+    earlier: u64,
 }
 
 impl Wal {
@@ -122,6 +124,14 @@ impl Wal {
             last = Some((number, good as u64));
         }
         let (number, len) = last.unwrap_or((1, 0));
+        let mut earlier = 0;
+        // Segments set aside after damage are no longer listed.
+        for older in self::segments(dir).map_err(io(dir))? {
+            if older < number {
+                let path = segment_path(dir, older);
+                earlier += fs::metadata(&path).map_err(io(&path))?.len();
+            }
+        }
         let path = segment_path(dir, number);
         let file = OpenOptions::new()
             .create(true)
@@ -136,6 +146,7 @@ impl Wal {
                 number,
                 file,
                 len,
+                earlier,
             },
             replayed,
         ))
@@ -190,19 +201,27 @@ impl Wal {
 
     /// Removes every segment before `number` (their records are stored
     /// elsewhere now).
-    pub fn remove_before(&self, number: u64) -> Result<(), WalError> {
+    pub fn remove_before(&mut self, number: u64) -> Result<(), WalError> {
         let io = |path: PathBuf| move |source| WalError::Io { path, source };
         for old in segments(&self.dir).map_err(io(self.dir.clone()))? {
             if old < number.min(self.number) {
                 let path = segment_path(&self.dir, old);
+                let size = fs::metadata(&path).map_or(0, |m| m.len());
                 fs::remove_file(&path).map_err(io(path))?;
+                self.earlier = self.earlier.saturating_sub(size);
             }
         }
-        Ok(())
+        sync_dir(&self.dir).map_err(io(self.dir.clone()))
     }
 
-    /// Closes the current segment (synced) and starts the next.
-    fn roll(&mut self) -> Result<(), WalError> {
+    /// Bytes the log takes on disk.
+    pub fn total_bytes(&self) -> u64 {
+        self.earlier + self.len
+    }
+
+    /// Closes the current segment (synced) and starts the next; returns
+    /// the new segment's number.
+    pub fn roll(&mut self) -> Result<u64, WalError> {
         self.sync()?;
         let number = self.number + 1;
         let path = segment_path(&self.dir, number);
@@ -219,8 +238,9 @@ impl Wal {
             source,
         })?;
         self.number = number;
+        self.earlier += self.len;
         self.len = 0;
-        Ok(())
+        Ok(number)
     }
 }
 
@@ -447,8 +467,19 @@ mod tests {
         for p in payloads(60) {
             wal.append(&p).unwrap();
         }
+        let on_disk = |dir: &Path| -> u64 {
+            fs::read_dir(dir)
+                .unwrap()
+                .map(|e| e.unwrap().metadata().unwrap().len())
+                .sum()
+        };
+        assert_eq!(wal.total_bytes(), on_disk(&dir.0));
         let current = wal.segment();
         wal.remove_before(current).unwrap();
         assert_eq!(segments(&dir.0).unwrap(), [current]);
+        assert_eq!(wal.total_bytes(), on_disk(&dir.0));
+        drop(wal);
+        let (wal, _) = Wal::open(&dir.0, 1_024).unwrap();
+        assert_eq!(wal.total_bytes(), on_disk(&dir.0));
     }
 }
