@@ -444,7 +444,7 @@ pub async fn run_syncer(store: Store, every: Duration, shutdown: Shutdown) {
             () = shutdown.clone().wait() => break,
         }
         ticks = ticks.wrapping_add(1);
-        let maintain = ticks % MAINTAIN_EVERY == 0;
+        let maintain = ticks.is_multiple_of(MAINTAIN_EVERY);
         let store = store.clone();
         let done = tokio::task::spawn_blocking(move || {
             store.sync()?;
