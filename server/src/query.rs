@@ -3,12 +3,13 @@
 //! A selector is a metric name with optional label matchers, as in
 //! Prometheus: `http_requests_total{service="api",code!="500"}`. `from` and
 //! `to` are Unix milliseconds (default: the last hour up to now). The
-//! answer holds every matching series with its raw points in the range,
-//! oldest first ([`SeriesReply`]).
+//! answer holds every matching series with its points in the range, oldest
+//! first ([`SeriesReply`]): all of them, or with `max_points=N` at most N
+//! per series, chosen so that every extreme survives
+//! (`store::downsample`).
 //!
 //! Not taken yet, and refused with a clear error rather than ignored:
-//! regular-expression matchers (`=~`, `!~`), `max_points`, `step`/`agg`
-//! and rates.
+//! regular-expression matchers (`=~`, `!~`), `step`/`agg` and rates.
 
 use app::protocol::{validate_label_name, validate_metric_name, SeriesPoints, SeriesReply};
 use axum::{
@@ -20,13 +21,15 @@ use serde::Deserialize;
 use crate::{
     error::ApiError,
     sources::ingest::now_ms,
-    store::{Matcher, Store},
+    store::{downsample::downsample, Matcher, Store},
 };
 
 /// The widest range one query may cover (the raw retention's order).
 pub const MAX_RANGE_MS: i64 = 31 * 24 * 3_600_000;
 /// Most series one answer may hold.
 pub const MAX_SERIES: usize = 1_000;
+/// The most `max_points` may ask for.
+pub const MAX_POINTS: usize = 10_000;
 /// Longest selector taken.
 const MAX_SELECTOR_LEN: usize = 4_096;
 
@@ -37,10 +40,10 @@ pub struct SeriesQuery {
     #[serde(rename = "match")]
     pub selector: Option<String>,
     /// Start, Unix ms.
-    pub from: Option<i64>,
+    pub from: Option<String>,
     /// End, Unix ms.
-    pub to: Option<i64>,
-    /// Refused for now (see the module doc).
+    pub to: Option<String>,
+    /// At most this many points per series (4 to [`MAX_POINTS`]).
     pub max_points: Option<String>,
     /// Refused for now.
     pub step: Option<String>,
@@ -60,12 +63,39 @@ pub async fn handler(
     State(store): State<Store>,
     Query(query): Query<SeriesQuery>,
 ) -> Result<Json<SeriesReply>, ApiError> {
-    if query.max_points.is_some() || query.step.is_some() {
+    if query.step.is_some() {
         return Err(ApiError::invalid(
             "unsupported_parameter",
-            "max_points and step are not supported yet: this server answers raw points",
+            "step is not supported yet: ask for raw points, or max_points",
         ));
     }
+    // Numbers are parsed here, not by the extractor, so a bad one gets
+    // this API's JSON error.
+    let max_points = match query.max_points.as_deref() {
+        None => None,
+        Some(text) => match text.parse::<usize>() {
+            Ok(n) if (4..=MAX_POINTS).contains(&n) => Some(n),
+            _ => {
+                return Err(ApiError::invalid(
+                    "invalid_max_points",
+                    format!("max_points is a whole number from 4 to {MAX_POINTS}"),
+                ))
+            }
+        },
+    };
+    let time = |name: &str, text: Option<&str>| -> Result<Option<i64>, ApiError> {
+        text.map(|t| {
+            t.parse::<i64>().map_err(|_| {
+                ApiError::invalid(
+                    "invalid_range",
+                    format!("{name} is Unix milliseconds, not {t:?}"),
+                )
+            })
+        })
+        .transpose()
+    };
+    let to = time("to", query.to.as_deref())?;
+    let from = time("from", query.from.as_deref())?;
     let text = query.selector.ok_or_else(|| {
         ApiError::invalid(
             "missing_selector",
@@ -74,8 +104,8 @@ pub async fn handler(
     })?;
     let selector =
         parse_selector(&text).map_err(|message| ApiError::invalid("invalid_selector", message))?;
-    let to = query.to.unwrap_or_else(now_ms);
-    let from = query.from.unwrap_or(to.saturating_sub(3_600_000));
+    let to = to.unwrap_or_else(now_ms);
+    let from = from.unwrap_or(to.saturating_sub(3_600_000));
     if from > to {
         return Err(ApiError::invalid(
             "invalid_range",
@@ -104,9 +134,15 @@ pub async fn handler(
     Ok(Json(SeriesReply {
         series: selected
             .into_iter()
-            .map(|(key, samples)| SeriesPoints {
-                key,
-                points: samples.into_iter().map(|s| (s.ts, s.value)).collect(),
+            .map(|(key, samples)| {
+                let samples = match max_points {
+                    Some(max_points) => downsample(&samples, from, to, max_points),
+                    None => samples,
+                };
+                SeriesPoints {
+                    key,
+                    points: samples.into_iter().map(|s| (s.ts, s.value)).collect(),
+                }
             })
             .collect(),
     }))

@@ -236,6 +236,26 @@ async fn a_batch_with_bad_points_is_refused_whole_with_every_reason() {
     let (_, body) = server.series(&selector("cpu{host=\"a\"}")).await;
     assert_eq!(body["series"][0]["points"], json!([[now, 1.5]]));
     assert_eq!(body["series"][0]["labels"], json!({"host": "a"}));
+
+    // A day of points at max_points=100: at most 100, the spike kept.
+    let start = now - 86_000_000;
+    let day: Vec<Value> = (0..8_600)
+        .map(|i| json!({"name": "lat", "value": if i == 4_321 { 900.0 } else { 10.0 }, "ts": start + i * 10_000}))
+        .collect();
+    assert_eq!(server.ingest("", &Value::from(day)).await.0, 200);
+    let (status, body) = server
+        .series(&format!(
+            "{}&from={start}&to={now}&max_points=100",
+            selector("lat")
+        ))
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let points = body["series"][0]["points"].as_array().expect("points");
+    assert!(points.len() <= 100, "{} points", points.len());
+    assert!(
+        points.contains(&json!([start + 43_210_000, 900.0])),
+        "the spike survives"
+    );
 }
 
 #[tokio::test]
@@ -319,7 +339,10 @@ async fn hostile_requests_get_typed_errors_and_change_nothing() {
         ("", 400, "missing_selector"),
         ("match=m&from=10&to=5", 400, "invalid_range"),
         ("match=m&from=0&to=99999999999999", 400, "range_too_large"),
-        ("match=m&max_points=100", 400, "unsupported_parameter"),
+        ("match=m&step=1m", 400, "unsupported_parameter"),
+        ("match=m&max_points=2", 400, "invalid_max_points"),
+        ("match=m&max_points=lots", 400, "invalid_max_points"),
+        ("match=m&from=yesterday", 400, "invalid_range"),
     ] {
         let (got, body) = server.series(query).await;
         assert_eq!(

@@ -18,6 +18,7 @@
 
 pub mod bits;
 pub mod chunk;
+pub mod downsample;
 pub mod head;
 pub mod record;
 pub mod wal;
