@@ -115,6 +115,12 @@ pub fn app(state: AppState) -> Router {
         )
         .route("/api/ingest", axum::routing::post(sources::ingest::handler))
         .route("/api/series", get(query::handler))
+        .route("/api/series/names", get(query::names))
+        .route("/api/series/labels", get(query::label_names))
+        .route(
+            "/api/series/labels/{label}/values",
+            get(query::label_values),
+        )
         .fallback(assets::handler)
         .layer(from_fn_with_state(origin_guard, origin::guard))
         .with_state(state)

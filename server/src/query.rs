@@ -8,6 +8,11 @@
 //! per series, chosen so that every extreme survives
 //! (`store::downsample`).
 //!
+//! For pickers: `GET /api/series/names?prefix=` (metric names),
+//! `GET /api/series/labels?name=` (label names) and
+//! `GET /api/series/labels/<label>/values?name=&prefix=` (a label's
+//! values), each sorted, at most [`MAX_NAMES`].
+//!
 //! Not taken yet, and refused with a clear error rather than ignored:
 //! regular-expression matchers (`=~`, `!~`), `step`/`agg` and rates.
 
@@ -28,6 +33,8 @@ use crate::{
 pub const MAX_RANGE_MS: i64 = 31 * 24 * 3_600_000;
 /// Most series one answer may hold.
 pub const MAX_SERIES: usize = 1_000;
+/// Most names or values one picker answer holds.
+pub const MAX_NAMES: usize = 1_000;
 /// The most `max_points` may ask for.
 pub const MAX_POINTS: usize = 10_000;
 /// Longest selector taken.
@@ -146,6 +153,70 @@ pub async fn handler(
             })
             .collect(),
     }))
+}
+
+/// The query string of the picker endpoints.
+#[derive(Debug, Deserialize)]
+pub struct PickerQuery {
+    /// Only series of this metric.
+    pub name: Option<String>,
+    /// Only names or values starting with this.
+    pub prefix: Option<String>,
+}
+
+/// A picker's answer: names or values, sorted.
+#[derive(Debug, serde::Serialize)]
+pub struct Names {
+    /// The names or values.
+    pub data: Vec<String>,
+}
+
+/// `GET /api/series/names`.
+pub async fn names(
+    State(store): State<Store>,
+    Query(query): Query<PickerQuery>,
+) -> Result<Json<Names>, ApiError> {
+    let prefix = query.prefix.unwrap_or_default();
+    let data = tokio::task::spawn_blocking(move || store.names(&prefix, MAX_NAMES))
+        .await
+        .map_err(|e| ApiError::Storage(e.to_string()))?;
+    Ok(Json(Names { data }))
+}
+
+/// `GET /api/series/labels`.
+pub async fn label_names(
+    State(store): State<Store>,
+    Query(query): Query<PickerQuery>,
+) -> Result<Json<Names>, ApiError> {
+    let name = checked_name(query.name)?;
+    let data = tokio::task::spawn_blocking(move || store.label_names(name.as_deref()))
+        .await
+        .map_err(|e| ApiError::Storage(e.to_string()))?;
+    Ok(Json(Names { data }))
+}
+
+/// `GET /api/series/labels/{label}/values`.
+pub async fn label_values(
+    State(store): State<Store>,
+    axum::extract::Path(label): axum::extract::Path<String>,
+    Query(query): Query<PickerQuery>,
+) -> Result<Json<Names>, ApiError> {
+    validate_label_name(&label).map_err(|e| ApiError::invalid("invalid_label", e.to_string()))?;
+    let name = checked_name(query.name)?;
+    let prefix = query.prefix.unwrap_or_default();
+    let data = tokio::task::spawn_blocking(move || {
+        store.label_values(name.as_deref(), &label, &prefix, MAX_NAMES)
+    })
+    .await
+    .map_err(|e| ApiError::Storage(e.to_string()))?;
+    Ok(Json(Names { data }))
+}
+
+fn checked_name(name: Option<String>) -> Result<Option<String>, ApiError> {
+    if let Some(name) = &name {
+        validate_metric_name(name).map_err(|e| ApiError::invalid("invalid_name", e.to_string()))?;
+    }
+    Ok(name)
 }
 
 /// Parses `name` or `name{label="value",label!="value"}`; values are

@@ -354,6 +354,47 @@ async fn hostile_requests_get_typed_errors_and_change_nothing() {
     let (status, body) = server.series("match=m").await;
     assert_eq!(status, 200);
     assert_eq!(body["series"].as_array().map(Vec::len), Some(stored));
+
+    // Pickers: names, label names, label values, with prefixes.
+    let get = |path: String| async move {
+        let response = reqwest::get(path).await.expect("the server answers");
+        (
+            response.status().as_u16(),
+            response.json::<Value>().await.expect("JSON"),
+        )
+    };
+    let (_, names) = get(format!(
+        "{}/api/series/names?prefix=livedash_host_cpu",
+        server.base
+    ))
+    .await;
+    assert_eq!(names["data"], json!(["livedash_host_cpu_percent"]));
+    let (_, names) = get(format!("{}/api/series/names?prefix=m", server.base)).await;
+    assert_eq!(names["data"], json!(["m"]));
+    let (_, labels) = get(format!("{}/api/series/labels?name=m", server.base)).await;
+    assert_eq!(labels["data"], json!(["i"]));
+    let (_, values) = get(format!(
+        "{}/api/series/labels/i/values?name=m&prefix=1",
+        server.base
+    ))
+    .await;
+    let values = values["data"].as_array().expect("values").clone();
+    assert!(
+        !values.is_empty()
+            && values
+                .iter()
+                .all(|v| v.as_str().is_some_and(|v| v.starts_with('1')))
+    );
+    let (status, body) = get(format!("{}/api/series/labels/__x/values", server.base)).await;
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (400, Some("invalid_label"))
+    );
+    let (status, body) = get(format!("{}/api/series/labels?name=1x", server.base)).await;
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (400, Some("invalid_name"))
+    );
 }
 
 #[tokio::test]

@@ -406,6 +406,51 @@ impl Store {
             .collect())
     }
 
+    /// Metric names starting with `prefix`, sorted, at most `limit`.
+    pub fn names(&self, prefix: &str, limit: usize) -> Vec<String> {
+        let inner = self.lock();
+        let names: std::collections::BTreeSet<&str> = inner
+            .head
+            .keys()
+            .map(|(_, key)| key.name.as_str())
+            .filter(|name| name.starts_with(prefix))
+            .collect();
+        names.into_iter().take(limit).map(str::to_string).collect()
+    }
+
+    /// The label names of the series named `name` (all series when
+    /// `None`), sorted.
+    pub fn label_names(&self, name: Option<&str>) -> Vec<String> {
+        let inner = self.lock();
+        let labels: std::collections::BTreeSet<&str> = inner
+            .head
+            .keys()
+            .filter(|(_, key)| name.is_none_or(|n| key.name == n))
+            .flat_map(|(_, key)| key.labels.keys().map(String::as_str))
+            .collect();
+        labels.into_iter().map(str::to_string).collect()
+    }
+
+    /// The values `label` takes among the series named `name` (all series
+    /// when `None`) that start with `prefix`, sorted, at most `limit`.
+    pub fn label_values(
+        &self,
+        name: Option<&str>,
+        label: &str,
+        prefix: &str,
+        limit: usize,
+    ) -> Vec<String> {
+        let inner = self.lock();
+        let values: std::collections::BTreeSet<&str> = inner
+            .head
+            .keys()
+            .filter(|(_, key)| name.is_none_or(|n| key.name == n))
+            .filter_map(|(_, key)| key.labels.get(label).map(String::as_str))
+            .filter(|value| value.starts_with(prefix))
+            .collect();
+        values.into_iter().take(limit).map(str::to_string).collect()
+    }
+
     /// Series and samples held.
     pub fn counts(&self) -> (usize, u64) {
         let inner = self.lock();
