@@ -441,3 +441,53 @@ async fn host_samples_are_series_in_the_store_and_outlive_a_restart() {
         "the chart starts from history"
     );
 }
+
+#[tokio::test]
+async fn the_prometheus_text_format_is_taken_and_bad_lines_are_named() {
+    let data = TempDir::new();
+    let server = Server::start(&data.0, &[]).await;
+    let now = now_ms();
+    let client = reqwest::Client::new();
+    let post = |body: String, query: &'static str, origin: Option<&'static str>| {
+        let mut request = client
+            .post(format!("{}/api/ingest{query}", server.base))
+            .header("content-type", "text/plain; version=0.0.4")
+            .body(body);
+        if let Some(origin) = origin {
+            request = request.header("origin", origin);
+        }
+        request.send()
+    };
+    let text = format!(
+        "# TYPE http_requests_total counter\n\
+         http_requests_total{{code=\"200\",path=\"/a \\\"b\\\"\"}} 1027 {now}\n\
+         queue_depth 12.5\n"
+    );
+    let response = post(text, "", None).await.unwrap();
+    assert_eq!(response.status(), 200);
+    let reply: IngestReply = response.json().await.unwrap();
+    assert_eq!(reply.stored, 2);
+    let (_, body) = server
+        .series(&selector("http_requests_total{path=\"/a \\\"b\\\"\"}"))
+        .await;
+    assert_eq!(body["series"][0]["points"], json!([[now, 1027.0]]));
+
+    // Bad lines are refused by line number, with the non-finite value the
+    // store does not take, and nothing is stored.
+    let response = post("ok 1\nbad{ 2\nnan_value NaN\n".to_string(), "", None)
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 422);
+    let reply: IngestReply = response.json().await.unwrap();
+    let lines: Vec<usize> = reply.refused.iter().map(|r| r.index).collect();
+    assert_eq!(lines, [2, 3]);
+    assert!(reply.refused[1].reason.contains("not a finite number"));
+    let (_, body) = server.series(&selector("ok")).await;
+    assert_eq!(body["series"], json!([]));
+
+    // A page of another origin cannot push (text/plain needs no preflight).
+    let response = post("ok 1\n".to_string(), "", Some("http://evil.example"))
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 403);
+}

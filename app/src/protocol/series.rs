@@ -117,7 +117,7 @@ pub struct IngestPoint {
 /// A refused point of an ingest batch.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct RefusedPoint {
-    /// Its index in the batch.
+    /// Its index in a JSON batch; its line (from 1) in a text format.
     pub index: usize,
     /// Why.
     pub reason: String,

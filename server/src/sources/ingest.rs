@@ -2,16 +2,18 @@
 //! them.
 //!
 //! The body is a JSON array of points (`[{"name", "labels", "value",
-//! "ts"?}]`, [`IngestPoint`]); timestamps default to when the batch
-//! arrives. The batch is checked as a whole by the store: every point is
+//! "ts"?}]`, [`IngestPoint`]) or the Prometheus text exposition format
+//! (`prometheus_text`), chosen by `?format=json|prometheus` or else by the
+//! `Content-Type` (`application/json`, `text/plain`); timestamps default to
+//! when the batch arrives. A refused point is named by its index in a JSON
+//! array, by its line in a text format. The batch is checked as a whole by the store: every point is
 //! stored, or the answer (422) lists each refused point and why and
 //! nothing is stored, unless the client asked for partial acceptance
 //! (`?partial=true`). The answer is sent once the batch is in the
 //! write-ahead log.
 //!
-//! Other formats (Prometheus text, Influx line protocol, remote write) are
-//! chosen by `?format=` or the `Content-Type`; they are not taken yet and
-//! get a clear 415.
+//! Other formats (Influx line protocol, remote write) are not taken yet
+//! and get a clear 415.
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -25,6 +27,7 @@ use axum::{
 };
 use serde::Deserialize;
 
+use super::prometheus_text;
 use crate::{
     error::ApiError,
     store::{chunk::Sample, Mode, Point, Store},
@@ -61,10 +64,10 @@ pub async fn handler(
         Some(format) => format.to_ascii_lowercase(),
         None => format_of(request.headers().get(header::CONTENT_TYPE)),
     };
-    if format != "json" {
+    if format != "json" && format != "prometheus" {
         return Err(ApiError::UnsupportedMediaType {
             content_type: format!(
-                "{format} (this server takes JSON batches: ?format=json or Content-Type: application/json)"
+                "{format} (this server takes JSON batches and the Prometheus text format: ?format=json|prometheus, or Content-Type: application/json or text/plain)"
             ),
         });
     }
@@ -73,14 +76,40 @@ pub async fn handler(
         .map_err(|_| ApiError::PayloadTooLarge {
             limit: MAX_BODY_BYTES,
         })?;
-    let points: Vec<IngestPoint> = serde_json::from_slice(&body).map_err(|e| {
-        ApiError::invalid(
-            "invalid_body",
-            format!(
-                "the body must be a JSON array of {{\"name\", \"labels\", \"value\", \"ts\"}}: {e}"
-            ),
-        )
-    })?;
+    // Each point with where it came from: its index in a JSON array, its
+    // line in a text format.
+    let mut refused = Vec::new();
+    let points: Vec<(usize, IngestPoint)> = if format == "json" {
+        let points: Vec<IngestPoint> = serde_json::from_slice(&body).map_err(|e| {
+            ApiError::invalid(
+                "invalid_body",
+                format!(
+                    "the body must be a JSON array of {{\"name\", \"labels\", \"value\", \"ts\"}}: {e}"
+                ),
+            )
+        })?;
+        points.into_iter().enumerate().collect()
+    } else {
+        let (samples, errors) = prometheus_text::parse(&body);
+        refused.extend(errors.into_iter().map(|e| RefusedPoint {
+            index: e.line,
+            reason: e.reason,
+        }));
+        samples
+            .into_iter()
+            .map(|s| {
+                (
+                    s.line,
+                    IngestPoint {
+                        name: s.name,
+                        labels: s.labels,
+                        value: s.value,
+                        ts: s.ts,
+                    },
+                )
+            })
+            .collect()
+    };
     if points.len() > MAX_POINTS {
         return Err(ApiError::invalid(
             "batch_too_large",
@@ -92,9 +121,8 @@ pub async fn handler(
     }
     let now = now_ms();
     // A name the rules refuse is refused with the batch, like any point.
-    let mut refused = Vec::new();
     let mut checked = Vec::with_capacity(points.len());
-    for (index, point) in points.into_iter().enumerate() {
+    for (index, point) in points {
         match SeriesKey::new(point.name, point.labels) {
             Ok(key) => checked.push((
                 index,
