@@ -491,3 +491,51 @@ async fn the_prometheus_text_format_is_taken_and_bad_lines_are_named() {
         .unwrap();
     assert_eq!(response.status(), 403);
 }
+
+#[tokio::test]
+async fn stored_points_go_live_to_the_pages_that_follow_their_series() {
+    let data = TempDir::new();
+    let server = Server::start(&data.0, &[]).await;
+    let wanted = "cpu{host=\"a\"}";
+    let filter = urlencode(&json!({ "series": [wanted] }).to_string());
+    let (response, ()) = support::SseReader::open(
+        &format!(
+            "{}/api/realtime/sse?channels=series&filter={filter}",
+            server.base
+        ),
+        None,
+    )
+    .await;
+    assert_eq!(response.status(), 200);
+    let mut stream = support::SseReader::new(response);
+    // The stream is open once its first snapshot or heartbeat arrives.
+    stream.next().await.expect("the stream opens");
+    let now = now_ms();
+    let batch = json!([
+        {"name": "cpu", "labels": {"host": "b"}, "value": 9, "ts": now - 2_000},
+        {"name": "cpu", "labels": {"host": "a"}, "value": 1.5, "ts": now - 2_000},
+        {"name": "cpu", "labels": {"host": "a"}, "value": 2.5, "ts": now - 1_000},
+    ]);
+    assert_eq!(server.ingest("", &batch).await.0, 200);
+    let event = stream.next_named("points").await;
+    let envelope: Value = serde_json::from_str(&event.data).expect("an envelope");
+    assert_eq!(envelope["channel"], "series");
+    assert_eq!(envelope["key"], wanted);
+    assert_eq!(envelope["data"]["labels"], json!({"host": "a"}));
+    // Live and history agree point for point.
+    let (_, history) = server.series(&selector(wanted)).await;
+    assert_eq!(envelope["data"]["points"], history["series"][0]["points"]);
+    assert_eq!(
+        envelope["data"]["points"],
+        json!([[now - 2_000, 1.5], [now - 1_000, 2.5]])
+    );
+    // Host b's points were not sent to this page: the next event is a's.
+    let batch = json!([
+        {"name": "cpu", "labels": {"host": "b"}, "value": 8, "ts": now},
+        {"name": "cpu", "labels": {"host": "a"}, "value": 3.5, "ts": now},
+    ]);
+    assert_eq!(server.ingest("", &batch).await.0, 200);
+    let event = stream.next_named("points").await;
+    let envelope: Value = serde_json::from_str(&event.data).expect("an envelope");
+    assert_eq!(envelope["data"]["points"], json!([[now, 3.5]]));
+}

@@ -14,7 +14,15 @@ pub const MAX_FILTER_KEYS: usize = 1024;
 
 /// Channels only the server writes to: clients cannot publish there, and
 /// they never expire.
-pub const SERVER_CHANNELS: [&str; 3] = ["metrics", "alerts", "status"];
+pub const SERVER_CHANNELS: [&str; 4] = ["metrics", "alerts", "status", SERIES_CHANNEL];
+
+/// The channel on which every point stored in the metrics store is
+/// published: event [`SERIES_EVENT`], keyed by the series (its Prometheus
+/// form, `name{label="value"}`), so a page asks for the series it shows by
+/// filtering on their keys.
+pub const SERIES_CHANNEL: &str = "series";
+/// The event type on [`SERIES_CHANNEL`]; its data is a [`SeriesPoints`](super::SeriesPoints).
+pub const SERIES_EVENT: &str = "points";
 
 /// Why a string is not a valid channel name.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]

@@ -25,7 +25,7 @@ mod series;
 
 pub use channel::{
     validate_channel, ChannelKind, ChannelNameError, MAX_CHANNELS_PER_SUBSCRIPTION,
-    MAX_CHANNEL_LEN, MAX_FILTER_KEYS, SERVER_CHANNELS,
+    MAX_CHANNEL_LEN, MAX_FILTER_KEYS, SERIES_CHANNEL, SERIES_EVENT, SERVER_CHANNELS,
 };
 pub use http::{ErrorBody, ErrorDetail, PollReply, PublishBody, PublishReply, PublishRequest};
 pub use messages::{ClientMessage, ServerMessage, SnapshotMessage};

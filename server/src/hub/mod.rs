@@ -376,6 +376,13 @@ impl Hub {
         Ok(positions)
     }
 
+    /// Whether publishing to `channel` can matter to anyone: someone
+    /// follows it, or it keeps history a client may resume from. A source
+    /// whose events are costly may skip publishing otherwise.
+    pub fn is_live(&self, channel: &str) -> bool {
+        self.read().name(channel).is_some()
+    }
+
     /// The head position and every retained event of `channel`, oldest first.
     pub fn history(&self, channel: &str) -> (Position, Vec<Arc<Event>>) {
         let log = self.read();

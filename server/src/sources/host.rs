@@ -185,8 +185,11 @@ pub async fn start(
 }
 
 fn publish(hub: &Hub, store: &Store, sample: HostSample) {
-    match store.ingest(&series_points(&sample), Mode::Partial, now_ms()) {
-        Ok(result) if result.refused.is_empty() => {}
+    let points = series_points(&sample);
+    match store.ingest(&points, Mode::Partial, now_ms()) {
+        Ok(result) if result.refused.is_empty() => {
+            super::live::publish(hub, &points.iter().collect::<Vec<_>>());
+        }
         Ok(result) => tracing::warn!(
             refused = result.refused.len(),
             reason = %result.refused[0].reason,

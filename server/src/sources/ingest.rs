@@ -27,9 +27,10 @@ use axum::{
 };
 use serde::Deserialize;
 
-use super::prometheus_text;
+use super::{live, prometheus_text};
 use crate::{
     error::ApiError,
+    hub::Hub,
     store::{chunk::Sample, Mode, Point, Store},
 };
 
@@ -57,6 +58,7 @@ pub fn now_ms() -> i64 {
 /// `POST /api/ingest`.
 pub async fn handler(
     State(store): State<Store>,
+    State(hub): State<Hub>,
     Query(query): Query<IngestQuery>,
     request: Request<Body>,
 ) -> Result<Response, ApiError> {
@@ -149,11 +151,27 @@ pub async fn handler(
         (false, false) => Mode::CheckOnly,
     };
     let (indexes, batch): (Vec<usize>, Vec<Point>) = checked.into_iter().unzip();
-    let result = tokio::task::spawn_blocking(move || store.ingest(&batch, mode, now))
-        .await
-        .map_err(|e| ApiError::Storage(e.to_string()))?
-        .map_err(|e| ApiError::Storage(e.to_string()))?;
+    let (result, batch) = tokio::task::spawn_blocking(move || {
+        let result = store.ingest(&batch, mode, now);
+        (result, batch)
+    })
+    .await
+    .map_err(|e| ApiError::Storage(e.to_string()))?;
+    let result = result.map_err(|e| ApiError::Storage(e.to_string()))?;
     let stored = result.stored;
+    if stored > 0 {
+        // What was stored goes live: all of the batch, or what partial
+        // acceptance kept.
+        let refused: std::collections::HashSet<usize> =
+            result.refused.iter().map(|r| r.index).collect();
+        let kept: Vec<&Point> = batch
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| !refused.contains(i))
+            .map(|(_, p)| p)
+            .collect();
+        live::publish(&hub, &kept);
+    }
     refused.extend(result.refused.into_iter().map(|r| RefusedPoint {
         index: indexes[r.index],
         reason: r.reason,

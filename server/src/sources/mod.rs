@@ -3,4 +3,5 @@
 
 pub mod host;
 pub mod ingest;
+pub mod live;
 pub mod prometheus_text;

@@ -1,0 +1,49 @@
+//! The live path of stored points: after the store has taken a batch, each
+//! series' new points are published on the hub's `series` channel, one
+//! event per series per batch, keyed by the series. Pages follow the series
+//! they show by filtering on those keys, and get the same points a query of
+//! the store answers, so live and history agree point for point.
+//!
+//! While nobody follows the channel (and it holds no history a client
+//! could resume from) nothing is published: a flood of ingest costs the
+//! hub nothing until a page wants it.
+
+use std::collections::BTreeMap;
+
+use app::protocol::{SeriesKey, SeriesPoints, SERIES_CHANNEL, SERIES_EVENT};
+
+use crate::{
+    hub::{Hub, NewEvent},
+    store::Point,
+};
+
+/// Publishes stored points, grouped by series, in batch order.
+pub fn publish(hub: &Hub, points: &[&Point]) {
+    if points.is_empty() || !hub.is_live(SERIES_CHANNEL) {
+        return;
+    }
+    let mut by_series: BTreeMap<&SeriesKey, Vec<(i64, f64)>> = BTreeMap::new();
+    for point in points {
+        by_series
+            .entry(&point.key)
+            .or_default()
+            .push((point.sample.ts, point.sample.value));
+    }
+    let events: Vec<NewEvent<SeriesPoints>> = by_series
+        .into_iter()
+        .map(|(key, points)| NewEvent {
+            channel: SERIES_CHANNEL.to_string(),
+            event_type: SERIES_EVENT.to_string(),
+            key: Some(key.to_string()),
+            data: SeriesPoints {
+                key: key.clone(),
+                points,
+            },
+        })
+        .collect();
+    for chunk in events.chunks(1_000) {
+        if let Err(error) = hub.publish_batch(chunk) {
+            tracing::warn!(%error, channel = SERIES_CHANNEL, "cannot publish stored points");
+        }
+    }
+}
