@@ -13,7 +13,7 @@
 //! label value, and a sample older than its series' newest (samples of one
 //! series arrive in order, as Prometheus requires).
 
-use std::collections::HashMap;
+use std::{collections::HashMap, sync::Arc};
 
 use app::protocol::SeriesKey;
 
@@ -105,7 +105,8 @@ struct Sealed {
 
 #[derive(Clone, Debug)]
 struct Series {
-    key: SeriesKey,
+    /// Shared with the index: a key is held once.
+    key: Arc<SeriesKey>,
     open: ChunkEncoder,
     open_min_ts: i64,
     sealed: Vec<Sealed>,
@@ -115,7 +116,7 @@ struct Series {
 #[derive(Debug, Default)]
 pub struct Head {
     limits: Limits,
-    ids: HashMap<SeriesKey, SeriesId>,
+    ids: HashMap<Arc<SeriesKey>, SeriesId>,
     series: Vec<Series>,
     samples: u64,
 }
@@ -146,7 +147,7 @@ impl Head {
 
     /// The key of a series.
     pub fn key(&self, id: SeriesId) -> Option<&SeriesKey> {
-        self.series.get(id.0 as usize).map(|s| &s.key)
+        self.series.get(id.0 as usize).map(|s| &*s.key)
     }
 
     /// Every series, by id.
@@ -154,7 +155,7 @@ impl Head {
         self.series
             .iter()
             .enumerate()
-            .map(|(i, s)| (SeriesId(i as u32), &s.key))
+            .map(|(i, s)| (SeriesId(i as u32), &*s.key))
     }
 
     /// Whether `key` could be added (or is there already): the checks of
@@ -194,13 +195,14 @@ impl Head {
         }
         self.check(key, 0)?;
         let id = SeriesId(self.series.len() as u32);
+        let key = Arc::new(key.clone());
         self.series.push(Series {
             key: key.clone(),
             open: ChunkEncoder::new(),
             open_min_ts: 0,
             sealed: Vec::new(),
         });
-        self.ids.insert(key.clone(), id);
+        self.ids.insert(key, id);
         Ok((id, true))
     }
 
