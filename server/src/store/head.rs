@@ -100,7 +100,9 @@ pub enum HeadError {
 struct Sealed {
     min_ts: i64,
     max_ts: i64,
-    bytes: Box<[u8]>,
+    /// Shared, so a query takes the chunks it reads without copying them
+    /// and decodes them after the store's lock is released.
+    bytes: Arc<[u8]>,
 }
 
 #[derive(Clone, Debug)]
@@ -242,7 +244,7 @@ impl Head {
             series.sealed.push(Sealed {
                 min_ts: series.open_min_ts,
                 max_ts: full.last_ts().unwrap_or(series.open_min_ts),
-                bytes: full.to_bytes().into_boxed_slice(),
+                bytes: Arc::from(full.to_bytes()),
             });
         }
         if series.open.is_empty() {
@@ -278,36 +280,47 @@ impl Head {
             .sum()
     }
 
-    /// The samples of a series from `from` to `to` (inclusive), in order.
-    pub fn range(&self, id: SeriesId, from: i64, to: i64) -> Result<Vec<Sample>, ChunkError> {
+    /// The chunks of a series that overlap `from..=to`, oldest first: the
+    /// sealed ones shared, the open one copied.
+    pub fn chunks(&self, id: SeriesId, from: i64, to: i64) -> Vec<Arc<[u8]>> {
         let Some(series) = self.series.get(id.0 as usize) else {
-            return Ok(Vec::new());
+            return Vec::new();
         };
-        let open = series.open.to_bytes();
-        let open_range = (!series.open.is_empty()).then(|| Sealed {
-            min_ts: series.open_min_ts,
-            max_ts: series.open.last_ts().unwrap_or(series.open_min_ts),
-            bytes: Box::default(),
-        });
-        let mut out = Vec::new();
-        let chunks = series
+        let mut out: Vec<Arc<[u8]>> = series
             .sealed
             .iter()
-            .map(|c| (c.min_ts, c.max_ts, &c.bytes[..]))
-            .chain(open_range.iter().map(|c| (c.min_ts, c.max_ts, &open[..])));
-        for (min_ts, max_ts, bytes) in chunks {
-            if max_ts < from || min_ts > to {
-                continue;
-            }
-            for sample in ChunkReader::new(bytes)? {
-                let sample = sample?;
-                if (from..=to).contains(&sample.ts) {
-                    out.push(sample);
-                }
+            .filter(|c| c.max_ts >= from && c.min_ts <= to)
+            .map(|c| c.bytes.clone())
+            .collect();
+        let open_overlaps = series
+            .open
+            .last_ts()
+            .is_some_and(|last| last >= from && series.open_min_ts <= to);
+        if open_overlaps {
+            out.push(Arc::from(series.open.to_bytes()));
+        }
+        out
+    }
+
+    /// The samples of a series from `from` to `to` (inclusive), in order.
+    pub fn range(&self, id: SeriesId, from: i64, to: i64) -> Result<Vec<Sample>, ChunkError> {
+        decode_range(&self.chunks(id, from, to), from, to)
+    }
+}
+
+/// The samples of `chunks` (one series', oldest first) from `from` to `to`
+/// (inclusive).
+pub fn decode_range(chunks: &[Arc<[u8]>], from: i64, to: i64) -> Result<Vec<Sample>, ChunkError> {
+    let mut out = Vec::new();
+    for bytes in chunks {
+        for sample in ChunkReader::new(bytes)? {
+            let sample = sample?;
+            if (from..=to).contains(&sample.ts) {
+                out.push(sample);
             }
         }
-        Ok(out)
     }
+    Ok(out)
 }
 
 #[cfg(test)]

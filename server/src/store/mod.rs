@@ -387,23 +387,49 @@ impl Store {
         to: i64,
         limit: usize,
     ) -> Result<Vec<(SeriesKey, Vec<Sample>)>, usize> {
-        let inner = self.lock();
-        let ids: Vec<(SeriesId, SeriesKey)> = inner
-            .head
-            .keys()
-            .filter(|(_, key)| key.name == name && matchers.iter().all(|m| m.matches(key)))
-            .map(|(id, key)| (id, key.clone()))
-            .collect();
-        if ids.len() > limit {
-            return Err(ids.len());
+        // Under the lock only the chunks are taken (shared, not copied);
+        // decoding, the long part, leaves ingest free to go on.
+        let taken: Vec<(SeriesKey, Vec<Arc<[u8]>>)> = {
+            let inner = self.lock();
+            let ids: Vec<(SeriesId, &SeriesKey)> = inner
+                .head
+                .keys()
+                .filter(|(_, key)| key.name == name && matchers.iter().all(|m| m.matches(key)))
+                .collect();
+            if ids.len() > limit {
+                return Err(ids.len());
+            }
+            ids.into_iter()
+                .map(|(id, key)| (key.clone(), inner.head.chunks(id, from, to)))
+                .collect()
+        };
+        // Many series are decoded on every core (each thread a contiguous
+        // share, so the answer keeps its order).
+        let threads = std::thread::available_parallelism()
+            .map_or(1, usize::from)
+            .min(taken.len().max(1));
+        let share = taken.len().div_ceil(threads).max(1);
+        let decode = |part: &[(SeriesKey, Vec<Arc<[u8]>>)]| -> Vec<(SeriesKey, Vec<Sample>)> {
+            part.iter()
+                .map(|(key, chunks)| {
+                    let samples = head::decode_range(chunks, from, to).unwrap_or_default();
+                    (key.clone(), samples)
+                })
+                .collect()
+        };
+        if threads <= 1 {
+            return Ok(decode(&taken));
         }
-        Ok(ids
-            .into_iter()
-            .map(|(id, key)| {
-                let samples = inner.head.range(id, from, to).unwrap_or_default();
-                (key, samples)
-            })
-            .collect())
+        Ok(std::thread::scope(|scope| {
+            let handles: Vec<_> = taken
+                .chunks(share)
+                .map(|part| scope.spawn(move || decode(part)))
+                .collect();
+            handles
+                .into_iter()
+                .flat_map(|handle| handle.join().unwrap_or_default())
+                .collect()
+        }))
     }
 
     /// Metric names starting with `prefix`, sorted, at most `limit`.
