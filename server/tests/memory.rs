@@ -2,83 +2,34 @@
 //! plus a constant, whatever publishers do: measured on the real binary, run
 //! as its own process, from `/proc/<pid>/status`.
 
-use std::{
-    net::TcpListener,
-    process::{Child, Command, Stdio},
-    time::{Duration, Instant},
-};
-
 use serde_json::{json, Value};
 
 mod support;
-use support::tempdir::TempDir;
+use support::{process::Process, tempdir::TempDir};
 
 /// What the server may hold beyond its history budget: the runtime, the
 /// embedded site, allocator slack, connection buffers.
 const CONSTANT: u64 = 48 << 20;
 const BUDGET: u64 = 16 << 20;
 
+/// The real binary and the data directory it writes to.
 struct Server {
-    child: Child,
-    base: String,
+    process: Process,
     _data: TempDir,
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
 }
 
 impl Server {
     async fn start(args: &[&str]) -> Self {
-        let port = TcpListener::bind("127.0.0.1:0")
-            .and_then(|l| l.local_addr())
-            .expect("a free port")
-            .port();
         let data = TempDir::new();
-        let listen = format!("127.0.0.1:{port}");
-        let child = Command::new(env!("CARGO_BIN_EXE_livedash"))
-            .args([
-                "--listen",
-                &listen,
-                "--sample-interval",
-                "1h",
-                "--log-level",
-                "warn",
-            ])
-            .args(["--data-dir", data.0.to_str().expect("a UTF-8 temp path")])
-            .args(args)
-            .stdout(Stdio::null())
-            .spawn()
-            .expect("livedash starts");
-        let server = Self {
-            child,
-            base: format!("http://{listen}"),
+        let process = Process::start(&data.0, args).await;
+        Self {
+            process,
             _data: data,
-        };
-        let deadline = Instant::now() + Duration::from_secs(20);
-        while reqwest::get(format!("{}/healthz", server.base))
-            .await
-            .is_err()
-        {
-            assert!(Instant::now() < deadline, "the server did not start");
-            tokio::time::sleep(Duration::from_millis(50)).await;
         }
-        server
     }
 
     fn rss(&self) -> u64 {
-        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id()))
-            .expect("the server's /proc status");
-        status
-            .lines()
-            .find(|l| l.starts_with("VmRSS:"))
-            .and_then(|l| l.split_whitespace().nth(1))
-            .and_then(|kib| kib.parse::<u64>().ok())
-            .expect("VmRSS")
-            * 1024
+        self.process.rss()
     }
 
     /// Fails unless the RSS is at most `start` plus the budget and the constant.
@@ -95,7 +46,7 @@ impl Server {
 
     async fn publish(&self, client: &reqwest::Client, body: Value) -> u16 {
         client
-            .post(format!("{}/api/realtime/events", self.base))
+            .post(format!("{}/api/realtime/events", self.process.base))
             .json(&body)
             .send()
             .await

@@ -4,9 +4,7 @@
 //! refused whole with every reason, and change nothing.
 
 use std::{
-    net::TcpListener,
     path::Path,
-    process::{Child, Command, Stdio},
     sync::{
         atomic::{AtomicBool, Ordering},
         Arc, Mutex,
@@ -18,59 +16,26 @@ use app::protocol::{IngestReply, SeriesReply};
 use serde_json::{json, Value};
 
 mod support;
-use support::tempdir::TempDir;
+use support::{process::Process, tempdir::TempDir};
 
-struct Server {
-    child: Child,
-    base: String,
-}
+/// The real binary, with the requests these tests make.
+struct Server(Process);
 
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+impl std::ops::Deref for Server {
+    type Target = Process;
+    fn deref(&self) -> &Process {
+        &self.0
     }
 }
 
 impl Server {
     async fn start(data: &Path, args: &[&str]) -> Self {
-        let port = TcpListener::bind("127.0.0.1:0")
-            .and_then(|l| l.local_addr())
-            .expect("a free port")
-            .port();
-        let listen = format!("127.0.0.1:{port}");
-        let child = Command::new(env!("CARGO_BIN_EXE_livedash"))
-            .args(["--listen", &listen, "--log-level", "warn"])
-            .args(["--data-dir", data.to_str().expect("a UTF-8 temp path")])
-            .args(args)
-            // Quiet unless a test samples the host.
-            .args(if args.contains(&"--sample-interval") {
-                &[][..]
-            } else {
-                &["--sample-interval", "1h"][..]
-            })
-            .stdout(Stdio::null())
-            .spawn()
-            .expect("livedash starts");
-        let server = Self {
-            child,
-            base: format!("http://{listen}"),
-        };
-        let deadline = Instant::now() + Duration::from_secs(20);
-        while reqwest::get(format!("{}/healthz", server.base))
-            .await
-            .is_err()
-        {
-            assert!(Instant::now() < deadline, "the server did not start");
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
-        server
+        Self(Process::start(data, args).await)
     }
 
     /// SIGKILL: no shutdown, no flush.
-    fn kill(mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+    fn kill(self) {
+        self.0.kill();
     }
 
     async fn ingest(&self, query: &str, body: &Value) -> (u16, IngestReply) {

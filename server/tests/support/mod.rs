@@ -410,3 +410,85 @@ pub async fn raw_request(server: &TestServer, head: &str) -> RawResponse {
         body: String::from_utf8_lossy(&body).into_owned(),
     }
 }
+
+/// The real `livedash` binary run as its own process, for what only a
+/// process shows: its memory, and surviving `kill -9`.
+pub mod process {
+    use std::{
+        net::TcpListener,
+        path::Path,
+        process::{Child, Command, Stdio},
+        time::{Duration, Instant},
+    };
+
+    /// A running `livedash` process; killed when dropped.
+    pub struct Process {
+        child: Child,
+        /// `http://127.0.0.1:<port>`.
+        pub base: String,
+    }
+
+    impl Drop for Process {
+        fn drop(&mut self) {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+
+    impl Process {
+        /// Starts the binary on a free port with `data` as its data
+        /// directory, quiet (`--sample-interval 1h` unless `args` sets one),
+        /// and waits until it answers.
+        pub async fn start(data: &Path, args: &[&str]) -> Self {
+            let port = TcpListener::bind("127.0.0.1:0")
+                .and_then(|l| l.local_addr())
+                .expect("a free port")
+                .port();
+            let listen = format!("127.0.0.1:{port}");
+            let child = Command::new(env!("CARGO_BIN_EXE_livedash"))
+                .args(["--listen", &listen, "--log-level", "warn"])
+                .args(["--data-dir", data.to_str().expect("a UTF-8 temp path")])
+                .args(args)
+                .args(if args.contains(&"--sample-interval") {
+                    &[][..]
+                } else {
+                    &["--sample-interval", "1h"][..]
+                })
+                .stdout(Stdio::null())
+                .spawn()
+                .expect("livedash starts");
+            let process = Self {
+                child,
+                base: format!("http://{listen}"),
+            };
+            let deadline = Instant::now() + Duration::from_secs(20);
+            while reqwest::get(format!("{}/healthz", process.base))
+                .await
+                .is_err()
+            {
+                assert!(Instant::now() < deadline, "the server did not start");
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+            process
+        }
+
+        /// SIGKILL: no shutdown, no flush.
+        pub fn kill(mut self) {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+
+        /// Its resident memory (VmRSS), in bytes.
+        pub fn rss(&self) -> u64 {
+            let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id()))
+                .expect("the server's /proc status");
+            status
+                .lines()
+                .find(|l| l.starts_with("VmRSS:"))
+                .and_then(|l| l.split_whitespace().nth(1))
+                .and_then(|kib| kib.parse::<u64>().ok())
+                .expect("VmRSS")
+                * 1024
+        }
+    }
+}
