@@ -1,18 +1,10 @@
 // The browser's live client against the real server: exactly-once delivery
 // through broken connections and restarts, fallback to polling, memoized
 // widgets, pause and resume, and offline/online.
-import { test, expect, Page, Locator } from '@playwright/test';
+import { test, expect, Locator } from '@playwright/test';
 import { Livedash } from './support/server';
+import { status, feed, feedSeqs } from './support/page';
 import { CuttableProxy } from './support/proxy';
-
-const status = (page: Page) => page.getByTestId('connection-status');
-const feed = (page: Page) => page.getByTestId('activity-feed');
-
-/** The `seq` of every feed entry, oldest first. */
-async function feedSeqs(page: Page): Promise<number[]> {
-  const texts = await feed(page).locator('.feed-card__data').allTextContents();
-  return texts.map((text) => JSON.parse(text).seq).reverse();
-}
 
 async function renders(locator: Locator): Promise<number> {
   return Number(await locator.getAttribute('data-renders'));

@@ -4,21 +4,9 @@
 // in the outbox while offline and reaches every page once.
 import { test, expect, Page } from '@playwright/test';
 import { Livedash } from './support/server';
+import { status, feed, feedSeqs, annotations } from './support/page';
 
-const status = (page: Page) => page.getByTestId('connection-status');
-const feed = (page: Page) => page.getByTestId('activity-feed');
 const row = (page: Page) => page.getByTestId('dashboard-row');
-
-async function feedSeqs(page: Page): Promise<number[]> {
-  const texts = await feed(page).locator('.feed-card__data').allTextContents();
-  return texts.map((text) => JSON.parse(text).seq).reverse();
-}
-
-async function annotations(page: Page): Promise<string[]> {
-  const items = feed(page).locator('.feed-card__item', { hasText: 'annotation' });
-  const texts = await items.locator('.feed-card__data').allTextContents();
-  return texts.map((text) => JSON.parse(text)).reverse();
-}
 
 for (const transport of ['sse', 'ws', 'poll'] as const) {
   test(`over ${transport}, a hidden row's channel is dropped and showing it again restores its state`, async ({

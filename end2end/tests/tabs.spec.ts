@@ -4,21 +4,7 @@
 // browser once; hidden tabs stop counting in what the leader subscribes to.
 import { test, expect, Page, BrowserContext } from '@playwright/test';
 import { Livedash } from './support/server';
-
-const status = (page: Page) => page.getByTestId('connection-status');
-const feed = (page: Page) => page.getByTestId('activity-feed');
-
-/** The `seq` of every feed entry, oldest first. */
-async function feedSeqs(page: Page): Promise<number[]> {
-  const texts = await feed(page).locator('.feed-card__data').allTextContents();
-  return texts.map((text) => JSON.parse(text).seq).reverse();
-}
-
-async function annotations(page: Page): Promise<string[]> {
-  const items = feed(page).locator('.feed-card__item', { hasText: 'annotation' });
-  const texts = await items.locator('.feed-card__data').allTextContents();
-  return texts.map((text) => JSON.parse(text)).reverse();
-}
+import { status, feed, feedSeqs, annotations } from './support/page';
 
 /** Open streaming connections by transport, from the server's /metrics. */
 async function connections(server: Livedash): Promise<Record<string, number>> {

@@ -1,0 +1,19 @@
+// What the tests read off a livedash page: the connection indicator, the
+// activity feed and its entries.
+import { Page } from '@playwright/test';
+
+export const status = (page: Page) => page.getByTestId('connection-status');
+export const feed = (page: Page) => page.getByTestId('activity-feed');
+
+/** The `seq` of every feed entry, oldest first. */
+export async function feedSeqs(page: Page): Promise<number[]> {
+  const texts = await feed(page).locator('.feed-card__data').allTextContents();
+  return texts.map((text) => JSON.parse(text).seq).reverse();
+}
+
+/** The text of every annotation in the feed, oldest first. */
+export async function annotations(page: Page): Promise<string[]> {
+  const items = feed(page).locator('.feed-card__item', { hasText: 'annotation' });
+  const texts = await items.locator('.feed-card__data').allTextContents();
+  return texts.map((text) => JSON.parse(text)).reverse();
+}
