@@ -78,19 +78,12 @@ async fn run(base: &str, format: &str, bodies: Vec<Vec<String>>) -> f64 {
 
 #[tokio::main]
 async fn main() {
-    let args: Vec<usize> = support::args()
-        .iter()
-        .filter_map(|a| a.parse().ok())
-        .collect();
+    let args = support::numbers();
     let series = args.first().copied().unwrap_or(10_000);
     let batches = args.get(1).copied().unwrap_or(400);
     let (addr, _dir) = support::start_server("ingest", &["--max-series", "1000000"]).await;
     let base = format!("http://{addr}");
-    let start = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .expect("after 1970")
-        .as_millis() as i64
-        - 3_600_000;
+    let start = support::now_ms() - 3_600_000;
     let per_client = batches / CLIENTS;
     let (json, text): (Vec<Vec<String>>, Vec<Vec<String>>) = (0..CLIENTS)
         .map(|c| batches_of(c, series, per_client, start).into_iter().unzip())

@@ -5,7 +5,7 @@
 //! a server in this process is filled over HTTP with one sample a second
 //! per series, then each query runs 20 times. Figures go to BENCHMARKS.md.
 
-use std::time::{Instant, SystemTime, UNIX_EPOCH};
+use std::time::Instant;
 
 use serde_json::json;
 
@@ -17,19 +17,13 @@ fn percentile(sorted: &[f64], p: f64) -> f64 {
 
 #[tokio::main]
 async fn main() {
-    let args: Vec<usize> = support::args()
-        .iter()
-        .filter_map(|a| a.parse().ok())
-        .collect();
+    let args = support::numbers();
     let series = args.first().copied().unwrap_or(100);
     let hours = args.get(1).copied().unwrap_or(24);
     let (addr, _dir) = support::start_server("query", &["--max-series", "1000000"]).await;
     let base = format!("http://{addr}");
     let seconds = (hours * 3_600) as i64 - 120;
-    let now = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .expect("after 1970")
-        .as_millis() as i64;
+    let now = support::now_ms();
     let start = now - seconds * 1_000;
     let client = reqwest::Client::new();
     let filled = Instant::now();

@@ -1,6 +1,9 @@
 //! What the benchmarks share: a quiet livedash server in this process on an
 //! ephemeral loopback port, and their positional arguments.
 
+// Each benchmark compiles this module and uses part of it.
+#![allow(dead_code)]
+
 use std::net::SocketAddr;
 
 use clap::Parser;
@@ -11,6 +14,18 @@ pub fn args() -> Vec<String> {
         .skip(1)
         .filter(|a| !a.starts_with('-'))
         .collect()
+}
+
+/// The benchmark's positional arguments that are numbers, in order.
+pub fn numbers() -> Vec<usize> {
+    args().iter().filter_map(|a| a.parse().ok()).collect()
+}
+
+/// The clock, Unix milliseconds.
+pub fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64)
 }
 
 /// Starts a server whose host sampler is quiet, with `extra` options, and
