@@ -10,7 +10,7 @@ use std::collections::{HashSet, VecDeque};
 
 use serde_json::Value;
 
-use crate::protocol::{ChannelKind, Envelope, Position, Snapshot};
+use crate::protocol::{ChannelKind, Envelope, Position, Snapshot, RESET_EVENT, SNAPSHOT_EVENT};
 
 /// What the transports hand over (and a leading tab relays to the others).
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
@@ -43,6 +43,18 @@ impl Delivery {
             head,
             snapshot,
         }
+    }
+
+    /// What an envelope off the wire is: an event, or (for the `snapshot`
+    /// and `reset` types) a snapshot, whose data must then be a
+    /// [`Snapshot`]; `Err` says, for a person, why one is not.
+    pub fn from_envelope(envelope: Envelope<Value>) -> Result<Self, String> {
+        if envelope.event != SNAPSHOT_EVENT && envelope.event != RESET_EVENT {
+            return Ok(Delivery::Event(envelope));
+        }
+        let snapshot: Snapshot = serde_json::from_value(envelope.data)
+            .map_err(|error| format!("livedash: ignoring a malformed snapshot: {error}"))?;
+        Ok(Delivery::snapshot(&envelope.channel, envelope.id, snapshot))
     }
 
     /// Where a client that applied this stands in the log.

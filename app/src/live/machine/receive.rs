@@ -8,7 +8,7 @@ use serde_json::Value;
 use super::{Effect, Env, Machine};
 use crate::{
     live::frame::Delivery,
-    protocol::{Envelope, ServerMessage, Snapshot, RESET_EVENT, SNAPSHOT_EVENT},
+    protocol::{Envelope, ServerMessage},
 };
 
 impl Machine {
@@ -17,7 +17,12 @@ impl Machine {
             ServerMessage::Event(envelope) => self.receive(env, envelope),
             ServerMessage::Snapshot(snapshot) | ServerMessage::Reset(snapshot) => {
                 self.heard(env);
-                self.apply_snapshot(snapshot.envelope);
+                let envelope = snapshot.envelope;
+                self.apply_snapshot(Delivery::snapshot(
+                    &envelope.channel,
+                    envelope.id,
+                    envelope.data,
+                ));
             }
             ServerMessage::Subscribed { .. } => {
                 self.opened(env);
@@ -34,39 +39,22 @@ impl Machine {
     /// An event, snapshot or reset envelope.
     pub(super) fn receive(&mut self, env: Env, envelope: Envelope<Value>) {
         self.heard(env);
-        if envelope.event == SNAPSHOT_EVENT || envelope.event == RESET_EVENT {
-            let Envelope {
-                id,
-                channel,
-                event,
-                key,
-                ts,
-                data,
-            } = envelope;
-            match serde_json::from_value::<Snapshot>(data) {
-                Ok(data) => self.apply_snapshot(Envelope {
-                    id,
-                    channel,
-                    event,
-                    key,
-                    ts,
-                    data,
-                }),
-                Err(error) => self.effects.push(Effect::Warn(format!(
-                    "livedash: ignoring a malformed snapshot: {error}"
-                ))),
+        match Delivery::from_envelope(envelope) {
+            Ok(Delivery::Event(envelope)) => {
+                if self.resume.accept(envelope.id) {
+                    self.effects
+                        .push(Effect::Deliver(Delivery::Event(envelope)));
+                }
             }
-        } else if self.resume.accept(envelope.id) {
-            self.effects
-                .push(Effect::Deliver(Delivery::Event(envelope)));
+            Ok(snapshot) => self.apply_snapshot(snapshot),
+            Err(warning) => self.effects.push(Effect::Warn(warning)),
         }
     }
 
     /// A snapshot replaces what the page holds of its channels and moves
     /// the client to the position it was taken at.
-    pub(super) fn apply_snapshot(&mut self, envelope: Envelope<Snapshot>) {
-        self.resume.reset_to(envelope.id);
-        let delivery = Delivery::snapshot(&envelope.channel, envelope.id, envelope.data);
+    pub(super) fn apply_snapshot(&mut self, delivery: Delivery) {
+        self.resume.reset_to(delivery.position());
         if let Delivery::Snapshot { channels, .. } = &delivery {
             for channel in channels {
                 self.fresh.remove(channel);

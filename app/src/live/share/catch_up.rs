@@ -4,12 +4,10 @@
 //! keeps the relays that arrive meanwhile, then applies both in order, each
 //! position once.
 
-use serde_json::Value;
-
 use super::{CatchUp, Role, Share, ShareEffect, MAX_CATCH_UP_POLLS};
 use crate::{
     live::{frame::Delivery, resume::ResumePoint, subscription::Subscription},
-    protocol::{Envelope, PollReply, Position, Snapshot, RESET_EVENT, SNAPSHOT_EVENT},
+    protocol::{PollReply, Position},
 };
 
 impl Share {
@@ -56,7 +54,7 @@ impl Share {
         };
         let full = reply.events.len() >= 1_000;
         for envelope in reply.events {
-            match to_delivery(envelope) {
+            match Delivery::from_envelope(envelope) {
                 Ok(delivery) => self.apply(delivery),
                 Err(warning) => self.effects.push(ShareEffect::Warn(warning)),
             }
@@ -78,15 +76,4 @@ impl Share {
             self.apply(delivery);
         }
     }
-}
-
-/// A delivery from an envelope of a poll answer (snapshots and resets
-/// carry a [`Snapshot`]).
-fn to_delivery(envelope: Envelope<Value>) -> Result<Delivery, String> {
-    if envelope.event != SNAPSHOT_EVENT && envelope.event != RESET_EVENT {
-        return Ok(Delivery::Event(envelope));
-    }
-    let snapshot: Snapshot = serde_json::from_value(envelope.data)
-        .map_err(|error| format!("livedash: ignoring a malformed snapshot: {error}"))?;
-    Ok(Delivery::snapshot(&envelope.channel, envelope.id, snapshot))
 }
