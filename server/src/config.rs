@@ -27,6 +27,14 @@ pub struct Config {
     #[arg(long, env = "LIVEDASH_RETENTION_RAW", default_value = "24h", value_parser = parse_interval)]
     pub retention_raw: Duration,
 
+    /// How long minute rollups are kept.
+    #[arg(long = "retention-1m", env = "LIVEDASH_RETENTION_1M", default_value = "30d", value_parser = parse_interval)]
+    pub retention_1m: Duration,
+
+    /// How long hour rollups are kept (days are computed from hours).
+    #[arg(long = "retention-1h", env = "LIVEDASH_RETENTION_1H", default_value = "365d", value_parser = parse_interval)]
+    pub retention_1h: Duration,
+
     /// Most metric series the store holds (the cardinality guard: new
     /// series past it are refused, existing ones are kept).
     #[arg(long, env = "LIVEDASH_MAX_SERIES", default_value_t = 200_000, value_parser = clap::value_parser!(u32).range(1..=10_000_000))]

@@ -230,7 +230,8 @@ pub async fn serve(
             max_series: config.max_series as usize,
             ..Limits::default()
         },
-        retention_ms: i64::try_from(config.retention_raw.as_millis()).unwrap_or(i64::MAX),
+        retention_ms: millis(config.retention_raw),
+        rollup_retention_ms: [millis(config.retention_1m), millis(config.retention_1h)],
         rewrite_floor_bytes: store::REWRITE_FLOOR_BYTES,
     };
     let (store, opened) = tokio::task::spawn_blocking(move || Store::open(&store_config))
@@ -347,4 +348,9 @@ async fn termination_signal() {
         () = interrupt => {}
         () = terminate => {}
     }
+}
+
+/// A duration in whole milliseconds, saturating.
+fn millis(duration: Duration) -> i64 {
+    i64::try_from(duration.as_millis()).unwrap_or(i64::MAX)
 }

@@ -55,17 +55,9 @@ pub async fn handler(
 /// store.
 fn cpu_history(store: &Store, host: &str, to: i64) -> Vec<(i64, f64)> {
     let matchers = [
-        Matcher {
-            label: "host".into(),
-            value: host.into(),
-            negated: false,
-        },
+        Matcher::equal("host", host),
         // The total, not a core.
-        Matcher {
-            label: "core".into(),
-            value: String::new(),
-            negated: false,
-        },
+        Matcher::equal("core", ""),
     ];
     store
         .select(CPU_SERIES, &matchers, to - CPU_HISTORY_MS, to, 1)

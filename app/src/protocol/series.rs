@@ -147,6 +147,10 @@ pub struct SeriesPoints {
     pub key: SeriesKey,
     /// Its points in the range.
     pub points: Vec<(i64, f64)>,
+    /// For answers from rollups: each point's bucket's smallest and
+    /// largest value, in the same order (a band that never hides a spike).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub band: Option<Vec<(f64, f64)>>,
 }
 
 /// The answer to `GET /api/series`.
@@ -154,6 +158,13 @@ pub struct SeriesPoints {
 pub struct SeriesReply {
     /// The series the selector matched, by key.
     pub series: Vec<SeriesPoints>,
+    /// Where the points came from: `raw`, `1m`, `1h` or `1d` (a rollup
+    /// tier; days are merged from hours).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tier: Option<String>,
+    /// The width of each point's bucket in ms, for points from rollups.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub step_ms: Option<i64>,
 }
 
 /// Checks a metric name: `[a-zA-Z_:][a-zA-Z0-9_:]*`, 1 to [`MAX_NAME_LEN`]

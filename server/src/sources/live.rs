@@ -38,6 +38,7 @@ pub fn publish(hub: &Hub, points: &[&Point]) {
             data: SeriesPoints {
                 key: key.clone(),
                 points,
+                band: None,
             },
         })
         .collect();

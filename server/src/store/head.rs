@@ -1,23 +1,29 @@
-//! The head: every series the store knows and its recent samples, in
-//! memory, compressed.
+//! The head: every series the store knows and what of it lives in memory.
 //!
 //! Each series has an id (its index here, also what the write-ahead log
-//! names it by), an open chunk that samples are appended to, and the
-//! chunks it sealed before, each covering a time range. A chunk is sealed
-//! at [`CHUNK_SAMPLES`] samples (about Prometheus' 120), which keeps the
-//! cost of reading the open one small.
+//! names it by), an open chunk that samples are appended to, and for each
+//! rollup tier the bucket being gathered and the points not yet sealed. A
+//! chunk is sealed at [`CHUNK_SAMPLES`] samples (about Prometheus' 120;
+//! rollup chunks at [`Tier::points_per_chunk`]): the head hands it over as
+//! a [`Seal`] and the store writes it to the tier's segment file, so memory
+//! per series stays bounded whatever the retention.
 //!
 //! The head refuses what would make it unbounded or ambiguous: a new series
 //! past the series limit (the cardinality guard refuses new series and
 //! never drops existing ones), a series with too many labels or too long a
-//! label value, and a sample older than its series' newest (samples of one
-//! series arrive in order, as Prometheus requires).
+//! label value, and a sample not after its series' newest (samples of one
+//! series arrive in order, one per timestamp, as Prometheus requires; the
+//! newest sample sent again is accepted and changes nothing, so a retried
+//! write is harmless).
 
 use std::{collections::HashMap, sync::Arc};
 
 use app::protocol::SeriesKey;
 
-use super::chunk::{ChunkEncoder, ChunkError, ChunkReader, Sample};
+use super::{
+    chunk::{ChunkEncoder, ChunkReader, Sample},
+    rollup::{self, Accumulator, RollupPoint, Tier},
+};
 
 /// Samples per chunk before it is sealed.
 pub const CHUNK_SAMPLES: usize = 120;
@@ -81,7 +87,9 @@ pub enum HeadError {
         limit: usize,
     },
     /// A sample older than the series' newest.
-    #[error("{series}: sample at {ts} is older than the newest one, at {newest}")]
+    #[error(
+        "{series}: a sample at {ts} does not follow the newest one, at {newest} (a series' samples go forward in time, one per timestamp)"
+    )]
     OutOfOrder {
         /// The series.
         series: String,
@@ -95,14 +103,34 @@ pub enum HeadError {
     UnknownSeries(u32),
 }
 
-/// A sealed chunk and the range it covers.
-#[derive(Clone, Debug)]
-struct Sealed {
-    min_ts: i64,
-    max_ts: i64,
-    /// Shared, so a query takes the chunks it reads without copying them
-    /// and decodes them after the store's lock is released.
-    bytes: Arc<[u8]>,
+/// A chunk the head sealed, for the store to write to its tier's segment.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Seal {
+    /// Whose.
+    pub series: SeriesId,
+    /// Which tier.
+    pub tier: Tier,
+    /// Samples or points in it.
+    pub count: u32,
+    /// Its time range.
+    pub range: (i64, i64),
+    /// Its encoded bytes.
+    pub bytes: Vec<u8>,
+}
+
+/// A series' state in the head: what the write-ahead log's checkpoint
+/// keeps of it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct SeriesState {
+    /// The newest sample's time and value bits.
+    pub newest: Option<(i64, u64)>,
+    /// The newest timestamp sealed to disk, per tier.
+    pub sealed_max: [i64; 3],
+    /// The open raw chunk.
+    pub open: Vec<Sample>,
+    /// Per rollup tier (minute, hour): the bucket being gathered and the
+    /// finished points not yet sealed.
+    pub rollups: [(Accumulator, Vec<RollupPoint>); 2],
 }
 
 #[derive(Clone, Debug)]
@@ -111,7 +139,91 @@ struct Series {
     key: Arc<SeriesKey>,
     open: ChunkEncoder,
     open_min_ts: i64,
-    sealed: Vec<Sealed>,
+    newest: Option<(i64, u64)>,
+    sealed_max: [i64; 3],
+    rollups: [(Accumulator, Vec<RollupPoint>); 2],
+}
+
+impl Series {
+    fn new(key: Arc<SeriesKey>) -> Self {
+        Self {
+            key,
+            open: ChunkEncoder::new(),
+            open_min_ts: 0,
+            newest: None,
+            sealed_max: [i64::MIN; 3],
+            rollups: Default::default(),
+        }
+    }
+
+    fn seal_open(&mut self, id: SeriesId, seals: &mut Vec<Seal>) {
+        let full = std::mem::take(&mut self.open);
+        let Some(max_ts) = full.last_ts() else {
+            return;
+        };
+        self.sealed_max[0] = max_ts;
+        seals.push(Seal {
+            series: id,
+            tier: Tier::Raw,
+            count: full.len() as u32,
+            range: (self.open_min_ts, max_ts),
+            bytes: full.to_bytes(),
+        });
+    }
+
+    fn push_raw(&mut self, id: SeriesId, sample: Sample, seals: &mut Vec<Seal>) {
+        if sample.ts <= self.sealed_max[0] {
+            // Already on disk (a replay of what was sealed after the last
+            // checkpoint).
+            return;
+        }
+        if self.open.len() >= CHUNK_SAMPLES {
+            self.seal_open(id, seals);
+        }
+        if self.open.is_empty() {
+            self.open_min_ts = sample.ts;
+        }
+        // The open chunk is sealed well before the codec's limit.
+        let _ = self.open.push(sample);
+    }
+
+    /// Feeds a part to rollup tier `level` (0: minute, 1: hour); a finished
+    /// bucket goes to the open points (sealed when enough) and on to the
+    /// next tier.
+    fn push_rollup(
+        &mut self,
+        id: SeriesId,
+        level: usize,
+        part: &RollupPoint,
+        seals: &mut Vec<Seal>,
+    ) {
+        let tier = Tier::ALL[level + 1];
+        let step = tier.step_ms().unwrap_or(60_000);
+        let Some(done) = self.rollups[level].0.add(part, step) else {
+            return;
+        };
+        if done.ts > self.sealed_max[level + 1] {
+            let points = &mut self.rollups[level].1;
+            points.push(done);
+            if points.len() >= tier.points_per_chunk() {
+                let points = std::mem::take(points);
+                if let Ok(bytes) = rollup::encode(&points) {
+                    let range = (points[0].ts, done.ts);
+                    self.sealed_max[level + 1] = done.ts;
+                    seals.push(Seal {
+                        series: id,
+                        tier,
+                        count: points.len() as u32,
+                        range,
+                        bytes,
+                    });
+                }
+            }
+        }
+        if level == 0 {
+            self.push_rollup(id, 1, &done, seals);
+        }
+    }
 }
 
 /// Every series and its samples.
@@ -120,7 +232,17 @@ pub struct Head {
     limits: Limits,
     ids: HashMap<Arc<SeriesKey>, SeriesId>,
     series: Vec<Series>,
+    /// Samples in open chunks.
     samples: u64,
+}
+
+/// What a query takes of a series from the head, under the store's lock.
+#[derive(Clone, Debug, Default)]
+pub struct Taken {
+    /// The open raw chunk's bytes.
+    pub open: Option<Vec<u8>>,
+    /// Per rollup tier: the unsealed points and the bucket being gathered.
+    pub rollups: [Vec<RollupPoint>; 2],
 }
 
 impl Head {
@@ -137,7 +259,7 @@ impl Head {
         self.series.len()
     }
 
-    /// Samples held.
+    /// Samples in open chunks (the rest are on disk).
     pub fn sample_count(&self) -> u64 {
         self.samples
     }
@@ -198,129 +320,144 @@ impl Head {
         self.check(key, 0)?;
         let id = SeriesId(self.series.len() as u32);
         let key = Arc::new(key.clone());
-        self.series.push(Series {
-            key: key.clone(),
-            open: ChunkEncoder::new(),
-            open_min_ts: 0,
-            sealed: Vec::new(),
-        });
+        self.series.push(Series::new(key.clone()));
         self.ids.insert(key, id);
         Ok((id, true))
     }
 
     /// The newest sample's timestamp of a series.
     pub fn newest(&self, id: SeriesId) -> Option<i64> {
-        let series = self.series.get(id.0 as usize)?;
-        series
-            .open
-            .last_ts()
-            .or_else(|| series.sealed.last().map(|c| c.max_ts))
+        self.series.get(id.0 as usize)?.newest.map(|(ts, _)| ts)
     }
 
-    /// Appends a sample to a series.
-    pub fn append(&mut self, id: SeriesId, sample: Sample) -> Result<(), HeadError> {
-        let newest = self.newest(id);
+    /// The newest sample's timestamp and value bits.
+    pub fn newest_sample(&self, id: SeriesId) -> Option<(i64, u64)> {
+        self.series.get(id.0 as usize)?.newest
+    }
+
+    /// Whether `sample` may follow the series' newest: `Ok(false)` when it
+    /// *is* the newest (the same time and value again: nothing to do).
+    pub fn accepts(&self, id: SeriesId, sample: Sample) -> Result<bool, HeadError> {
+        let series = self
+            .series
+            .get(id.0 as usize)
+            .ok_or(HeadError::UnknownSeries(id.0))?;
+        match series.newest {
+            Some((ts, bits)) if ts == sample.ts && bits == sample.value.to_bits() => Ok(false),
+            Some((ts, _)) if sample.ts <= ts => Err(HeadError::OutOfOrder {
+                series: series.key.to_string(),
+                ts: sample.ts,
+                newest: ts,
+            }),
+            _ => Ok(true),
+        }
+    }
+
+    /// Appends a sample to a series (and its rollups); chunks that fill up
+    /// are sealed into `seals`, for the store to write.
+    pub fn append(
+        &mut self,
+        id: SeriesId,
+        sample: Sample,
+        seals: &mut Vec<Seal>,
+    ) -> Result<(), HeadError> {
+        if !self.accepts(id, sample)? {
+            return Ok(());
+        }
+        let series = &mut self.series[id.0 as usize];
+        series.newest = Some((sample.ts, sample.value.to_bits()));
+        let before = series.open.len();
+        series.push_raw(id, sample, seals);
+        series.push_rollup(id, 0, &RollupPoint::of(sample.ts, sample.value), seals);
+        let after = series.open.len();
+        // A seal moves the open chunk's samples to disk.
+        self.samples = self.samples.saturating_sub(before as u64) + after as u64;
+        Ok(())
+    }
+
+    /// A series' state, for the log's checkpoint.
+    pub fn state(&self, id: SeriesId) -> Option<SeriesState> {
+        let series = self.series.get(id.0 as usize)?;
+        let open = ChunkReader::new(&series.open.to_bytes())
+            .map(|r| r.filter_map(Result::ok).collect())
+            .unwrap_or_default();
+        Some(SeriesState {
+            newest: series.newest,
+            sealed_max: series.sealed_max,
+            open,
+            rollups: series.rollups.clone(),
+        })
+    }
+
+    /// Sets a series' state from a checkpoint, keeping only what is newer
+    /// than what is on disk.
+    pub fn restore(&mut self, id: SeriesId, state: SeriesState) -> Result<(), HeadError> {
         let series = self
             .series
             .get_mut(id.0 as usize)
             .ok_or(HeadError::UnknownSeries(id.0))?;
-        if let Some(newest) = newest {
-            if sample.ts == newest && series.open.last_value_bits() == Some(sample.value.to_bits())
-            {
-                // The very sample the series ends with, again (a log
-                // rewrite cut short replays some twice): nothing to add.
-                return Ok(());
-            }
-            if sample.ts < newest {
-                return Err(HeadError::OutOfOrder {
-                    series: series.key.to_string(),
-                    ts: sample.ts,
-                    newest,
-                });
-            }
+        self.samples -= (series.open.len() as u64).min(self.samples);
+        for (mine, theirs) in series.sealed_max.iter_mut().zip(state.sealed_max) {
+            *mine = (*mine).max(theirs);
         }
-        if series.open.len() >= CHUNK_SAMPLES {
-            let full = std::mem::take(&mut series.open);
-            series.sealed.push(Sealed {
-                min_ts: series.open_min_ts,
-                max_ts: full.last_ts().unwrap_or(series.open_min_ts),
-                bytes: Arc::from(full.to_bytes()),
-            });
-        }
-        if series.open.is_empty() {
-            series.open_min_ts = sample.ts;
-        }
-        series
+        series.newest = series.newest.max(state.newest);
+        series.open = ChunkEncoder::new();
+        for sample in state
             .open
-            .push(sample)
-            .map_err(|_| HeadError::UnknownSeries(id.0))?;
-        self.samples += 1;
+            .into_iter()
+            .filter(|s| s.ts > series.sealed_max[0])
+        {
+            if series.open.is_empty() {
+                series.open_min_ts = sample.ts;
+            }
+            let _ = series.open.push(sample);
+        }
+        self.samples += series.open.len() as u64;
+        for (level, (acc, points)) in state.rollups.into_iter().enumerate() {
+            let sealed = series.sealed_max[level + 1];
+            series.rollups[level] = (acc, points.into_iter().filter(|p| p.ts > sealed).collect());
+        }
         Ok(())
     }
 
-    /// Drops the sealed chunks that end before `cutoff` (the open chunk
-    /// stays: it holds the newest samples); returns how many samples went.
-    pub fn drop_before(&mut self, cutoff: i64) -> u64 {
-        let mut dropped = 0;
-        for series in &mut self.series {
-            let keep_from = series.sealed.partition_point(|c| c.max_ts < cutoff);
-            for chunk in series.sealed.drain(..keep_from) {
-                dropped += ChunkReader::new(&chunk.bytes).map_or(0, |r| r.len() as u64);
-            }
+    /// Raises what a series has on disk (found at start-up), so a replay
+    /// does not seal it twice.
+    pub fn mark_sealed(&mut self, id: SeriesId, tier: Tier, max_ts: i64) {
+        if let Some(series) = self.series.get_mut(id.0 as usize) {
+            let at = &mut series.sealed_max[tier.index()];
+            *at = (*at).max(max_ts);
         }
-        self.samples -= dropped.min(self.samples);
-        dropped
     }
 
-    /// Bytes the samples take, compressed.
+    /// Bytes the open chunks take, compressed.
     pub fn sample_bytes(&self) -> usize {
-        self.series
-            .iter()
-            .map(|s| s.open.size() + s.sealed.iter().map(|c| c.bytes.len()).sum::<usize>())
-            .sum()
+        self.series.iter().map(|s| s.open.size()).sum()
     }
 
-    /// The chunks of a series that overlap `from..=to`, oldest first: the
-    /// sealed ones shared, the open one copied.
-    pub fn chunks(&self, id: SeriesId, from: i64, to: i64) -> Vec<Arc<[u8]>> {
+    /// What a query needs of a series from memory.
+    pub fn take(&self, id: SeriesId) -> Taken {
         let Some(series) = self.series.get(id.0 as usize) else {
-            return Vec::new();
+            return Taken::default();
         };
-        let mut out: Vec<Arc<[u8]>> = series
-            .sealed
-            .iter()
-            .filter(|c| c.max_ts >= from && c.min_ts <= to)
-            .map(|c| c.bytes.clone())
-            .collect();
-        let open_overlaps = series
-            .open
-            .last_ts()
-            .is_some_and(|last| last >= from && series.open_min_ts <= to);
-        if open_overlaps {
-            out.push(Arc::from(series.open.to_bytes()));
-        }
-        out
-    }
-
-    /// The samples of a series from `from` to `to` (inclusive), in order.
-    pub fn range(&self, id: SeriesId, from: i64, to: i64) -> Result<Vec<Sample>, ChunkError> {
-        decode_range(&self.chunks(id, from, to), from, to)
-    }
-}
-
-/// The samples of `chunks` (one series', oldest first) from `from` to `to`
-/// (inclusive).
-pub fn decode_range(chunks: &[Arc<[u8]>], from: i64, to: i64) -> Result<Vec<Sample>, ChunkError> {
-    let mut out = Vec::new();
-    for bytes in chunks {
-        for sample in ChunkReader::new(bytes)? {
-            let sample = sample?;
-            if (from..=to).contains(&sample.ts) {
-                out.push(sample);
+        let rollup = |level: usize| -> Vec<RollupPoint> {
+            let (acc, points) = &series.rollups[level];
+            points.iter().copied().chain(acc.current).collect()
+        };
+        let mut hours = rollup(1);
+        // The hour being gathered has only finished minutes: add the
+        // minute being gathered.
+        if let Some(minute) = series.rollups[0].0.current {
+            let hour = rollup::bucket_of(minute.ts, Tier::Hour.step_ms().unwrap_or(3_600_000));
+            match hours.last_mut() {
+                Some(last) if last.ts == hour => last.merge(&minute),
+                _ => hours.push(RollupPoint { ts: hour, ..minute }),
             }
         }
+        Taken {
+            open: (!series.open.is_empty()).then(|| series.open.to_bytes()),
+            rollups: [rollup(0), hours],
+        }
     }
-    Ok(out)
 }
 
 #[cfg(test)]
@@ -335,8 +472,12 @@ mod tests {
         .unwrap()
     }
 
+    fn sample(ts: i64, value: f64) -> Sample {
+        Sample { ts, value }
+    }
+
     #[test]
-    fn samples_come_back_by_range_across_sealed_chunks() {
+    fn full_chunks_are_sealed_for_every_tier_and_rollups_hold_every_sample() {
         let mut head = Head::new(Limits::default());
         let (id, new) = head.add(&key("up", &[("job", "node")])).unwrap();
         assert!(new);
@@ -344,90 +485,99 @@ mod tests {
             head.add(&key("up", &[("job", "node")])).unwrap(),
             (id, false)
         );
-        for i in 0..1_000i64 {
-            head.append(
-                id,
-                Sample {
-                    ts: i * 1_000,
-                    value: i as f64,
-                },
-            )
-            .unwrap();
+        let mut seals = Vec::new();
+        // Two hours and a bit of one sample a second.
+        let n = 7_300i64;
+        for i in 0..n {
+            head.append(id, sample(i * 1_000, i as f64), &mut seals)
+                .unwrap();
         }
-        let range = head.range(id, 250_000, 749_000).unwrap();
-        assert_eq!(range.len(), 500);
-        assert_eq!(range[0].ts, 250_000);
-        assert_eq!(range[499].value, 749.0);
-        assert_eq!(head.range(id, i64::MIN, i64::MAX).unwrap().len(), 1_000);
-        assert_eq!(head.sample_count(), 1_000);
-    }
-
-    #[test]
-    fn retention_drops_whole_old_chunks_and_keeps_the_newest() {
-        let mut head = Head::new(Limits::default());
-        let (id, _) = head.add(&key("m", &[])).unwrap();
-        for i in 0..(CHUNK_SAMPLES as i64 * 3 + 10) {
-            head.append(id, Sample { ts: i, value: 1.0 }).unwrap();
-        }
-        // Chunks end at 119, 239, 359; the open one holds 360..369.
-        assert_eq!(head.drop_before(240), 2 * CHUNK_SAMPLES as u64);
-        let left = head.range(id, i64::MIN, i64::MAX).unwrap();
-        assert_eq!(left.first().map(|s| s.ts), Some(240));
-        assert_eq!(head.sample_count(), left.len() as u64);
-        assert_eq!(head.drop_before(i64::MAX), CHUNK_SAMPLES as u64);
+        let raw: Vec<&Seal> = seals.iter().filter(|s| s.tier == Tier::Raw).collect();
+        assert_eq!(raw.len(), (n as usize - 1) / CHUNK_SAMPLES);
+        assert!(raw.windows(2).all(|w| w[0].range.1 < w[1].range.0));
+        let on_disk: u64 = raw.iter().map(|s| u64::from(s.count)).sum();
+        assert_eq!(head.sample_count() + on_disk, n as u64);
+        // 121 finished minutes: four sealed chunks of 30, one point open.
+        let minutes: Vec<&Seal> = seals.iter().filter(|s| s.tier == Tier::Minute).collect();
+        assert_eq!(minutes.len(), 4);
+        let first = rollup::decode(&minutes[0].bytes).unwrap();
         assert_eq!(
-            head.range(id, i64::MIN, i64::MAX).unwrap().len(),
-            10,
-            "the open chunk stays"
+            first[0],
+            RollupPoint {
+                ts: 0,
+                count: 60,
+                sum: (0..60).sum::<i64>() as f64,
+                min: 0.0,
+                max: 59.0,
+                last: 59.0
+            }
         );
+        let taken = head.take(id);
+        // The open minute points, then the minute being gathered.
+        assert_eq!(taken.rollups[0].len(), 2);
+        assert_eq!(taken.rollups[0][1].count, 40);
+        // Two finished hours (not yet a chunk) and the third.
+        assert_eq!(
+            taken.rollups[1].iter().map(|p| p.count).collect::<Vec<_>>(),
+            [3_600, 3_600, 100]
+        );
+        assert!(taken.open.is_some());
     }
 
     #[test]
-    fn the_newest_sample_again_is_a_no_op_and_another_value_at_its_time_is_kept() {
+    fn the_newest_sample_again_is_a_no_op_and_another_value_at_its_time_is_refused() {
         let mut head = Head::new(Limits::default());
         let (id, _) = head.add(&key("m", &[])).unwrap();
-        head.append(id, Sample { ts: 5, value: 1.0 }).unwrap();
-        head.append(id, Sample { ts: 5, value: 1.0 }).unwrap();
+        let mut seals = Vec::new();
+        head.append(id, sample(5, 1.0), &mut seals).unwrap();
+        head.append(id, sample(5, 1.0), &mut seals).unwrap();
         assert_eq!(head.sample_count(), 1);
-        head.append(id, Sample { ts: 5, value: 2.0 }).unwrap();
-        assert_eq!(head.sample_count(), 2);
-    }
-
-    #[test]
-    fn an_older_sample_is_refused_and_changes_nothing() {
-        let mut head = Head::new(Limits::default());
-        let (id, _) = head.add(&key("temp", &[])).unwrap();
-        head.append(
-            id,
-            Sample {
-                ts: 2_000,
-                value: 1.0,
-            },
-        )
-        .unwrap();
-        head.append(
-            id,
-            Sample {
-                ts: 2_000,
-                value: 2.0,
-            },
-        )
-        .unwrap();
         assert!(matches!(
-            head.append(
-                id,
-                Sample {
-                    ts: 1_000,
-                    value: 3.0
-                }
-            ),
+            head.append(id, sample(5, 2.0), &mut seals),
             Err(HeadError::OutOfOrder {
-                ts: 1_000,
-                newest: 2_000,
+                ts: 5,
+                newest: 5,
                 ..
             })
         ));
-        assert_eq!(head.range(id, 0, 10_000).unwrap().len(), 2);
+        assert!(matches!(
+            head.append(id, sample(4, 2.0), &mut seals),
+            Err(HeadError::OutOfOrder {
+                ts: 4,
+                newest: 5,
+                ..
+            })
+        ));
+        assert_eq!(head.sample_count(), 1);
+        assert_eq!(head.take(id).rollups[0][0].count, 1);
+    }
+
+    #[test]
+    fn a_restored_state_keeps_only_what_is_not_on_disk() {
+        let mut head = Head::new(Limits::default());
+        let (id, _) = head.add(&key("m", &[])).unwrap();
+        let mut seals = Vec::new();
+        for i in 0..200 {
+            head.append(id, sample(i * 1_000, 1.0), &mut seals).unwrap();
+        }
+        let state = head.state(id).unwrap();
+        assert_eq!(state.open.len(), 80);
+        let mut again = Head::new(Limits::default());
+        let (id2, _) = again.add(&key("m", &[])).unwrap();
+        again.restore(id2, state.clone()).unwrap();
+        assert_eq!(again.state(id2).unwrap(), state);
+        assert_eq!(again.sample_count(), 80);
+        // What was sealed after the checkpoint is found on disk at start-up:
+        // the restored open chunk keeps only what is newer.
+        let mut third = Head::new(Limits::default());
+        let (id3, _) = third.add(&key("m", &[])).unwrap();
+        third.mark_sealed(id3, Tier::Raw, 150_000);
+        third.restore(id3, state).unwrap();
+        assert_eq!(third.sample_count(), 49);
+        assert!(matches!(
+            third.append(id3, sample(199_000, 2.0), &mut seals),
+            Err(HeadError::OutOfOrder { .. })
+        ));
     }
 
     #[test]
@@ -446,7 +596,8 @@ mod tests {
         // Existing series still take samples.
         let (id, new) = head.add(&key("m", &[("i", "1")])).unwrap();
         assert!(!new);
-        head.append(id, Sample { ts: 1, value: 1.0 }).unwrap();
+        head.append(id, Sample { ts: 1, value: 1.0 }, &mut Vec::new())
+            .unwrap();
         assert_eq!(head.series_count(), 3);
     }
 

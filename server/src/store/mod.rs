@@ -1,26 +1,38 @@
 //! The metrics store: series' samples kept durably and compactly under the
-//! data directory, for range queries (and, to come, rollups).
+//! data directory, at three resolutions, for range queries.
 //!
 //! A write goes through [`Store::ingest`]: the whole batch is checked first
 //! (names, values, timestamps, limits, order within each series), so it is
 //! either stored whole or refused whole with every refused point and why
 //! (unless the caller accepts a partial write). Then it is appended to the
 //! write-ahead log (`wal`, as `record`s: new series, then samples) and only
-//! then applied to the in-memory `head`, whose per-series chunks (`chunk`,
-//! over the bit stream of `bits`) are compressed the way Gorilla and
-//! Prometheus do: delta-of-delta timestamps and XOR'd values. When
-//! `ingest` returns, the batch survives the process being killed; the log
-//! is flushed to disk every second ([`Store::sync`], driven by
-//! [`run_syncer`]), so a power loss costs at most about a second.
+//! then applied to the in-memory `head`: each series' open chunk
+//! (`chunk`, over the bit stream of `bits`, compressed the way Gorilla and
+//! Prometheus do: delta-of-delta timestamps and XOR'd values) and its
+//! minute and hour rollups (`rollup`). Chunks that fill up are sealed and
+//! appended to their tier's open `segment` file; memory keeps only what is
+//! open. When `ingest` returns, the batch survives the process being
+//! killed; the log is flushed to disk every second ([`Store::sync`],
+//! driven by [`run_syncer`]), so a power loss costs at most about a second.
 //!
-//! [`Store::open`] replays the log into the head: a restart serves the same
-//! history.
+//! [`Store::maintain`] (every minute) closes segments that are large or an
+//! hour old (writing their index), deletes closed segments older than
+//! their tier's retention (raw 24 h, minutes 30 days, hours a year by
+//! default), and once the log is large, checkpoints it: every series' key
+//! and state (open chunk, rollup buckets) go into fresh log segments and
+//! the older ones are deleted.
+//!
+//! [`Store::open`] closes any segment left open, finds what was sealed
+//! after the last checkpoint (so nothing is sealed twice) and replays the
+//! log into the head: a restart serves the same history.
 
 pub mod bits;
 pub mod chunk;
 pub mod downsample;
 pub mod head;
 pub mod record;
+pub mod rollup;
+pub mod segment;
 pub mod wal;
 
 use std::{
@@ -32,21 +44,25 @@ use std::{
 use app::protocol::SeriesKey;
 
 use self::{
-    chunk::Sample,
-    head::{Head, HeadError, Limits, SeriesId},
+    chunk::{ChunkReader, Sample},
+    head::{Head, HeadError, Limits, Seal, SeriesId},
     record::Record,
+    rollup::{RollupPoint, Tier},
+    segment::{OpenSegment, SegmentError, SegmentReader, Shape},
     wal::{Wal, WalError},
 };
 use crate::shutdown::Shutdown;
 
 /// Segment size of the write-ahead log.
 const SEGMENT_BYTES: u64 = 64 << 20;
-/// Samples per record when the log is rewritten.
-const REWRITE_BATCH: usize = 100_000;
 /// How often [`run_syncer`] runs [`Store::maintain`], in flushes.
 const MAINTAIN_EVERY: u32 = 60;
 /// How far ahead of the server's clock a timestamp may be.
 pub const MAX_FUTURE_MS: i64 = 10 * 60 * 1_000;
+/// A chunk segment is closed at this size...
+pub const CHUNK_SEGMENT_BYTES: u64 = 256 << 20;
+/// ... or when its chunks span this long, or its newest is this old.
+pub const CHUNK_SEGMENT_SPAN_MS: i64 = 3_600_000;
 
 /// How the store is set up.
 #[derive(Clone, Debug)]
@@ -55,16 +71,22 @@ pub struct StoreConfig {
     pub dir: PathBuf,
     /// What it accepts.
     pub limits: Limits,
-    /// How long raw samples are kept: older ones are refused, and dropped
+    /// How long raw samples are kept: older ones are refused, and deleted
     /// by [`Store::maintain`].
     pub retention_ms: i64,
-    /// The log is rewritten once it is larger than this and than twice
+    /// How long minute and hour rollups are kept.
+    pub rollup_retention_ms: [i64; 2],
+    /// The log is checkpointed once it is larger than this and than twice
     /// what the head holds.
     pub rewrite_floor_bytes: u64,
 }
 
 /// The default [`StoreConfig::rewrite_floor_bytes`]: one segment.
 pub const REWRITE_FLOOR_BYTES: u64 = SEGMENT_BYTES;
+/// The default retention of minute rollups: 30 days.
+pub const MINUTE_RETENTION_MS: i64 = 30 * 86_400_000;
+/// The default retention of hour rollups: a year.
+pub const HOUR_RETENTION_MS: i64 = 365 * 86_400_000;
 
 /// One point to store.
 #[derive(Clone, Debug, PartialEq)]
@@ -110,6 +132,9 @@ pub enum StoreError {
     /// The write-ahead log failed.
     #[error(transparent)]
     Wal(#[from] WalError),
+    /// A segment file failed.
+    #[error(transparent)]
+    Segment(#[from] SegmentError),
 }
 
 /// What opening the store found.
@@ -117,7 +142,7 @@ pub enum StoreError {
 pub struct Opened {
     /// Series replayed.
     pub series: usize,
-    /// Samples replayed.
+    /// Raw samples held (on disk and in memory).
     pub samples: u64,
     /// Records that did not decode or apply, skipped.
     pub skipped_records: usize,
@@ -127,17 +152,73 @@ pub struct Opened {
     pub corrupt: Option<(PathBuf, u64)>,
 }
 
+/// One tier's segment files.
+struct TierFiles {
+    dir: PathBuf,
+    open: OpenSegment,
+    /// Closed segments (and ones being closed), oldest first.
+    closed: Vec<Arc<SegmentReader>>,
+}
+
+impl TierFiles {
+    fn samples(&self) -> u64 {
+        let closed: u64 = self
+            .closed
+            .iter()
+            .map(|r| match &r.shape {
+                Shape::Indexed(footer) => footer.samples,
+                Shape::Chained { samples, .. } => *samples,
+            })
+            .sum();
+        closed + self.open.samples()
+    }
+
+    /// Every segment a query of `from..=to` must read, oldest first.
+    fn readers(&self, from: i64, to: i64) -> Result<Vec<Arc<SegmentReader>>, SegmentError> {
+        let mut out: Vec<Arc<SegmentReader>> = self
+            .closed
+            .iter()
+            .filter(|r| {
+                let (lo, hi) = r.range();
+                hi >= from && lo <= to
+            })
+            .cloned()
+            .collect();
+        if !self.open.is_empty() {
+            out.push(Arc::new(self.open.reader()?));
+        }
+        Ok(out)
+    }
+}
+
 struct Inner {
     head: Head,
     wal: Wal,
+    tiers: [TierFiles; 3],
+}
+
+impl Inner {
+    fn write_seals(&mut self, seals: Vec<Seal>) -> Result<(), StoreError> {
+        for seal in seals {
+            self.tiers[seal.tier.index()].open.append(
+                seal.series,
+                seal.count,
+                seal.range,
+                &seal.bytes,
+            )?;
+        }
+        Ok(())
+    }
 }
 
 /// What [`Store::maintain`] did.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Maintained {
-    /// Samples dropped for being older than the retention.
-    pub dropped: u64,
-    /// The log's size before and after a rewrite (`None`: not rewritten).
+    /// Segments deleted for being older than their retention.
+    pub expired: usize,
+    /// Segments closed.
+    pub closed: usize,
+    /// The log's size before and after a checkpoint (`None`: none).
     pub rewritten: Option<(u64, u64)>,
 }
 
@@ -145,7 +226,7 @@ pub struct Maintained {
 #[derive(Clone)]
 pub struct Store {
     inner: Arc<Mutex<Inner>>,
-    retention_ms: i64,
+    retention_ms: [i64; 3],
     rewrite_floor: u64,
 }
 
@@ -159,42 +240,103 @@ impl std::fmt::Debug for Store {
     }
 }
 
+/// Series that match, with what a query needs of each, taken under the
+/// lock.
+type Selection = Vec<(SeriesId, SeriesKey, head::Taken)>;
+
 impl Store {
     /// Opens the store in `config.dir`, replaying its log.
     pub fn open(config: &StoreConfig) -> Result<(Self, Opened), StoreError> {
         let (wal, replayed) = Wal::open(&config.dir.join("wal"), SEGMENT_BYTES)?;
+        let first_wal = wal.first_segment();
+        // Segments: close those left open; note what was sealed after the
+        // checkpoint the log starts with.
+        let mut marks: Vec<(Tier, segment::Entry)> = Vec::new();
+        let mut tiers = Vec::with_capacity(3);
+        for tier in Tier::ALL {
+            let dir = config.dir.join(tier.name());
+            let mut closed = Vec::new();
+            let mut last = 0;
+            for number in segment::list(&dir)? {
+                let path = segment::segment_path(&dir, number);
+                let (reader, scanned) = segment::open_existing(&path, wal.segment())?;
+                let recent = match (&reader.shape, scanned) {
+                    (_, Some(entries)) => entries,
+                    (Shape::Indexed(footer), None) if footer.wal_segment >= first_wal => {
+                        reader.all_entries()?
+                    }
+                    _ => Vec::new(),
+                };
+                marks.extend(recent.into_iter().map(|e| (tier, e)));
+                closed.push(Arc::new(reader));
+                last = number;
+            }
+            let open = OpenSegment::create(&dir, last + 1)?;
+            tiers.push(TierFiles { dir, open, closed });
+        }
+        let tiers: [TierFiles; 3] = match tiers.try_into() {
+            Ok(tiers) => tiers,
+            Err(_) => unreachable!("one per tier"),
+        };
         let mut head = Head::new(config.limits);
         let mut opened = Opened {
             torn_bytes: replayed.torn_bytes,
             corrupt: replayed.corrupt,
             ..Opened::default()
         };
-        for bytes in &replayed.records {
-            let applied = match Record::decode(bytes) {
-                Ok(Record::Series(id, key)) => match head.add(&key) {
-                    Ok((added, _)) => added == id,
-                    Err(_) => false,
-                },
-                // Every sample is applied that can be, even after one
-                // that cannot.
-                Ok(Record::Samples(samples)) => {
-                    samples
-                        .into_iter()
-                        .filter(|&(id, sample)| head.append(id, sample).is_err())
-                        .count()
-                        == 0
-                }
-                Err(_) => false,
+        // Series first, so what is on disk can be marked before samples
+        // and states are replayed.
+        let records: Vec<Option<Record>> = replayed
+            .records
+            .iter()
+            .map(|bytes| Record::decode(bytes).ok())
+            .collect();
+        for record in &records {
+            let applied = match record {
+                Some(Record::Series(id, key)) => head
+                    .add(key)
+                    .map(|(added, _)| added == *id)
+                    .unwrap_or(false),
+                Some(_) => true,
+                None => false,
             };
             if !applied {
                 opened.skipped_records += 1;
             }
         }
-        opened.series = head.series_count();
-        opened.samples = head.sample_count();
+        for (tier, entry) in marks {
+            head.mark_sealed(entry.series, tier, entry.max_ts);
+        }
+        let mut inner = Inner { head, wal, tiers };
+        for record in records.into_iter().flatten() {
+            let mut seals = Vec::new();
+            let applied = match record {
+                Record::Series(..) => true,
+                Record::State(id, state) => inner.head.restore(id, *state).is_ok(),
+                // Every sample is applied that can be, even after one
+                // that cannot.
+                Record::Samples(samples) => {
+                    samples
+                        .into_iter()
+                        .filter(|&(id, sample)| inner.head.append(id, sample, &mut seals).is_err())
+                        .count()
+                        == 0
+                }
+            };
+            inner.write_seals(seals)?;
+            if !applied {
+                opened.skipped_records += 1;
+            }
+        }
+        opened.series = inner.head.series_count();
+        opened.samples = inner.head.sample_count() + inner.tiers[0].samples();
         let store = Self {
-            inner: Arc::new(Mutex::new(Inner { head, wal })),
-            retention_ms: config.retention_ms,
+            inner: Arc::new(Mutex::new(inner)),
+            retention_ms: [
+                config.retention_ms,
+                config.rollup_retention_ms[0],
+                config.rollup_retention_ms[1],
+            ],
             rewrite_floor: config.rewrite_floor_bytes,
         };
         Ok((store, opened))
@@ -223,7 +365,7 @@ impl Store {
         // The batch is checked as a whole: new series count against the
         // limit together, and each series' samples must go forward from
         // its newest, within the batch too.
-        let mut newest: std::collections::HashMap<&SeriesKey, i64> = Default::default();
+        let mut newest: std::collections::HashMap<&SeriesKey, (i64, u64)> = Default::default();
         let mut new_series: Vec<&SeriesKey> = Vec::new();
         let mut accepted = Vec::with_capacity(points.len());
         for (index, point) in points.iter().enumerate() {
@@ -264,10 +406,12 @@ impl Store {
         for key in new_series {
             let _ = inner.head.add(key);
         }
+        let mut seals = Vec::new();
         for (id, sample) in samples {
             // Checked above; the head agrees.
-            let _ = inner.head.append(id, sample);
+            let _ = inner.head.append(id, sample, &mut seals);
         }
+        inner.write_seals(seals)?;
         Ok(Ingested {
             stored: accepted.len(),
             refused,
@@ -279,7 +423,7 @@ impl Store {
         head: &Head,
         point: &'a Point,
         now_ms: i64,
-        newest: &mut std::collections::HashMap<&'a SeriesKey, i64>,
+        newest: &mut std::collections::HashMap<&'a SeriesKey, (i64, u64)>,
         new_series: &mut Vec<&'a SeriesKey>,
     ) -> Result<(), String> {
         point.key.validate().map_err(|e| e.to_string())?;
@@ -292,7 +436,7 @@ impl Store {
                 "timestamp {ts} is more than 10 minutes in the future"
             ));
         }
-        if ts < now_ms.saturating_sub(self.retention_ms) {
+        if ts < now_ms.saturating_sub(self.retention_ms[0]) {
             return Err(format!("timestamp {ts} is older than the retention"));
         }
         let known = head.id(&point.key);
@@ -304,9 +448,10 @@ impl Store {
         let before = newest
             .get(&point.key)
             .copied()
-            .or_else(|| known.and_then(|id| head.newest(id)));
-        if let Some(before) = before {
-            if ts < before {
+            .or_else(|| known.and_then(|id| head.newest_sample(id)));
+        let bits = value.to_bits();
+        if let Some((before, before_bits)) = before {
+            if ts < before || (ts == before && bits != before_bits) {
                 return Err(HeadError::OutOfOrder {
                     series: point.key.to_string(),
                     ts,
@@ -315,29 +460,81 @@ impl Store {
                 .to_string());
             }
         }
-        newest.insert(&point.key, ts);
+        newest.insert(&point.key, (ts, bits));
         Ok(())
     }
 
-    /// Keeps the store within its bounds: drops whole chunks older than
-    /// the retention and, once the log is larger than the floor and twice
-    /// what the head holds, rewrites it: the head's series and samples go
-    /// into new segments (synced), then the old segments are removed. A
-    /// crash in the middle leaves the old segments and part of the new:
-    /// replaying both gives the same head (a series is added once, and a
-    /// sample not after its series' newest is skipped). Ingest waits
-    /// meanwhile; a rewrite writes about 20 bytes per sample held.
+    /// Keeps the store within its bounds: closes segments that are large
+    /// or old enough, deletes closed segments past their tier's retention
+    /// and, once the log is larger than the floor and twice what the head
+    /// holds, checkpoints it: segments are synced, then every series' key
+    /// and state go into new log segments (synced), then the old segments
+    /// are removed. A crash in the middle leaves the old segments and part
+    /// of the new: replaying both gives the same head (a series is added
+    /// once, a state sets what replaying the old segments already built).
+    /// Ingest waits only while segments are swapped and the checkpoint is
+    /// written; closing a segment (writing its index) and deleting files
+    /// happen outside the lock.
     pub fn maintain(&self, now_ms: i64) -> Result<Maintained, StoreError> {
+        let mut maintained = Maintained::default();
+        // Swap out segments to close; take out expired ones.
+        let mut closing = Vec::new();
+        let mut expired = Vec::new();
+        let wal_segment = {
+            let mut inner = self.lock();
+            for (tier, files) in inner.tiers.iter_mut().enumerate() {
+                let cutoff = now_ms.saturating_sub(self.retention_ms[tier]);
+                let (old, keep): (Vec<_>, Vec<_>) = files
+                    .closed
+                    .drain(..)
+                    .partition(|r| matches!(r.shape, Shape::Indexed(_)) && r.range().1 < cutoff);
+                files.closed = keep;
+                expired.extend(old);
+                let (oldest, newest) = files.open.range();
+                let full = files.open.len() >= CHUNK_SEGMENT_BYTES
+                    || newest.saturating_sub(oldest) >= CHUNK_SEGMENT_SPAN_MS
+                    || now_ms.saturating_sub(newest) >= CHUNK_SEGMENT_SPAN_MS;
+                if full && !files.open.is_empty() {
+                    let next = OpenSegment::create(&files.dir, files.open.number() + 1)?;
+                    let old = std::mem::replace(&mut files.open, next);
+                    files.closed.push(Arc::new(old.reader()?));
+                    closing.push((tier, old));
+                }
+            }
+            inner.wal.segment()
+        };
+        for reader in expired {
+            reader.remove()?;
+            maintained.expired += 1;
+        }
+        for (tier, old) in closing {
+            let number = old.number();
+            let closed = Arc::new(old.close(wal_segment)?);
+            let mut inner = self.lock();
+            if let Some(slot) = inner.tiers[tier]
+                .closed
+                .iter_mut()
+                .find(|r| r.number == number)
+            {
+                *slot = closed;
+            }
+            maintained.closed += 1;
+        }
+        maintained.rewritten = self.checkpoint_if_large()?;
+        Ok(maintained)
+    }
+
+    fn checkpoint_if_large(&self) -> Result<Option<(u64, u64)>, StoreError> {
         let mut inner = self.lock();
-        let Inner { head, wal } = &mut *inner;
-        let dropped = head.drop_before(now_ms.saturating_sub(self.retention_ms));
-        let live = head.series_count() as u64 * 128 + head.sample_count() * 20;
+        let Inner { head, wal, tiers } = &mut *inner;
+        let live = head.series_count() as u64 * 512 + head.sample_count() * 16;
         let before = wal.total_bytes();
         if before <= self.rewrite_floor.max(2 * live) {
-            return Ok(Maintained {
-                dropped,
-                rewritten: None,
-            });
+            return Ok(None);
+        }
+        // What the old log holds that is sealed must be on disk first.
+        for files in tiers.iter() {
+            files.open.sync()?;
         }
         let first = wal.roll()?;
         let ids: Vec<(SeriesId, SeriesKey)> =
@@ -345,24 +542,14 @@ impl Store {
         for (id, key) in &ids {
             wal.append(&Record::Series(*id, key.clone()).encode())?;
         }
-        let mut batch = Vec::new();
         for (id, _) in &ids {
-            for sample in head.range(*id, i64::MIN, i64::MAX).unwrap_or_default() {
-                batch.push((*id, sample));
-                if batch.len() == REWRITE_BATCH {
-                    wal.append(&Record::Samples(std::mem::take(&mut batch)).encode())?;
-                }
+            if let Some(state) = head.state(*id) {
+                wal.append(&Record::State(*id, Box::new(state)).encode())?;
             }
-        }
-        if !batch.is_empty() {
-            wal.append(&Record::Samples(batch).encode())?;
         }
         wal.sync()?;
         wal.remove_before(first)?;
-        Ok(Maintained {
-            dropped,
-            rewritten: Some((before, wal.total_bytes())),
-        })
+        Ok(Some((before, wal.total_bytes())))
     }
 
     /// Flushes the log to disk. The lock is held only to take a handle.
@@ -376,9 +563,37 @@ impl Store {
         })
     }
 
+    /// The series that match, and the segments of `tier` a query of
+    /// `from..=to` reads, taken under the lock (chunks are read and
+    /// decoded after it is released, so ingest goes on meanwhile).
+    fn take(
+        &self,
+        tier: Tier,
+        name: &str,
+        matchers: &[Matcher],
+        (from, to): (i64, i64),
+        limit: usize,
+    ) -> Result<(Selection, Vec<Arc<SegmentReader>>), SelectError> {
+        let inner = self.lock();
+        let ids: Vec<(SeriesId, &SeriesKey)> = inner
+            .head
+            .keys()
+            .filter(|(_, key)| key.name == name && matchers.iter().all(|m| m.matches(key)))
+            .collect();
+        if ids.len() > limit {
+            return Err(SelectError::TooMany(ids.len()));
+        }
+        let selection = ids
+            .into_iter()
+            .map(|(id, key)| (id, key.clone(), inner.head.take(id)))
+            .collect();
+        let readers = inner.tiers[tier.index()].readers(from, to)?;
+        Ok((selection, readers))
+    }
+
     /// Series whose name is `name` and whose labels pass every matcher,
     /// with their samples from `from` to `to` (inclusive); at most `limit`
-    /// series (`Err` with the count when more match).
+    /// series.
     pub fn select(
         &self,
         name: &str,
@@ -386,50 +601,60 @@ impl Store {
         from: i64,
         to: i64,
         limit: usize,
-    ) -> Result<Vec<(SeriesKey, Vec<Sample>)>, usize> {
-        // Under the lock only the chunks are taken (shared, not copied);
-        // decoding, the long part, leaves ingest free to go on.
-        let taken: Vec<(SeriesKey, Vec<Arc<[u8]>>)> = {
-            let inner = self.lock();
-            let ids: Vec<(SeriesId, &SeriesKey)> = inner
-                .head
-                .keys()
-                .filter(|(_, key)| key.name == name && matchers.iter().all(|m| m.matches(key)))
-                .collect();
-            if ids.len() > limit {
-                return Err(ids.len());
+    ) -> Result<Vec<(SeriesKey, Vec<Sample>)>, SelectError> {
+        let (selection, readers) = self.take(Tier::Raw, name, matchers, (from, to), limit)?;
+        in_parallel(&selection, |(id, key, taken)| {
+            let mut out = Vec::new();
+            let mut add = |bytes: &[u8]| -> Result<(), SelectError> {
+                for sample in ChunkReader::new(bytes).map_err(SelectError::damaged)? {
+                    let sample = sample.map_err(SelectError::damaged)?;
+                    if (from..=to).contains(&sample.ts) {
+                        out.push(sample);
+                    }
+                }
+                Ok(())
+            };
+            for reader in &readers {
+                for (_, bytes) in reader.chunks(*id, from, to)? {
+                    add(&bytes)?;
+                }
             }
-            ids.into_iter()
-                .map(|(id, key)| (key.clone(), inner.head.chunks(id, from, to)))
-                .collect()
-        };
-        // Many series are decoded on every core (each thread a contiguous
-        // share, so the answer keeps its order).
-        let threads = std::thread::available_parallelism()
-            .map_or(1, usize::from)
-            .min(taken.len().max(1));
-        let share = taken.len().div_ceil(threads).max(1);
-        let decode = |part: &[(SeriesKey, Vec<Arc<[u8]>>)]| -> Vec<(SeriesKey, Vec<Sample>)> {
-            part.iter()
-                .map(|(key, chunks)| {
-                    let samples = head::decode_range(chunks, from, to).unwrap_or_default();
-                    (key.clone(), samples)
-                })
-                .collect()
-        };
-        if threads <= 1 {
-            return Ok(decode(&taken));
-        }
-        Ok(std::thread::scope(|scope| {
-            let handles: Vec<_> = taken
-                .chunks(share)
-                .map(|part| scope.spawn(move || decode(part)))
-                .collect();
-            handles
-                .into_iter()
-                .flat_map(|handle| handle.join().unwrap_or_default())
-                .collect()
-        }))
+            if let Some(open) = &taken.open {
+                add(open)?;
+            }
+            Ok((key.clone(), out))
+        })
+    }
+
+    /// Like [`Store::select`], the minute or hour rollups of the matching
+    /// series whose buckets start from `from` to `to` (the newest bucket is
+    /// the one being gathered).
+    pub fn select_rollups(
+        &self,
+        tier: Tier,
+        name: &str,
+        matchers: &[Matcher],
+        from: i64,
+        to: i64,
+        limit: usize,
+    ) -> Result<Vec<(SeriesKey, Vec<RollupPoint>)>, SelectError> {
+        let level = tier.index().saturating_sub(1).min(1);
+        let (selection, readers) = self.take(tier, name, matchers, (from, to), limit)?;
+        in_parallel(&selection, |(id, key, taken)| {
+            let mut out = Vec::new();
+            for reader in &readers {
+                for (_, bytes) in reader.chunks(*id, from, to)? {
+                    let points = rollup::decode(&bytes).map_err(SelectError::damaged)?;
+                    out.extend(points.into_iter().filter(|p| (from..=to).contains(&p.ts)));
+                }
+            }
+            out.extend(
+                taken.rollups[level]
+                    .iter()
+                    .filter(|p| (from..=to).contains(&p.ts)),
+            );
+            Ok((key.clone(), out))
+        })
     }
 
     /// Metric names starting with `prefix`, sorted, at most `limit`.
@@ -477,12 +702,100 @@ impl Store {
         values.into_iter().take(limit).map(str::to_string).collect()
     }
 
-    /// Series and samples held.
+    /// Series and raw samples held (on disk and in memory).
     pub fn counts(&self) -> (usize, u64) {
         let inner = self.lock();
-        (inner.head.series_count(), inner.head.sample_count())
+        (
+            inner.head.series_count(),
+            inner.head.sample_count() + inner.tiers[0].samples(),
+        )
+    }
+
+    /// The raw tier's retention.
+    pub fn retention_ms(&self, tier: Tier) -> i64 {
+        self.retention_ms[tier.index()]
     }
 }
+
+/// Why a selection failed.
+#[derive(Debug, thiserror::Error)]
+pub enum SelectError {
+    /// More series match than the limit.
+    #[error("{0} series match")]
+    TooMany(usize),
+    /// A segment could not be read.
+    #[error(transparent)]
+    Segment(#[from] SegmentError),
+    /// A chunk did not decode.
+    #[error("a stored chunk does not decode: {0}")]
+    Damaged(String),
+}
+
+impl SelectError {
+    fn damaged(error: impl std::fmt::Display) -> Self {
+        Self::Damaged(error.to_string())
+    }
+}
+
+/// Runs `read` over every selected series on every core (each thread a
+/// contiguous share, so the answer keeps its order).
+fn in_parallel<T: Send>(
+    selection: &Selection,
+    read: impl Fn(&(SeriesId, SeriesKey, head::Taken)) -> Result<T, SelectError> + Sync,
+) -> Result<Vec<T>, SelectError> {
+    let threads = std::thread::available_parallelism()
+        .map_or(1, usize::from)
+        .min(selection.len().max(1));
+    if threads <= 1 {
+        return selection.iter().map(&read).collect();
+    }
+    let share = selection.len().div_ceil(threads).max(1);
+    let read = &read;
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = selection
+            .chunks(share)
+            .map(|part| scope.spawn(move || part.iter().map(read).collect::<Result<Vec<T>, _>>()))
+            .collect();
+        let mut out = Vec::with_capacity(selection.len());
+        for handle in handles {
+            match handle.join() {
+                Ok(part) => out.extend(part?),
+                Err(_) => return Err(SelectError::Damaged("a reading thread panicked".into())),
+            }
+        }
+        Ok(out)
+    })
+}
+
+/// How a [`Matcher`] compares.
+#[derive(Clone, Debug)]
+pub enum MatchOp {
+    /// `=`
+    Equal(String),
+    /// `!=`
+    NotEqual(String),
+    /// `=~`: the whole value matches.
+    Regex(regex::Regex),
+    /// `!~`
+    NotRegex(regex::Regex),
+}
+
+impl PartialEq for MatchOp {
+    fn eq(&self, other: &Self) -> bool {
+        match (self, other) {
+            (Self::Equal(a), Self::Equal(b)) | (Self::NotEqual(a), Self::NotEqual(b)) => a == b,
+            (Self::Regex(a), Self::Regex(b)) | (Self::NotRegex(a), Self::NotRegex(b)) => {
+                a.as_str() == b.as_str()
+            }
+            _ => false,
+        }
+    }
+}
+
+impl Eq for MatchOp {}
+
+/// The longest pattern a regular-expression matcher takes, compiled.
+const MAX_REGEX_BYTES: usize = 1 << 20;
 
 /// A condition on one label (a missing label has the empty value, as in
 /// Prometheus).
@@ -490,17 +803,52 @@ impl Store {
 pub struct Matcher {
     /// The label.
     pub label: String,
-    /// The value it must (or must not) have.
-    pub value: String,
-    /// `!=` instead of `=`.
-    pub negated: bool,
+    /// How its value must compare.
+    pub op: MatchOp,
 }
 
 impl Matcher {
+    /// `label="value"`.
+    pub fn equal(label: &str, value: &str) -> Self {
+        Self {
+            label: label.to_string(),
+            op: MatchOp::Equal(value.to_string()),
+        }
+    }
+
+    /// `label` compared by `op` (`=`, `!=`, `=~`, `!~`) with `value`; a
+    /// pattern is anchored at both ends, as in Prometheus.
+    pub fn new(label: &str, op: &str, value: &str) -> Result<Self, String> {
+        let regex = || {
+            regex::RegexBuilder::new(&format!("^(?:{value})$"))
+                .size_limit(MAX_REGEX_BYTES)
+                .build()
+                .map_err(|e| {
+                    format!("the pattern for {label} is not a valid regular expression: {e}")
+                })
+        };
+        let op = match op {
+            "=" => MatchOp::Equal(value.to_string()),
+            "!=" => MatchOp::NotEqual(value.to_string()),
+            "=~" => MatchOp::Regex(regex()?),
+            "!~" => MatchOp::NotRegex(regex()?),
+            other => return Err(format!("unknown matcher {other:?}")),
+        };
+        Ok(Self {
+            label: label.to_string(),
+            op,
+        })
+    }
+
     /// Whether `key` passes.
     pub fn matches(&self, key: &SeriesKey) -> bool {
         let value = key.labels.get(&self.label).map_or("", String::as_str);
-        (value == self.value) != self.negated
+        match &self.op {
+            MatchOp::Equal(want) => value == want,
+            MatchOp::NotEqual(want) => value != want,
+            MatchOp::Regex(re) => re.is_match(value),
+            MatchOp::NotRegex(re) => !re.is_match(value),
+        }
     }
 }
 
@@ -522,12 +870,12 @@ pub async fn run_syncer(store: Store, every: Duration, shutdown: Shutdown) {
             store.sync()?;
             if maintain {
                 let maintained = store.maintain(crate::sources::ingest::now_ms())?;
-                if let Some((before, after)) = maintained.rewritten {
+                if maintained != Maintained::default() {
                     tracing::info!(
-                        before,
-                        after,
-                        dropped = maintained.dropped,
-                        "write-ahead log rewritten"
+                        closed = maintained.closed,
+                        expired = maintained.expired,
+                        rewritten = ?maintained.rewritten,
+                        "store maintained"
                     );
                 }
             }
@@ -578,6 +926,7 @@ mod tests {
             dir: dir.0.clone(),
             limits: Limits::default(),
             retention_ms: 24 * 3_600_000,
+            rollup_retention_ms: [MINUTE_RETENTION_MS, HOUR_RETENTION_MS],
             rewrite_floor_bytes: REWRITE_FLOOR_BYTES,
         }
     }
@@ -605,7 +954,9 @@ mod tests {
         assert_eq!(result.stored, 0);
         let refused: Vec<usize> = result.refused.iter().map(|r| r.index).collect();
         assert_eq!(refused, [1, 2, 3, 4]);
-        assert!(result.refused[0].reason.contains("older than the newest"));
+        assert!(result.refused[0]
+            .reason
+            .contains("does not follow the newest"));
         assert_eq!(store.counts(), (0, 0));
         // With partial acceptance the good points are stored.
         let result = store.ingest(&batch, Mode::Partial, NOW).unwrap();
@@ -631,11 +982,7 @@ mod tests {
             (opened.series, opened.samples, opened.skipped_records),
             (3, 1_500, 0)
         );
-        let host_b = Matcher {
-            label: "host".into(),
-            value: "b".into(),
-            negated: false,
-        };
+        let host_b = Matcher::equal("host", "b");
         let selected = store
             .select("cpu", std::slice::from_ref(&host_b), NOW - 100_000, NOW, 10)
             .unwrap();
@@ -643,26 +990,164 @@ mod tests {
         assert_eq!(selected[0].1.len(), 100);
         assert_eq!(selected[0].1.last().unwrap().value, 499.0);
         assert_eq!(store.select("cpu", &[], 0, NOW, 10).unwrap().len(), 3);
-        let not_b = Matcher {
-            negated: true,
-            ..host_b
-        };
+        let not_b = Matcher::new("host", "!=", "b").unwrap();
         assert_eq!(store.select("cpu", &[not_b], 0, NOW, 10).unwrap().len(), 2);
-        assert_eq!(store.select("cpu", &[], 0, NOW, 2), Err(3));
+        let a_or_c = Matcher::new("host", "=~", "a|c").unwrap();
+        assert_eq!(store.select("cpu", &[a_or_c], 0, NOW, 10).unwrap().len(), 2);
+        // Anchored: "b" does not match "b.+" and ".*" matches all.
+        let anchored = Matcher::new("host", "=~", "b.+").unwrap();
+        assert!(store
+            .select("cpu", &[anchored], 0, NOW, 10)
+            .unwrap()
+            .is_empty());
+        let not_any = Matcher::new("host", "!~", ".*").unwrap();
+        assert!(store
+            .select("cpu", &[not_any], 0, NOW, 10)
+            .unwrap()
+            .is_empty());
+        assert!(matches!(
+            store.select("cpu", &[], 0, NOW, 2),
+            Err(SelectError::TooMany(3))
+        ));
+    }
+
+    /// `minutes` of one sample a second for `series` series, ending at
+    /// `end`, in batches of a minute; noisy values.
+    fn fill(store: &Store, series: usize, end: i64, minutes: i64) -> Vec<Vec<Sample>> {
+        let mut all = vec![Vec::new(); series];
+        let start = end - minutes * 60_000;
+        for minute in 0..minutes {
+            let mut batch = Vec::new();
+            for s in 0..60 {
+                let ts = start + minute * 60_000 + s * 1_000;
+                for (i, kept) in all.iter_mut().enumerate() {
+                    let value = ((ts / 1_000 * 7_919 + i as i64 * 31) % 1_000) as f64 / 10.0;
+                    kept.push(Sample { ts, value });
+                    batch.push(point("temp", &format!("s{i}"), ts, value));
+                }
+            }
+            let now = start + minute * 60_000 + 60_000;
+            assert_eq!(store.ingest(&batch, Mode::All, now).unwrap().refused, []);
+        }
+        all
+    }
+
+    fn raw(store: &Store) -> Vec<Vec<Sample>> {
+        store
+            .select("temp", &[], i64::MIN, i64::MAX, 100)
+            .unwrap()
+            .into_iter()
+            .map(|(_, samples)| samples)
+            .collect()
+    }
+
+    fn rollups(store: &Store, tier: Tier) -> Vec<Vec<RollupPoint>> {
+        store
+            .select_rollups(tier, "temp", &[], i64::MIN, i64::MAX, 100)
+            .unwrap()
+            .into_iter()
+            .map(|(_, points)| points)
+            .collect()
     }
 
     #[test]
-    fn maintenance_drops_old_samples_and_rewrites_the_log_to_what_is_held() {
+    fn every_tier_serves_what_was_written_before_and_after_a_restart() {
+        let dir = TempDir::new("tiers");
+        let config = config(&dir);
+        let end = rollup::bucket_of(NOW, 3_600_000) - 3_600_000;
+        let (written, minutes, hours) = {
+            let (store, _) = Store::open(&config).unwrap();
+            let written = fill(&store, 3, end, 180);
+            assert_eq!(raw(&store), written);
+            let minutes = rollups(&store, Tier::Minute);
+            let hours = rollups(&store, Tier::Hour);
+            for (samples, points) in written.iter().zip(&minutes) {
+                assert_eq!(points.len(), 180);
+                let parts: Vec<RollupPoint> = samples
+                    .iter()
+                    .map(|s| RollupPoint::of(s.ts, s.value))
+                    .collect();
+                assert_eq!(*points, rollup::merge_into(&parts, 60_000));
+            }
+            assert!(hours.iter().all(|h| h.len() == 3 && h[0].count == 3_600));
+            // Segments hold the sealed chunks: memory holds the open ones.
+            let inner = store.lock();
+            assert!(inner.head.sample_count() <= 3 * 120);
+            drop(inner);
+            // Closing segments changes nothing a query sees.
+            let maintained = store.maintain(NOW).unwrap();
+            assert_eq!(maintained.closed, 2, "raw and minute segments span an hour");
+            assert_eq!(raw(&store), written);
+            assert_eq!(rollups(&store, Tier::Minute), minutes);
+            (written, minutes, hours)
+        };
+        let (store, opened) = Store::open(&config).unwrap();
+        assert_eq!(opened.skipped_records, 0);
+        assert_eq!(opened.samples, 3 * 3 * 3_600);
+        assert_eq!(raw(&store), written);
+        assert_eq!(rollups(&store, Tier::Minute), minutes);
+        assert_eq!(rollups(&store, Tier::Hour), hours);
+    }
+
+    #[test]
+    fn a_kill_at_any_point_after_seals_and_checkpoints_stores_each_sample_once() {
+        let dir = TempDir::new("kill");
+        let mut config = config(&dir);
+        config.rewrite_floor_bytes = 0;
+        let end = NOW - 60 * 60_000;
+        let mut expected: Vec<Vec<Sample>> = vec![Vec::new(); 2];
+        let mut extend = |written: Vec<Vec<Sample>>| {
+            for (all, more) in expected.iter_mut().zip(written) {
+                all.extend(more);
+            }
+        };
+        // Killed (dropped) with segments open and the log never cut.
+        {
+            let (store, _) = Store::open(&config).unwrap();
+            extend(fill(&store, 2, end - 3_600_000, 60));
+        }
+        // Reopened, written to, checkpointed, written to, killed.
+        {
+            let (store, _) = Store::open(&config).unwrap();
+            extend(fill(&store, 2, end - 1_800_000, 30));
+            let maintained = store.maintain(end - 1_800_000).unwrap();
+            assert!(maintained.rewritten.is_some(), "checkpointed");
+            extend(fill(&store, 2, end, 30));
+        }
+        let (store, _) = Store::open(&config).unwrap();
+        let got = raw(&store);
+        for samples in &got {
+            assert!(
+                samples.windows(2).all(|w| w[0].ts < w[1].ts),
+                "no sample twice"
+            );
+        }
+        assert_eq!(got, expected);
+        let minutes = rollups(&store, Tier::Minute);
+        for (samples, points) in expected.iter().zip(&minutes) {
+            let parts: Vec<RollupPoint> = samples
+                .iter()
+                .map(|s| RollupPoint::of(s.ts, s.value))
+                .collect();
+            assert_eq!(*points, rollup::merge_into(&parts, 60_000));
+        }
+    }
+
+    #[test]
+    fn maintenance_expires_old_segments_and_checkpoints_the_log() {
         let dir = TempDir::new("maintain");
         let mut config = config(&dir);
         config.rewrite_floor_bytes = 0;
         let hour = 3_600_000;
+        let end = NOW + 40 * hour;
         {
             let (store, _) = Store::open(&config).unwrap();
-            // 72 hours of one sample a minute for 20 series, in hourly
-            // batches.
-            for h in 0..72 {
-                let now = NOW + h * hour;
+            // 40 hours of one sample a minute for 20 series, in hourly
+            // batches, maintained every hour.
+            let mut expired = 0;
+            let mut checkpoints = 0;
+            for h in 0..40 {
+                let now = NOW + (h + 1) * hour;
                 let batch: Vec<Point> = (0..20)
                     .flat_map(|s| {
                         (0..60).map(move |m| {
@@ -671,27 +1156,33 @@ mod tests {
                     })
                     .collect();
                 assert_eq!(store.ingest(&batch, Mode::All, now).unwrap().stored, 1_200);
+                let maintained = store.maintain(now).unwrap();
+                expired += maintained.expired;
+                if let Some((before, after)) = maintained.rewritten {
+                    assert!(after < before, "{after} < {before}");
+                    checkpoints += 1;
+                }
             }
-            let end = NOW + 71 * hour;
-            let maintained = store.maintain(end).unwrap();
-            assert!(maintained.dropped > 0);
-            let (before, after) = maintained.rewritten.expect("rewritten");
-            assert!(after < before, "{after} < {before}");
+            assert!(expired >= 5, "{expired}");
+            assert!(checkpoints >= 5, "{checkpoints}");
             let held = store.counts().1;
-            // Whole chunks (two hours each) go: between 24 and 26 hours stay.
-            assert!((24 * 1_200..=26 * 1_200).contains(&held), "{held}");
-            // Writes go on after a rewrite.
-            let batch = [point("temp", "s0", end + 1, 1.0)];
-            assert_eq!(store.ingest(&batch, Mode::All, end).unwrap().stored, 1);
+            // Whole segments go: between 24 and 27 hours stay.
+            assert!((24 * 1_200..=27 * 1_200).contains(&held), "{held}");
+            // Rollups outlive raw samples.
+            let minutes = rollups(&store, Tier::Minute);
+            assert!(
+                minutes.iter().all(|m| m.len() >= 39 * 60),
+                "{}",
+                minutes[0].len()
+            );
         }
         let (store, opened) = Store::open(&config).unwrap();
         assert_eq!(opened.skipped_records, 0);
         assert_eq!(opened.series, 20);
-        let end = NOW + 71 * hour;
         let all = store.select("temp", &[], i64::MIN, i64::MAX, 100).unwrap();
         assert!(all
             .iter()
-            .all(|(_, samples)| samples.first().is_some_and(|s| s.ts >= end - 26 * hour)));
+            .all(|(_, samples)| samples.first().is_some_and(|s| s.ts >= end - 28 * hour)));
         assert_eq!(
             all.iter().map(|(_, s)| s.len() as u64).sum::<u64>(),
             opened.samples
@@ -699,33 +1190,35 @@ mod tests {
     }
 
     #[test]
-    fn a_rewrite_cut_short_replays_to_the_same_history() {
+    fn a_checkpoint_cut_short_replays_to_the_same_history() {
         let dir = TempDir::new("cut-rewrite");
         let config = config(&dir);
-        let before = {
+        let (before, state) = {
             let (store, _) = Store::open(&config).unwrap();
             for i in 0..300 {
                 let batch = [point("cpu", "a", NOW - 300_000 + i * 1_000, i as f64)];
                 store.ingest(&batch, Mode::All, NOW).unwrap();
             }
-            store.select("cpu", &[], i64::MIN, i64::MAX, 10).unwrap()
+            let state = store.lock().head.state(SeriesId(0)).unwrap();
+            (
+                store.select("cpu", &[], i64::MIN, i64::MAX, 10).unwrap(),
+                state,
+            )
         };
-        // The process died while rewriting: after the old records, the
-        // series again and part of its samples.
+        // The process died while checkpointing: after the old records, the
+        // series again and its state.
         {
             let (mut wal, _) = Wal::open(&config.dir.join("wal"), SEGMENT_BYTES).unwrap();
             wal.roll().unwrap();
             let key = before[0].0.clone();
             wal.append(&Record::Series(SeriesId(0), key).encode())
                 .unwrap();
-            let part: Vec<(SeriesId, Sample)> = before[0].1[..200]
-                .iter()
-                .map(|s| (SeriesId(0), *s))
-                .collect();
-            wal.append(&Record::Samples(part).encode()).unwrap();
+            wal.append(&Record::State(SeriesId(0), Box::new(state)).encode())
+                .unwrap();
         }
         let (store, opened) = Store::open(&config).unwrap();
         assert_eq!(opened.series, 1);
+        assert_eq!(opened.skipped_records, 0);
         assert_eq!(
             store.select("cpu", &[], i64::MIN, i64::MAX, 10).unwrap(),
             before

@@ -199,6 +199,14 @@ impl Wal {
         self.number
     }
 
+    /// The oldest segment there is.
+    pub fn first_segment(&self) -> u64 {
+        segments(&self.dir)
+            .ok()
+            .and_then(|numbers| numbers.first().copied())
+            .unwrap_or(self.number)
+    }
+
     /// Removes every segment before `number` (their records are stored
     /// elsewhere now).
     pub fn remove_before(&mut self, number: u64) -> Result<(), WalError> {
