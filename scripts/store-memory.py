@@ -1,10 +1,16 @@
 #!/usr/bin/env python3
 """Server memory per active metric series, measured on a running release
 binary: ingests 100,000 series (3 labels each) in JSON batches of 5,000,
-ten rounds of one sample each, and reads the server's VmRSS.
+ROUNDS rounds of one sample each, STEP seconds of data time apart, and
+reads the server's VmRSS.
 
     target/release/livedash --listen 127.0.0.1:39555 --data-dir /tmp/mem-data --sample-interval 1h &
-    scripts/store-memory.py $!
+    scripts/store-memory.py $! [BASE] [ROUNDS=10] [STEP=1]
+
+With 200 rounds 15 s apart (50 minutes of data time), each series has
+sealed a raw chunk and half-filled the next, and sealed a chunk of minute
+rollups with 20 more points open: the steady state of a series scraped
+every 15 s.
 """
 import json
 import sys
@@ -14,6 +20,8 @@ import urllib.request
 PID = int(sys.argv[1])
 BASE = sys.argv[2] if len(sys.argv) > 2 else "http://127.0.0.1:39555"
 SERIES = 100_000
+ROUNDS = int(sys.argv[3]) if len(sys.argv) > 3 else 10
+STEP_MS = int(sys.argv[4]) * 1000 if len(sys.argv) > 4 else 1000
 
 
 def rss_kib():
@@ -25,16 +33,16 @@ def rss_kib():
 
 
 before = rss_kib()
-now = int(time.time() * 1000) - 600_000
+now = int(time.time() * 1000) - ROUNDS * STEP_MS
 after_one = None
-for rnd in range(10):
+for rnd in range(ROUNDS):
     for start in range(0, SERIES, 5000):
         points = [
             {
                 "name": "mem_test",
                 "labels": {"series": str(s), "job": "bench", "instance": f"host-{s % 100}"},
                 "value": round(50 + (s % 50) + ((s * 7919 + rnd) % 1000) / 100, 2),
-                "ts": now + rnd * 1000,
+                "ts": now + rnd * STEP_MS,
             }
             for s in range(start, start + 5000)
         ]
@@ -50,6 +58,6 @@ for rnd in range(10):
 after = rss_kib()
 print(
     f"RSS {before} KiB before; {after_one} KiB with {SERIES} series x 1 sample "
-    f"({(after_one - before) * 1024 / SERIES:.0f} B/series); {after} KiB with 10 samples each "
+    f"({(after_one - before) * 1024 / SERIES:.0f} B/series); {after} KiB with {ROUNDS} samples each "
     f"({(after - before) * 1024 / SERIES:.0f} B/series)"
 )
