@@ -17,11 +17,20 @@ impl BitWriter {
         Self::default()
     }
 
+    /// Starts a byte. The vector grows by a quarter, not double: an open
+    /// chunk lives in memory for every series, so slack is memory.
+    fn new_byte(&mut self) {
+        if self.bytes.len() == self.bytes.capacity() {
+            self.bytes.reserve_exact(self.bytes.len() / 4 + 8);
+        }
+        self.bytes.push(0);
+        self.free = 8;
+    }
+
     /// Writes one bit.
     pub fn bit(&mut self, bit: bool) {
         if self.free == 0 {
-            self.bytes.push(0);
-            self.free = 8;
+            self.new_byte();
         }
         self.free -= 1;
         if bit {
@@ -38,8 +47,7 @@ impl BitWriter {
         let mut left = count;
         while left > 0 {
             if self.free == 0 {
-                self.bytes.push(0);
-                self.free = 8;
+                self.new_byte();
             }
             // As many bits as fit in the current byte.
             let take = left.min(self.free);

@@ -204,6 +204,10 @@ impl Series {
         };
         if done.ts > self.sealed_max[level + 1] {
             let points = &mut self.rollups[level].1;
+            if points.capacity() == 0 {
+                // Exactly a chunk's worth: no slack per series.
+                points.reserve_exact(tier.points_per_chunk());
+            }
             points.push(done);
             if points.len() >= tier.points_per_chunk() {
                 let points = std::mem::take(points);
@@ -497,9 +501,9 @@ mod tests {
         assert!(raw.windows(2).all(|w| w[0].range.1 < w[1].range.0));
         let on_disk: u64 = raw.iter().map(|s| u64::from(s.count)).sum();
         assert_eq!(head.sample_count() + on_disk, n as u64);
-        // 121 finished minutes: four sealed chunks of 30, one point open.
+        // 121 finished minutes: eight sealed chunks of 15, one point open.
         let minutes: Vec<&Seal> = seals.iter().filter(|s| s.tier == Tier::Minute).collect();
-        assert_eq!(minutes.len(), 4);
+        assert_eq!(minutes.len(), 8);
         let first = rollup::decode(&minutes[0].bytes).unwrap();
         assert_eq!(
             first[0],

@@ -61,13 +61,13 @@ impl Tier {
         }
     }
 
-    /// Rollup points per sealed chunk: kept small because the open chunk
-    /// lives in memory (a minute chunk is half an hour, an hour chunk six
-    /// hours).
+    /// Rollup points per sealed chunk: kept small because the open
+    /// points live in memory, 48 bytes each (a minute chunk is a quarter
+    /// of an hour, an hour chunk six hours).
     pub fn points_per_chunk(self) -> usize {
         match self {
             Tier::Raw => super::head::CHUNK_SAMPLES,
-            Tier::Minute => 30,
+            Tier::Minute => 15,
             Tier::Hour => 6,
         }
     }
