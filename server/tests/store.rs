@@ -548,3 +548,87 @@ async fn stored_points_go_live_to_the_pages_that_follow_their_series() {
     let envelope: Value = serde_json::from_str(&event.data).expect("an envelope");
     assert_eq!(envelope["data"]["points"], json!([[now, 3.5]]));
 }
+
+#[tokio::test]
+async fn every_resolution_answers_the_same_after_kill_9() {
+    let data = TempDir::new();
+    let server = Server::start(&data.0, &[]).await;
+    // Three hours of one sample every 5 s for 20 series, sent in time order
+    // in batches of 5,000: enough for sealed raw chunks, sealed minute
+    // chunks and finished hours.
+    let now = now_ms();
+    let start = now - 3 * 3_600_000;
+    let steps = 3 * 720;
+    let mut batch = Vec::new();
+    for i in 0..steps {
+        for s in 0..20 {
+            batch.push(json!({
+                "name": "resolution_test",
+                "labels": {"s": s.to_string()},
+                "value": ((i * 7_919 + s * 31) % 10_000) as f64 / 100.0,
+                "ts": start + i * 5_000,
+            }));
+            if batch.len() == 5_000 {
+                let (status, reply) = server
+                    .ingest("", &Value::from(std::mem::take(&mut batch)))
+                    .await;
+                assert_eq!((status, reply.refused.len()), (200, 0));
+            }
+        }
+    }
+    let (status, _) = server.ingest("", &Value::from(batch)).await;
+    assert_eq!(status, 200);
+    let to = now;
+    let queries = [
+        format!("match=resolution_test&from={start}&to={to}"),
+        format!("match=resolution_test&from={start}&to={to}&max_points=100"),
+        format!("match=resolution_test%7Bs%3D~%221.*%22%7D&from={start}&to={to}&step=1m&agg=max"),
+        format!("match=resolution_test&from={start}&to={to}&step=1h&agg=count"),
+        format!("match=resolution_test&from={start}&to={to}&step=1d&agg=avg"),
+    ];
+    let answers = |server: &Server| {
+        let base = server.base.clone();
+        let queries = queries.clone();
+        async move {
+            let mut out = Vec::new();
+            for query in &queries {
+                let response = reqwest::get(format!("{base}/api/series?{query}"))
+                    .await
+                    .expect("the server answers");
+                assert_eq!(response.status(), 200, "{query}");
+                let etag = response.headers()["etag"]
+                    .to_str()
+                    .expect("ASCII")
+                    .to_string();
+                let body: Value = response.json().await.expect("JSON");
+                out.push((etag, body));
+            }
+            out
+        }
+    };
+    let before = answers(&server).await;
+    // Every sample is counted once by the hour rollups.
+    let counted: f64 = before[3].1["series"]
+        .as_array()
+        .expect("series")
+        .iter()
+        .flat_map(|s| s["points"].as_array().expect("points").iter())
+        .map(|p| p[1].as_f64().expect("a count"))
+        .sum();
+    assert_eq!(counted, (20 * steps) as f64);
+    assert_eq!(
+        before[2].1["series"].as_array().map(Vec::len),
+        Some(11),
+        "s=1 and s=10..19"
+    );
+    assert_eq!(before[1].1["tier"], "1m");
+    server.kill();
+    let server = Server::start(&data.0, &[]).await;
+    let after = answers(&server).await;
+    for ((query, (tag_before, body_before)), (tag_after, body_after)) in
+        queries.iter().zip(&before).zip(&after)
+    {
+        assert_eq!(body_after, body_before, "{query}");
+        assert_eq!(tag_after, tag_before, "{query}");
+    }
+}
