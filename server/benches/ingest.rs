@@ -19,7 +19,13 @@ const BATCH: usize = 5_000;
 /// every `CLIENTS`th series, and its points go round by round (each series
 /// once per round, one second of data time apart), so each series' points
 /// arrive in time order whatever the other clients do.
-fn batches_of(client: usize, series: usize, batches: usize, start: i64) -> Vec<(String, String)> {
+fn batches_of(
+    name: &str,
+    client: usize,
+    series: usize,
+    batches: usize,
+    start: i64,
+) -> Vec<(String, String)> {
     let owned: Vec<usize> = (client..series).step_by(CLIENTS).collect();
     let mut out = Vec::with_capacity(batches);
     for n in 0..batches {
@@ -32,7 +38,7 @@ fn batches_of(client: usize, series: usize, batches: usize, start: i64) -> Vec<(
             let value = ((50.0 + (s % 50) as f64 + ((i * 7919) % 1000) as f64 / 100.0) * 100.0)
                 .round()
                 / 100.0;
-            points.push(json!({"name": "bench_value", "labels": {"series": s.to_string(), "job": "bench"}, "value": value, "ts": ts}));
+            points.push(json!({"name": name, "labels": {"series": s.to_string(), "job": "bench"}, "value": value, "ts": ts}));
             text.push_str(&format!(
                 "bench_text{{series=\"{s}\",job=\"bench\"}} {value} {ts}\n"
             ));
@@ -85,12 +91,36 @@ async fn main() {
     let base = format!("http://{addr}");
     let start = support::now_ms() - 3_600_000;
     let per_client = batches / CLIENTS;
-    let (json, text): (Vec<Vec<String>>, Vec<Vec<String>>) = (0..CLIENTS)
-        .map(|c| batches_of(c, series, per_client, start).into_iter().unzip())
-        .unzip();
+    let bodies = |name: &str| -> (Vec<Vec<String>>, Vec<Vec<String>>) {
+        (0..CLIENTS)
+            .map(|c| {
+                batches_of(name, c, series, per_client, start)
+                    .into_iter()
+                    .unzip()
+            })
+            .unzip()
+    };
+    let (json, text) = bodies("bench_value");
+    let (followed, _) = bodies("bench_followed");
     println!("{series} series, {batches} batches of {BATCH} points, {CLIENTS} clients");
     let json_rate = run(&base, "json", json).await;
     println!("JSON: {json_rate:.0} points/s stored");
     let text_rate = run(&base, "prometheus", text).await;
     println!("Prometheus text: {text_rate:.0} points/s stored");
+    // The same JSON load while a page follows every series live: the live
+    // path must not cap ingest.
+    let mut page = reqwest::get(format!("{base}/api/realtime/sse?channels=series"))
+        .await
+        .expect("a subscription");
+    let events = tokio::spawn(async move {
+        let mut events = 0usize;
+        while let Ok(Some(chunk)) = page.chunk().await {
+            events += chunk.windows(13).filter(|w| w == b"event: points").count();
+        }
+        events
+    });
+    let followed_rate = run(&base, "json", followed).await;
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    events.abort();
+    println!("JSON, every series followed live over SSE: {followed_rate:.0} points/s stored");
 }
