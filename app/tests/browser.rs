@@ -211,7 +211,11 @@ async fn live_points_continue_the_charts_history_and_a_point_it_holds_is_not_dra
 
     store.receive(points(12, &key, &[(T0 + 60_000, 1.0), (T0 + 61_000, 2.0)]));
     settle().await;
-    assert_eq!(read("data-newest"), T0 + 61_000, "live goes on from history");
+    assert_eq!(
+        read("data-newest"),
+        T0 + 61_000,
+        "live goes on from history"
+    );
     assert_eq!(read("data-oldest"), T0 + 1_000, "a minute is kept");
     assert_eq!(read("data-points"), 61);
     assert_eq!(read("data-max-gap"), 1_000, "no hole where they meet");
