@@ -9,9 +9,9 @@ use app::{
         frame::Delivery,
         state::{ConnectionState, Transport},
     },
-    protocol::{Bootstrap, Envelope, Position},
-    ui::LiveStore,
-    widgets::{ConnectionStatus, StatusBoard},
+    protocol::{Bootstrap, Envelope, Position, SeriesKey, SeriesPoints},
+    ui::{host::CPU_PERCENT, LiveStore},
+    widgets::{ConnectionStatus, CpuChart, StatusBoard},
 };
 use leptos::prelude::*;
 use serde_json::{json, Value};
@@ -45,9 +45,17 @@ async fn settle() {
 fn mount<V: IntoView + 'static>(
     view: impl FnOnce() -> V + 'static,
 ) -> (LiveStore, web_sys::HtmlElement) {
+    mount_with(&Bootstrap::default(), view)
+}
+
+/// The same, for a page rendered with `bootstrap`.
+fn mount_with<V: IntoView + 'static>(
+    bootstrap: &Bootstrap,
+    view: impl FnOnce() -> V + 'static,
+) -> (LiveStore, web_sys::HtmlElement) {
     let owner = Owner::new();
     owner.set();
-    let store = LiveStore::new(&Bootstrap::default());
+    let store = LiveStore::new(bootstrap);
     let document = web_sys::window().unwrap().document().unwrap();
     let container: web_sys::HtmlElement = document.create_element("div").unwrap().unchecked_into();
     document.body().unwrap().append_child(&container).unwrap();
@@ -152,4 +160,66 @@ async fn a_patch_re_renders_only_its_own_board_item() {
         .text_content()
         .unwrap_or_default()
         .contains("down"));
+}
+
+/// Points of one series as the series channel carries them.
+fn points(seq: u64, key: &SeriesKey, points: &[(i64, f64)]) -> Delivery {
+    Delivery::Event(Envelope {
+        id: Position::new(1, seq),
+        channel: "series".into(),
+        event: "points".into(),
+        key: Some(key.to_string()),
+        ts: seq as i64,
+        data: serde_json::to_value(SeriesPoints {
+            key: key.clone(),
+            points: points.to_vec(),
+            band: None,
+        })
+        .unwrap(),
+    })
+}
+
+#[wasm_bindgen_test]
+async fn live_points_continue_the_charts_history_and_a_point_it_holds_is_not_drawn_again() {
+    let key = SeriesKey::new(CPU_PERCENT, [("host".to_string(), "web-1".to_string())]).unwrap();
+    const T0: i64 = 1_795_000_000_000;
+    let bootstrap = Bootstrap {
+        position: Some(Position::new(1, 10)),
+        host: "web-1".into(),
+        series: vec![SeriesPoints {
+            key: key.clone(),
+            points: (0..60).map(|s| (T0 + s * 1_000, s as f64)).collect(),
+            band: None,
+        }],
+        ..Bootstrap::default()
+    };
+    let (store, container) = mount_with(&bootstrap, || view! { <CpuChart /> });
+    let read = |name: &str| {
+        attribute(&container, "[data-testid=cpu-chart-card]", name)
+            .and_then(|value| value.parse::<i64>().ok())
+            .unwrap_or(-1)
+    };
+    assert_eq!(read("data-points"), 60, "the history");
+    assert_eq!(read("data-oldest"), T0);
+    assert_eq!(read("data-newest"), T0 + 59_000);
+    let renders = read("data-renders");
+
+    // The history's newest point again: stored before the page's render,
+    // published after its position.
+    store.receive(points(11, &key, &[(T0 + 59_000, 59.0)]));
+    settle().await;
+    assert_eq!(read("data-points"), 60, "drawn once");
+    assert_eq!(read("data-renders"), renders, "nothing to redraw");
+
+    store.receive(points(12, &key, &[(T0 + 60_000, 1.0), (T0 + 61_000, 2.0)]));
+    settle().await;
+    assert_eq!(
+        read("data-newest"),
+        T0 + 61_000,
+        "live goes on from history"
+    );
+    assert_eq!(read("data-oldest"), T0 + 1_000, "a minute is kept");
+    assert_eq!(read("data-points"), 61);
+    assert_eq!(read("data-max-gap"), 1_000, "no hole where they meet");
+    assert_eq!(read("data-renders"), renders + 1, "one frame, one redraw");
 }

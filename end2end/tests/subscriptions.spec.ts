@@ -32,13 +32,13 @@ for (const transport of ['sse', 'ws', 'poll'] as const) {
         // The socket stays; the page unsubscribes.
         await expect.poll(() => sentType('unsubscribe')).toBe(true);
       } else {
-        // The page reconnects for the metrics channel alone.
+        // The page reconnects for the series channel alone.
         await expect
-          .poll(() => requests.some((url) => url.includes('/api/realtime/') && url.includes('channels=metrics&')))
+          .poll(() => requests.some((url) => url.includes('/api/realtime/') && url.includes('channels=series&')))
           .toBe(true);
       }
       await server.publish([{ seq: 3 }, { seq: 4 }]);
-      // Metrics keep flowing while the row is hidden.
+      // The host's points keep flowing while the row is hidden.
       const cpu = page.getByTestId('cpu-card');
       const before = Number(await cpu.getAttribute('data-renders'));
       await expect.poll(async () => Number(await cpu.getAttribute('data-renders')), { timeout: 5_000 }).toBeGreaterThan(before);

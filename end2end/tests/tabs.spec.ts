@@ -201,9 +201,9 @@ test('hiding and showing tabs changes what the leader subscribes to', async ({ c
     // dashboard's channel now.
     await leader.getByTestId('dashboard-row-toggle').click();
     await expect(feed(leader)).toHaveCount(0);
-    // Hidden, the other tab no longer counts: the leader streams metrics only.
+    // Hidden, the other tab no longer counts: the leader streams the host's series only.
     await setHidden(other, true);
-    await expect.poll(() => streams.some((url) => url.includes('channels=metrics&'))).toBe(true);
+    await expect.poll(() => streams.some((url) => url.includes('channels=series&'))).toBe(true);
     await server.publish([{ seq: 2 }, { seq: 3 }]);
     // Shown again, it counts again: the dashboard's channel comes back from
     // a snapshot, and the tab has what it missed.

@@ -2,8 +2,9 @@
 //! and (when `/usr/bin/prometheus` is installed, Debian's 2.42) against
 //! Prometheus' own receiver, in one run on one machine.
 //!
-//! `cargo bench --bench remote_write -- [series] [seconds] [connections]`
-//! (defaults 10,000, 3,600 and 4): four fifths of the series are noisy
+//! `cargo bench --bench remote_write -- [series] [seconds] [connections]
+//! [--only livedash|prometheus]` (defaults 10,000, 3,600 and 4; both
+//! targets): four fifths of the series are noisy
 //! two-decimal gauges and one fifth integer counters, one sample per series
 //! per second of data time, ending now. Series are sharded over the
 //! connections (as Prometheus' own remote-write shards do), so each
@@ -293,14 +294,19 @@ async fn main() {
     let shards = Arc::new(shards);
     let root = std::env::temp_dir().join(format!("livedash-bench-rw-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&root);
-    {
+    // `--only livedash` or `--only prometheus` runs one of them.
+    let only = std::env::args()
+        .skip_while(|a| a != "--only")
+        .nth(1)
+        .unwrap_or_default();
+    if only.is_empty() || only == "livedash" {
         let target = livedash(&root.join("livedash")).await;
         run(&target, &shards, samples).await;
     }
-    match prometheus(&root.join("prometheus")).await {
-        Some(target) => run(&target, &shards, samples).await,
-        None => {
-            println!("prometheus: /usr/bin/prometheus is not installed (apt install prometheus)")
+    if only.is_empty() || only == "prometheus" {
+        match prometheus(&root.join("prometheus")).await {
+            Some(target) => run(&target, &shards, samples).await,
+            None => println!("prometheus: /usr/bin/prometheus is not installed"),
         }
     }
     let _ = std::fs::remove_dir_all(&root);

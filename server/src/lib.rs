@@ -92,7 +92,7 @@ impl FromRef<AppState> for Store {
 
 impl FromRef<AppState> for PageSettings {
     fn from_ref(state: &AppState) -> Self {
-        state.page
+        state.page.clone()
     }
 }
 
@@ -277,6 +277,8 @@ pub async fn serve(
             max_streams,
         ),
         page: PageSettings {
+            host: Arc::from(sources::host::host_name()),
+            sample_interval: config.sample_interval,
             heartbeat_ms: u64::try_from(config.heartbeat_interval.as_millis()).unwrap_or(u64::MAX),
             reconnect: config.reconnect_settings(),
         },

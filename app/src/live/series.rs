@@ -1,9 +1,11 @@
 //! A bounded window over a live series: the points of the last `span`,
 //! never more than `capacity` of them.
 //!
-//! A chart keeps one of these; pushing is O(1) amortised and old points fall
-//! out of the front, so a page left open for a day holds no more than it
-//! shows.
+//! A chart keeps one of these; appending is O(1) amortised (a late, older
+//! point is inserted in its place) and old points fall out of the front, so
+//! a page left open for a day holds no more than it shows. Each time is
+//! held once: the same point from history and from the live stream is one
+//! point.
 
 use std::collections::VecDeque;
 
@@ -28,23 +30,36 @@ impl SeriesWindow {
         }
     }
 
-    /// Adds a point. Points not newer than the newest one are ignored (a
-    /// series only moves forward); non-finite values are ignored.
+    /// Adds a point, in time order: a point newer than the newest goes at
+    /// the end (the usual case), an older one takes its place among the
+    /// others (history that arrives after live points fills its gap). A
+    /// point at a time the window already holds is ignored, so a point
+    /// that arrives twice (from history and live) is kept once; so are
+    /// non-finite values and points older than the span.
     /// Returns whether the point was added.
     pub fn push(&mut self, ts: i64, value: f64) -> bool {
         if !value.is_finite() {
             return false;
         }
-        if let Some(&(last, _)) = self.points.back() {
-            if ts <= last {
-                return false;
+        match self.points.back() {
+            Some(&(last, _)) if ts == last => return false,
+            Some(&(last, _)) if ts < last => {
+                if ts < last - self.span_ms {
+                    return false;
+                }
+                let at = self.points.partition_point(|&(t, _)| t < ts);
+                if self.points.get(at).is_some_and(|&(t, _)| t == ts) {
+                    return false;
+                }
+                self.points.insert(at, (ts, value));
             }
+            _ => self.points.push_back((ts, value)),
         }
-        self.points.push_back((ts, value));
         while self.points.len() > self.capacity {
             self.points.pop_front();
         }
-        let oldest_kept = ts - self.span_ms;
+        let newest = self.newest_ts().unwrap_or(ts);
+        let oldest_kept = newest - self.span_ms;
         while self.points.front().is_some_and(|&(t, _)| t < oldest_kept) {
             self.points.pop_front();
         }
@@ -74,6 +89,22 @@ impl SeriesWindow {
     /// The newest point's timestamp.
     pub fn newest_ts(&self) -> Option<i64> {
         self.points.back().map(|&(t, _)| t)
+    }
+
+    /// The oldest point's timestamp.
+    pub fn oldest_ts(&self) -> Option<i64> {
+        self.points.front().map(|&(t, _)| t)
+    }
+
+    /// The longest time between two consecutive points (0 with fewer than
+    /// two): how large the chart's largest hole is.
+    pub fn largest_gap(&self) -> i64 {
+        self.points
+            .iter()
+            .zip(self.points.iter().skip(1))
+            .map(|(a, b)| b.0 - a.0)
+            .max()
+            .unwrap_or(0)
     }
 
     /// The time span the window covers.
@@ -108,12 +139,26 @@ mod tests {
     }
 
     #[test]
-    fn stale_and_non_finite_points_are_ignored() {
+    fn a_point_seen_twice_is_kept_once_and_non_finite_ones_are_ignored() {
         let mut window = SeriesWindow::new(60_000, 10);
         assert!(window.push(10, 1.0));
         assert!(!window.push(10, 2.0));
-        assert!(!window.push(5, 2.0));
         assert!(!window.push(11, f64::NAN));
         assert_eq!(window.points().collect::<Vec<_>>(), [(10, 1.0)]);
+    }
+
+    #[test]
+    fn older_points_fill_their_place_once() {
+        let mut window = SeriesWindow::new(60_000, 10);
+        for ts in [1_000, 4_000, 5_000] {
+            window.push(ts, 1.0);
+        }
+        assert!(window.push(3_000, 2.0));
+        assert!(window.push(2_000, 2.0));
+        assert!(!window.push(3_000, 9.0), "already held");
+        assert!(!window.push(5_000, 9.0), "already held");
+        let times: Vec<i64> = window.points().map(|(t, _)| t).collect();
+        assert_eq!(times, [1_000, 2_000, 3_000, 4_000, 5_000]);
+        assert!(!window.push(-60_000, 1.0), "older than the span");
     }
 }

@@ -34,7 +34,8 @@ pub use series::{
     SeriesKey, SeriesPoints, SeriesReply, MAX_NAME_LEN,
 };
 
-/// The channel that carries host metric samples.
+/// The channel that carries host samples, one event per sample (the page
+/// reads the host's series on [`SERIES_CHANNEL`] instead).
 pub const METRICS_CHANNEL: &str = "metrics";
 /// The event type of a [`HostSample`] on the metrics channel.
 pub const METRICS_EVENT: &str = "metrics";
@@ -162,7 +163,11 @@ pub struct Snapshot {
     pub events: Vec<Envelope<serde_json::Value>>,
 }
 
-/// One sample of the server's own host, taken every sample interval.
+/// One sample of the server's own host, taken every sample interval and
+/// published whole on the `metrics` channel, for programs that want the
+/// host's state as one event. The same sample is stored as series
+/// (`livedash_host_cpu_percent{host}` and the rest), which is what the
+/// page shows.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct HostSample {
     /// When the sample was taken, in milliseconds since the Unix epoch.
@@ -207,15 +212,17 @@ pub struct LoadAverage {
 /// script runs, and so that the live client knows where to resume from.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct Bootstrap {
-    /// The position of the newest event the page already contains.
+    /// The log position the page's data is as of: every point stored
+    /// after it reaches the page on the `series` channel (a point may be
+    /// both here and there; the page keeps each time once).
     pub position: Option<Position>,
-    /// Recent host samples, oldest first (the newest one is the current value).
-    pub samples: Vec<HostSample>,
-    /// The host's total CPU use over the chart's span, `[ts, percent]`
-    /// oldest first, from the metrics store: it reaches back past a
-    /// restart, which `samples` (the event log's) do not.
+    /// The host the page shows (the server's own; empty: none).
     #[serde(default)]
-    pub cpu_history: Vec<(i64, f64)>,
+    pub host: String,
+    /// The series the page shows, from the metrics store, points oldest
+    /// first: the CPU chart's over its span, each card's newest point.
+    #[serde(default)]
+    pub series: Vec<SeriesPoints>,
     /// The server's heartbeat interval in milliseconds.
     pub heartbeat_ms: u64,
     /// How the page reconnects.

@@ -1,11 +1,13 @@
 //! The page: what it shows and how it stays live.
 //!
+//! - `host`: the host's series the page shows, and their newest values.
 //! - `reducer`: what a frame of deliveries changes, decided in plain Rust
 //!   (built without features, tested natively).
 //! - `store` (`LiveStore`): the signals that mirror those changes, one per
 //!   thing that changes, and the live client that feeds them.
 //! - `page`: the HTML shell and the `App` component.
 
+pub mod host;
 pub mod reducer;
 
 #[cfg(any(feature = "ssr", feature = "hydrate"))]

@@ -1,9 +1,10 @@
 //! The HTML shell the server renders, and the [`App`] component both sides
 //! render (the server to HTML, the browser by hydrating it).
 //!
-//! The server puts a [`Bootstrap`] (recent samples and the log position
-//! they reach) into the page twice: rendered into the widgets, and as JSON in
-//! a `<script id="livedash-bootstrap">` element. The browser reads that JSON
+//! The server puts a [`Bootstrap`] (the host's series from the metrics
+//! store, and the log position they are as of) into the page twice:
+//! rendered into the widgets, and as JSON in a
+//! `<script id="livedash-bootstrap">` element. The browser reads that JSON
 //! before hydrating, so both sides build the same [`LiveStore`] and the
 //! page shows real values before any script has run. The live client then
 //! resumes from the bootstrap's position: nothing missed, nothing twice.

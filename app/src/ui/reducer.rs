@@ -2,8 +2,8 @@
 //! the signals that show it.
 //!
 //! [`PageState`] keeps the little the store must remember to decide: whose
-//! samples the page shows, how new the shown sample is, and which status
-//! board items exist. [`PageState::apply`] turns one [`Frame`] into
+//! series the page shows, the newest point of each (so a point seen twice,
+//! from history and live, counts once), and which status board items exist. [`PageState::apply`] turns one [`Frame`] into
 //! [`Changes`]: exactly the writes the store then makes to its signals, so
 //! that each signal is written at most once per frame and only when its
 //! value changes. The store only mirrors them; everything here is plain
@@ -18,7 +18,8 @@ use crate::{
         frame::Frame,
         patch::{Patch, MAX_ITEMS, PATCH_EVENT},
     },
-    protocol::{Envelope, HostSample, Position, METRICS_CHANNEL, METRICS_EVENT},
+    protocol::{Envelope, Position, SeriesPoints, SERIES_CHANNEL, SERIES_EVENT},
+    ui::host::{HostValues, Reading},
 };
 
 /// The dashboard's own channel: activity events and board patches.
@@ -68,10 +69,11 @@ pub struct Changes {
     /// A snapshot replaced the dashboard channel: empty the feed (and its
     /// count) and the board before anything below.
     pub dashboard_reset: bool,
-    /// Every sample's CPU point, for the series.
+    /// Every point of the host's total CPU use, for the chart (the chart
+    /// keeps each time once).
     pub points: Vec<(i64, f64)>,
-    /// The newest sample, when newer than the one shown.
-    pub sample: Option<HostSample>,
+    /// The cards' values, when a newer point changed one.
+    pub values: Option<HostValues>,
     /// New activity entries, oldest first.
     pub feed: Vec<FeedItem>,
     /// Writes to the status board, in order.
@@ -89,11 +91,10 @@ pub struct Changes {
 /// What the store remembers between frames.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct PageState {
-    /// The server's own host: the cards and the chart show its samples only
-    /// (`None`: any sample, the page did not know it).
-    own_host: Option<String>,
-    /// The time of the sample shown.
-    sample_ts: Option<i64>,
+    /// The host whose series the page shows (the server's own).
+    host: String,
+    /// The newest point of each series the cards show.
+    values: HostValues,
     /// The status board's keys.
     board_keys: BTreeSet<String>,
 }
@@ -101,33 +102,34 @@ pub struct PageState {
 /// What one frame gathers before deciding.
 #[derive(Default)]
 struct Gathered {
-    newest_sample: Option<HostSample>,
     points: Vec<(i64, f64)>,
+    readings: Vec<(Reading, i64, f64)>,
     feed: Vec<FeedItem>,
     patches: Vec<Patch>,
     warnings: Vec<String>,
 }
 
 impl PageState {
-    /// The state of a page that shows `sample` (the newest one the server
-    /// rendered), of the host that took it.
-    pub fn new(sample: Option<&HostSample>) -> Self {
+    /// The state of a page that shows `host`'s series, starting from
+    /// `values` (what the server rendered).
+    pub fn new(host: &str, values: HostValues) -> Self {
         Self {
-            own_host: sample.map(|s| s.host.clone()),
-            sample_ts: sample.map(|s| s.ts),
+            host: host.to_string(),
+            values,
             board_keys: BTreeSet::new(),
         }
     }
 
-    /// The host whose samples the page shows, when known.
-    pub fn own_host(&self) -> Option<&str> {
-        self.own_host.as_deref()
+    /// The host whose series the page shows (empty: none).
+    pub fn host(&self) -> &str {
+        &self.host
     }
 
     /// Applies one frame: snapshots first (each replaces the state of the
-    /// channels it covers), then the events. Every metric sample joins the
-    /// series; other events count only in their current form (the newest
-    /// value of each key).
+    /// channels it covers), then the events. Every point of the host's
+    /// series counts (the chart draws them all; a card shows the newest);
+    /// other events count only in their current form (the newest value of
+    /// each key).
     pub fn apply(&mut self, frame: &Frame) -> Changes {
         let mut changes = Changes {
             resync: frame.overflowed,
@@ -142,34 +144,34 @@ impl PageState {
                 gathered.feed.clear();
                 gathered.patches.clear();
             }
+            // A snapshot of the series channel holds their newest points:
+            // they join what the page has (a series' history stays true),
+            // each time once.
             for envelope in &snapshot.events {
                 self.gather(envelope, &mut gathered);
             }
         }
-        for envelope in &frame.events {
-            changes.position = Some(envelope.id);
-            if envelope.channel == METRICS_CHANNEL {
-                self.gather(envelope, &mut gathered);
-            }
-        }
+        changes.position = frame.events.last().map(|envelope| envelope.id);
         for envelope in frame.current() {
-            if envelope.channel != METRICS_CHANNEL {
-                self.gather(envelope, &mut gathered);
-            }
+            self.gather(envelope, &mut gathered);
         }
 
         let Gathered {
-            newest_sample,
             points,
+            readings,
             feed,
             patches,
             warnings,
         } = gathered;
         changes.points = points;
-        changes.sample =
-            newest_sample.filter(|sample| self.sample_ts.is_none_or(|shown| sample.ts > shown));
-        if let Some(sample) = &changes.sample {
-            self.sample_ts = Some(sample.ts);
+        let mut values = self.values.clone();
+        let mut changed = false;
+        for (reading, ts, value) in readings {
+            changed |= values.update(reading, ts, value);
+        }
+        if changed {
+            self.values = values.clone();
+            changes.values = Some(values);
         }
         changes.feed = feed;
         if changes.dashboard_reset {
@@ -181,35 +183,28 @@ impl PageState {
         changes
     }
 
-    /// Whether a sample is of the server's own host, when the page knows it.
-    fn is_own_sample(&self, envelope: &Envelope<Value>) -> bool {
-        match (&self.own_host, &envelope.key) {
-            (Some(own), Some(key)) => own == key,
-            _ => true,
-        }
-    }
-
     /// Gathers what `envelope` changes.
     fn gather(&self, envelope: &Envelope<Value>, gathered: &mut Gathered) {
         match (envelope.channel.as_str(), envelope.event.as_str()) {
-            (METRICS_CHANNEL, METRICS_EVENT) if !self.is_own_sample(envelope) => {}
-            (METRICS_CHANNEL, METRICS_EVENT) => {
-                match serde_json::from_value::<HostSample>(envelope.data.clone()) {
-                    Ok(sample) => {
-                        gathered
-                            .points
-                            .push((sample.ts, f64::from(sample.cpu_percent)));
-                        if gathered
-                            .newest_sample
-                            .as_ref()
-                            .is_none_or(|s| sample.ts > s.ts)
-                        {
-                            gathered.newest_sample = Some(sample);
+            (SERIES_CHANNEL, SERIES_EVENT) => {
+                match serde_json::from_value::<SeriesPoints>(envelope.data.clone()) {
+                    Ok(series) => {
+                        // Series of other hosts or not shown: a filter
+                        // wider than the page's (another tab's) lets
+                        // them through.
+                        let Some(reading) = Reading::of(&series.key, &self.host) else {
+                            return;
+                        };
+                        for &(ts, value) in &series.points {
+                            if reading == Reading::Cpu {
+                                gathered.points.push((ts, value));
+                            }
+                            gathered.readings.push((reading, ts, value));
                         }
                     }
                     Err(error) => gathered
                         .warnings
-                        .push(format!("livedash: ignoring a malformed sample: {error}")),
+                        .push(format!("livedash: ignoring malformed points: {error}")),
                 }
             }
             (DASHBOARD_CHANNEL, PATCH_EVENT) => {
@@ -271,25 +266,37 @@ mod tests {
     use super::*;
     use crate::{
         live::frame::{Delivery, FrameBuffer},
-        protocol::{LoadAverage, Position, Snapshot},
+        protocol::{Position, SeriesKey, Snapshot},
+        ui::host::{CPU_PERCENT, LOAD1},
     };
 
-    fn sample(host: &str, ts: i64, cpu: f32) -> HostSample {
-        HostSample {
-            ts,
-            host: host.into(),
-            cpu_percent: cpu,
-            cores_percent: vec![cpu],
-            memory_used_bytes: 1,
-            memory_total_bytes: 2,
-            load_average: LoadAverage {
-                one: 0.0,
-                five: 0.0,
-                fifteen: 0.0,
-            },
-            net_rx_bytes_per_sec: 0.0,
-            net_tx_bytes_per_sec: 0.0,
-        }
+    fn key(name: &str, host: &str, core: Option<&str>) -> SeriesKey {
+        let labels = [("host", host), ("core", core.unwrap_or(""))];
+        SeriesKey::new(
+            name,
+            labels.iter().map(|(k, v)| (k.to_string(), v.to_string())),
+        )
+        .unwrap()
+    }
+
+    /// The points of one series as the series channel carries them.
+    fn points(seq: u64, key: SeriesKey, points: &[(i64, f64)]) -> Delivery {
+        Delivery::Event(series_event(seq, key, points))
+    }
+
+    fn series_event(seq: u64, key: SeriesKey, points: &[(i64, f64)]) -> Envelope<Value> {
+        envelope(
+            seq,
+            SERIES_CHANNEL,
+            SERIES_EVENT,
+            Some(&key.to_string()),
+            serde_json::to_value(SeriesPoints {
+                key,
+                points: points.to_vec(),
+                band: None,
+            })
+            .unwrap(),
+        )
     }
 
     fn envelope(
@@ -307,16 +314,6 @@ mod tests {
             ts: seq as i64,
             data,
         }
-    }
-
-    fn metric(seq: u64, sample: &HostSample) -> Delivery {
-        Delivery::Event(envelope(
-            seq,
-            METRICS_CHANNEL,
-            METRICS_EVENT,
-            Some(&sample.host),
-            serde_json::to_value(sample).unwrap(),
-        ))
     }
 
     fn message(seq: u64) -> Delivery {
@@ -342,26 +339,76 @@ mod tests {
     }
 
     #[test]
-    fn every_own_sample_joins_the_series_and_only_the_newest_is_shown() {
-        let mut page = PageState::new(Some(&sample("web-1", 100, 1.0)));
+    fn every_point_of_the_total_joins_the_chart_and_the_cards_show_the_newest() {
+        let cpu = || key(CPU_PERCENT, "web-1", None);
+        let mut page = PageState::new("web-1", HostValues::default());
         let changes = page.apply(&frame([
-            metric(1, &sample("web-1", 200, 20.0)),
-            metric(2, &sample("db-1", 250, 99.0)),
-            metric(3, &sample("web-1", 300, 30.0)),
+            points(1, cpu(), &[(200, 20.0)]),
+            points(2, key(CPU_PERCENT, "db-1", None), &[(250, 99.0)]),
+            points(3, key(CPU_PERCENT, "web-1", Some("0")), &[(200, 40.0)]),
+            points(4, cpu(), &[(300, 30.0)]),
         ]));
         assert_eq!(changes.points, [(200, 20.0), (300, 30.0)]);
-        assert_eq!(changes.sample.as_ref().map(|s| s.ts), Some(300));
-        assert_eq!(changes.position, Some(Position::new(1, 3)));
+        let values = changes.values.expect("the cards change");
+        assert_eq!(values.get(Reading::Cpu), Some(30.0));
+        assert_eq!(values.cores(), [40.0]);
+        assert_eq!(changes.position, Some(Position::new(1, 4)));
         assert!(changes.updated);
 
-        let older = page.apply(&frame([metric(4, &sample("web-1", 250, 25.0))]));
-        assert_eq!(older.sample, None, "an older sample is never shown");
-        assert_eq!(older.points, [(250, 25.0)]);
+        let older = page.apply(&frame([points(5, cpu(), &[(250, 25.0)])]));
+        assert_eq!(older.values, None, "an older point is never shown");
+        assert_eq!(
+            older.points,
+            [(250, 25.0)],
+            "it fills its place in the chart"
+        );
+    }
+
+    #[test]
+    fn a_point_the_page_was_rendered_with_changes_no_card_when_it_arrives_live() {
+        let mut rendered = HostValues::default();
+        rendered.update(Reading::Load1, 1_000, 0.5);
+        let mut page = PageState::new("web-1", rendered);
+        let changes = page.apply(&frame([points(
+            1,
+            key(LOAD1, "web-1", None),
+            &[(1_000, 0.5)],
+        )]));
+        assert_eq!(changes.values, None);
+        let changes = page.apply(&frame([points(
+            2,
+            key(LOAD1, "web-1", None),
+            &[(2_000, 0.75)],
+        )]));
+        assert_eq!(
+            changes.values.and_then(|v| v.get(Reading::Load1)),
+            Some(0.75)
+        );
+    }
+
+    #[test]
+    fn a_snapshot_of_the_series_channel_adds_its_points() {
+        let cpu = || key(CPU_PERCENT, "web-1", None);
+        let mut page = PageState::new("web-1", HostValues::default());
+        let snapshot = Snapshot {
+            reason: Some("position too old".into()),
+            events: vec![
+                series_event(7, cpu(), &[(100, 1.0)]),
+                series_event(8, cpu(), &[(200, 2.0)]),
+            ],
+        };
+        let changes = page.apply(&frame([Delivery::snapshot(
+            "series",
+            Position::new(1, 9),
+            snapshot,
+        )]));
+        assert_eq!(changes.points, [(100, 1.0), (200, 2.0)]);
+        assert_eq!(changes.values.and_then(|v| v.get(Reading::Cpu)), Some(2.0));
     }
 
     #[test]
     fn activity_entries_arrive_oldest_first_with_their_text() {
-        let mut page = PageState::new(None);
+        let mut page = PageState::new("", HostValues::default());
         let changes = page.apply(&frame([message(1), message(2)]));
         assert_eq!(
             changes.feed,
@@ -383,7 +430,7 @@ mod tests {
 
     #[test]
     fn patches_set_existing_items_and_change_the_key_list_only_when_keys_come_or_go() {
-        let mut page = PageState::new(None);
+        let mut page = PageState::new("", HostValues::default());
         let changes = page.apply(&frame([
             patch(1, json!({"op": "add", "key": "db", "value": "up"})),
             patch(2, json!({"op": "add", "key": "api", "value": "up"})),
@@ -410,7 +457,7 @@ mod tests {
 
     #[test]
     fn a_snapshot_of_the_dashboard_replaces_its_feed_and_board() {
-        let mut page = PageState::new(None);
+        let mut page = PageState::new("", HostValues::default());
         page.apply(&frame([patch(
             1,
             json!({"op": "add", "key": "api", "value": "up"}),
@@ -430,7 +477,7 @@ mod tests {
         };
         let changes = page.apply(&frame([
             message(2),
-            Delivery::snapshot("dashboard:main,metrics", Position::new(1, 9), snapshot),
+            Delivery::snapshot("dashboard:main,series", Position::new(1, 9), snapshot),
         ]));
         assert!(changes.dashboard_reset);
         assert_eq!(
@@ -475,20 +522,20 @@ mod tests {
             )],
         };
         let changes = page.apply(&frame([
-            Delivery::snapshot("dashboard:main,metrics", Position::new(1, 9), first),
+            Delivery::snapshot("dashboard:main,series", Position::new(1, 9), first),
             Delivery::snapshot("dashboard:main", Position::new(1, 10), second),
         ]));
         assert_eq!(changes.feed.len(), 1, "one entry, not the same one twice");
     }
 
     #[test]
-    fn malformed_samples_and_patches_are_reported_and_skipped() {
-        let mut page = PageState::new(None);
+    fn malformed_points_and_patches_are_reported_and_skipped() {
+        let mut page = PageState::new("", HostValues::default());
         let changes = page.apply(&frame([
             Delivery::Event(envelope(
                 1,
-                METRICS_CHANNEL,
-                METRICS_EVENT,
+                SERIES_CHANNEL,
+                SERIES_EVENT,
                 None,
                 json!({"cpu": "hot"}),
             )),
@@ -505,14 +552,14 @@ mod tests {
         for seq in 1..=10 {
             buffer.push(message(seq));
         }
-        let changes = PageState::new(None).apply(&buffer.take());
+        let changes = PageState::new("", HostValues::default()).apply(&buffer.take());
         assert!(changes.resync);
         assert_eq!(changes.feed.len(), 4);
     }
 
     #[test]
     fn an_empty_frame_changes_nothing() {
-        let mut page = PageState::new(None);
+        let mut page = PageState::new("", HostValues::default());
         assert_eq!(page.apply(&Frame::default()), Changes::default());
     }
 }

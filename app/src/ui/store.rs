@@ -4,9 +4,9 @@
 //! buffers them ([`FrameBuffer`]). Once per animation frame (a timer while
 //! the tab is hidden, so work still happens, just less often) the buffer is
 //! applied in one batch: the [`PageState`] reducer decides what the frame
-//! changes (every metric sample joins the CPU series, but each signal is
-//! set at most once, with the newest value) and the store only mirrors
-//! those [`Changes`] into its signals. Widgets read only the memos they
+//! changes (every point of the host's total CPU use joins the chart, but
+//! each signal is set at most once, with the newest values) and the store
+//! only mirrors those [`Changes`] into its signals. Widgets read only the memos they
 //! show, so an update re-renders only what changed. While the display is
 //! paused nothing is applied; the bounded buffer keeps collecting and the
 //! page catches up on resume.
@@ -24,12 +24,13 @@ use crate::{
         share::Role,
         state::{ConnectionState, Transport},
     },
-    protocol::{Bootstrap, HostSample, Position, METRICS_CHANNEL},
-    ui::reducer::{BoardChange, Changes, FeedItem, PageState},
+    protocol::{Bootstrap, Position, SERIES_CHANNEL},
+    ui::{
+        host::{HostValues, Reading, CPU_CHART_SPAN_MS},
+        reducer::{BoardChange, Changes, FeedItem, PageState},
+    },
 };
 
-/// How much CPU history the chart shows.
-pub const CHART_SPAN_MS: i64 = 60_000;
 /// The most points the chart keeps, whatever the sample rate.
 pub const CHART_MAX_POINTS: usize = 1_200;
 /// Activity entries kept on the page.
@@ -40,9 +41,9 @@ pub const FRAME_BUFFER: usize = 20_000;
 /// The page's live state, shared by every widget through context.
 #[derive(Clone, Copy)]
 pub struct LiveStore {
-    /// The newest host sample.
-    pub sample: RwSignal<Option<HostSample>>,
-    /// The total CPU percentage over the chart's span.
+    /// The newest point of each of the host's series the cards show.
+    pub values: RwSignal<HostValues>,
+    /// The host's total CPU use over the chart's span.
     pub cpu_series: RwSignal<SeriesWindow>,
     /// The connection's state.
     pub connection: RwSignal<ConnectionState>,
@@ -70,6 +71,8 @@ pub struct LiveStore {
     pub board: RwSignal<BTreeMap<String, RwSignal<Value>>>,
     /// What the mounted widgets need from the server.
     needs: RwSignal<Needs>,
+    /// The key (Prometheus form) of each series the page shows.
+    keys: StoredValue<Vec<(Reading, String)>>,
     /// What the reducer remembers between frames.
     page: StoredValue<PageState>,
     runtime: StoredValue<Runtime, LocalStorage>,
@@ -103,17 +106,23 @@ struct Runtime {
 impl LiveStore {
     /// A store holding what the server rendered into the page.
     pub fn new(bootstrap: &Bootstrap) -> Self {
-        let mut series = SeriesWindow::new(CHART_SPAN_MS, CHART_MAX_POINTS);
-        // The store's history first (it reaches past a restart), then the
-        // event log's samples: the window keeps each timestamp once.
-        for &(ts, percent) in &bootstrap.cpu_history {
-            series.push(ts, percent);
-        }
-        for sample in &bootstrap.samples {
-            series.push(sample.ts, f64::from(sample.cpu_percent));
+        let mut series = SeriesWindow::new(CPU_CHART_SPAN_MS, CHART_MAX_POINTS);
+        let mut values = HostValues::default();
+        let mut keys = Vec::new();
+        for shown in &bootstrap.series {
+            let Some(reading) = Reading::of(&shown.key, &bootstrap.host) else {
+                continue;
+            };
+            keys.push((reading, shown.key.to_string()));
+            for &(ts, value) in &shown.points {
+                values.update(reading, ts, value);
+                if reading == Reading::Cpu {
+                    series.push(ts, value);
+                }
+            }
         }
         Self {
-            sample: RwSignal::new(bootstrap.samples.last().cloned()),
+            values: RwSignal::new(values.clone()),
             cpu_series: RwSignal::new(series),
             connection: RwSignal::new(ConnectionState::Connecting),
             transport: RwSignal::new(Transport::Sse),
@@ -131,7 +140,8 @@ impl LiveStore {
             board_keys: RwSignal::new(Vec::new()),
             board: RwSignal::new(BTreeMap::new()),
             needs: RwSignal::new(Needs::default()),
-            page: StoredValue::new(PageState::new(bootstrap.samples.last())),
+            keys: StoredValue::new(keys),
+            page: StoredValue::new(PageState::new(&bootstrap.host, values)),
             runtime: StoredValue::new_local(Runtime {
                 buffer: Some(FrameBuffer::new(FRAME_BUFFER)),
                 ..Runtime::default()
@@ -154,12 +164,20 @@ impl LiveStore {
         });
     }
 
-    /// Declares that the calling widget shows this host's samples.
-    pub fn need_own_samples(&self) {
-        let keys = self
-            .page
-            .with_value(|page| page.own_host().map(|host| vec![host.to_string()]));
-        self.need(METRICS_CHANNEL, keys);
+    /// Declares that the calling widget shows the host's series that
+    /// `shows` picks: the page follows exactly those on the series channel.
+    pub fn need_readings(&self, shows: impl Fn(&Reading) -> bool) {
+        let keys: Vec<String> = self.keys.with_value(|keys| {
+            keys.iter()
+                .filter(|(reading, _)| shows(reading))
+                .map(|(_, key)| key.clone())
+                .collect()
+        });
+        // Without its series (a page rendered without a host) the widget
+        // has nothing to follow.
+        if !keys.is_empty() {
+            self.need(SERIES_CHANNEL, Some(keys));
+        }
     }
 
     /// What the mounted widgets need.
@@ -167,19 +185,22 @@ impl LiveStore {
         self.needs.with(Needs::interest)
     }
 
-    /// The host's name, empty until a sample arrived.
+    /// The name of the host the page shows (empty: none).
     pub fn host(&self) -> String {
-        self.sample
-            .with(|s| s.as_ref().map(|s| s.host.clone()).unwrap_or_default())
+        self.page.with_value(|page| page.host().to_string())
     }
 
-    /// A memo of one value derived from the newest sample.
-    pub fn derive<T>(&self, f: impl Fn(&HostSample) -> T + Send + Sync + 'static) -> Memo<Option<T>>
+    /// A memo of one value derived from the cards' values (`None`: not
+    /// known yet).
+    pub fn derive<T>(
+        &self,
+        f: impl Fn(&HostValues) -> Option<T> + Send + Sync + 'static,
+    ) -> Memo<Option<T>>
     where
         T: PartialEq + Send + Sync + 'static,
     {
-        let sample = self.sample;
-        Memo::new(move |_| sample.with(|s| s.as_ref().map(&f)))
+        let values = self.values;
+        Memo::new(move |_| values.with(&f))
     }
 
     /// Buffers a delivery for the next frame.
@@ -229,7 +250,7 @@ impl LiveStore {
             resync,
             dashboard_reset,
             points,
-            sample,
+            values,
             feed,
             board,
             board_keys,
@@ -251,14 +272,16 @@ impl LiveStore {
             self.board.set(BTreeMap::new());
         }
         if !points.is_empty() {
-            self.cpu_series.update(|series| {
-                for (ts, value) in points {
-                    series.push(ts, value);
-                }
+            // Points the chart already holds (from the page's history)
+            // change nothing, and do not redraw it.
+            self.cpu_series.maybe_update(|series| {
+                points
+                    .into_iter()
+                    .fold(false, |added, (ts, value)| series.push(ts, value) | added)
             });
         }
-        if let Some(sample) = sample {
-            self.sample.set(Some(sample));
+        if let Some(values) = values {
+            self.values.set(values);
         }
         if !feed.is_empty() {
             let added = feed.len() as u64;
@@ -392,9 +415,14 @@ impl LiveStore {
         let pinned = url_parameter("transport").and_then(|t| Transport::parse(&t));
         let mut options = ClientOptions {
             interest: Interest::default(),
-            event_types: ["metrics", "message", "annotation", PATCH_EVENT]
-                .map(str::to_string)
-                .to_vec(),
+            event_types: [
+                crate::protocol::SERIES_EVENT,
+                "message",
+                "annotation",
+                PATCH_EVENT,
+            ]
+            .map(str::to_string)
+            .to_vec(),
             since: bootstrap.position,
             pinned,
             preferred: Transport::Sse,

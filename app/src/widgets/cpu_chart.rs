@@ -1,19 +1,27 @@
-//! The live CPU chart: the last minute of total CPU use, drawn with plotters
-//! on a `<canvas>`.
+//! The live CPU chart: the last minute of total CPU use
+//! (`livedash_host_cpu_percent{host}`), drawn with plotters on a `<canvas>`.
 //!
-//! The server renders the empty canvas; in the browser an effect that reads
-//! only the CPU series redraws it whenever that series changes (and when the
-//! canvas's size changes). Drawing happens nowhere else.
+//! The page starts with the series' last minute from the metrics store and
+//! adds the points that follow on the series channel; the window keeps each
+//! time once, so where history ends and live begins shows no seam. The
+//! server renders the empty canvas and the window's extent as data
+//! attributes (`data-points`, `data-oldest`, `data-newest`, `data-max-gap`,
+//! timestamps in Unix milliseconds); in the browser an effect that reads
+//! only the CPU series redraws it whenever that series changes. Drawing
+//! happens nowhere else.
 
 use leptos::prelude::*;
 
-use crate::{ui::LiveStore, widgets::render_count};
+use crate::{
+    ui::{host::Reading, LiveStore},
+    widgets::render_count,
+};
 
 /// The CPU chart.
 #[component]
 pub fn CpuChart() -> impl IntoView {
     let store = expect_context::<LiveStore>();
-    store.need_own_samples();
+    store.need_readings(|reading| *reading == Reading::Cpu);
     let canvas = NodeRef::<leptos::html::Canvas>::new();
 
     #[cfg(feature = "hydrate")]
@@ -35,7 +43,9 @@ pub fn CpuChart() -> impl IntoView {
             data-testid="cpu-chart-card"
             data-renders=render_count(store.cpu_series)
             data-points=move || store.cpu_series.with(|s| s.len())
-            data-oldest=move || store.cpu_series.with(|s| s.points().next().map(|p| p.0).unwrap_or_default())
+            data-oldest=move || store.cpu_series.with(|s| s.oldest_ts().unwrap_or_default())
+            data-newest=move || store.cpu_series.with(|s| s.newest_ts().unwrap_or_default())
+            data-max-gap=move || store.cpu_series.with(|s| s.largest_gap())
         >
             <h2 class="chart-card__title">"CPU, last 60 s"</h2>
             <canvas

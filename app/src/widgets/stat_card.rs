@@ -1,8 +1,13 @@
-//! Metric cards: a title, one big value and a line of detail.
+//! Metric cards: a title, one big value and a line of detail, each read
+//! from the newest points of the host's series it shows.
 
 use leptos::prelude::*;
 
-use crate::{format, ui::LiveStore, widgets::render_count};
+use crate::{
+    format,
+    ui::{host::Reading, LiveStore},
+    widgets::render_count,
+};
 
 /// A card showing one value. `name` is used for `data-testid`
 /// (`<name>-card`, `<name>-value`); `data-renders` counts how often its
@@ -27,10 +32,11 @@ pub fn StatCard(
     }
 }
 
-/// The store, with the metrics channel declared as needed.
-fn store() -> LiveStore {
+/// The store, with the series the card shows (those `shows` picks)
+/// declared as needed.
+fn store(shows: fn(&Reading) -> bool) -> LiveStore {
     let store = expect_context::<LiveStore>();
-    store.need_own_samples();
+    store.need_readings(shows);
     store
 }
 
@@ -43,13 +49,16 @@ fn text(memo: Memo<Option<String>>) -> Signal<String> {
 /// Total CPU use, with a bar per core.
 #[component]
 pub fn CpuCard() -> impl IntoView {
-    let store = store();
-    let value = store.derive(|s| format::percent(s.cpu_percent));
-    let cores = store.derive(|s| {
-        s.cores_percent
-            .iter()
-            .map(|c| (c.clamp(0.0, 100.0) * 10.0).round() / 10.0)
-            .collect::<Vec<f32>>()
+    let store = store(Reading::is_cpu);
+    let value = store.derive(|v| v.get(Reading::Cpu).map(|c| format::percent(c as f32)));
+    let cores = store.derive(|v| {
+        let cores = v.cores();
+        (!cores.is_empty()).then(|| {
+            cores
+                .iter()
+                .map(|c| ((c.clamp(0.0, 100.0) * 10.0).round() / 10.0) as f32)
+                .collect::<Vec<f32>>()
+        })
     });
     let detail = Signal::derive(move || match cores.with(|c| c.as_ref().map(Vec::len)) {
         Some(1) => "1 core".to_string(),
@@ -84,14 +93,14 @@ pub fn CpuCard() -> impl IntoView {
 /// Memory in use.
 #[component]
 pub fn MemoryCard() -> impl IntoView {
-    let store = store();
-    let value = store.derive(|s| format::percent(s.memory_percent()));
-    let detail = store.derive(|s| {
-        format!(
+    let store = store(Reading::is_memory);
+    let value = store.derive(|v| v.memory_percent().map(|p| format::percent(p as f32)));
+    let detail = store.derive(|v| {
+        Some(format!(
             "{} of {}",
-            format::bytes(s.memory_used_bytes),
-            format::bytes(s.memory_total_bytes)
-        )
+            format::bytes(v.get(Reading::MemoryUsed)? as u64),
+            format::bytes(v.get(Reading::MemoryTotal)? as u64)
+        ))
     });
     view! { <StatCard name="memory" title="Memory" value=text(value) detail=text(detail) /> }
 }
@@ -99,14 +108,14 @@ pub fn MemoryCard() -> impl IntoView {
 /// The load average.
 #[component]
 pub fn LoadCard() -> impl IntoView {
-    let store = store();
-    let value = store.derive(|s| format::load(s.load_average.one));
-    let detail = store.derive(|s| {
-        format!(
+    let store = store(Reading::is_load);
+    let value = store.derive(|v| v.get(Reading::Load1).map(format::load));
+    let detail = store.derive(|v| {
+        Some(format!(
             "5 min {} · 15 min {}",
-            format::load(s.load_average.five),
-            format::load(s.load_average.fifteen)
-        )
+            format::load(v.get(Reading::Load5)?),
+            format::load(v.get(Reading::Load15)?)
+        ))
     });
     view! { <StatCard name="load" title="Load (1 min)" value=text(value) detail=text(detail) /> }
 }
@@ -114,8 +123,14 @@ pub fn LoadCard() -> impl IntoView {
 /// Network throughput.
 #[component]
 pub fn NetworkCard() -> impl IntoView {
-    let store = store();
-    let value = store.derive(|s| format!("↓ {}", format::bytes_per_sec(s.net_rx_bytes_per_sec)));
-    let detail = store.derive(|s| format!("↑ {}", format::bytes_per_sec(s.net_tx_bytes_per_sec)));
+    let store = store(Reading::is_network);
+    let value = store.derive(|v| {
+        v.get(Reading::NetworkReceive)
+            .map(|rx| format!("↓ {}", format::bytes_per_sec(rx)))
+    });
+    let detail = store.derive(|v| {
+        v.get(Reading::NetworkTransmit)
+            .map(|tx| format!("↑ {}", format::bytes_per_sec(tx)))
+    });
     view! { <StatCard name="network" title="Network" value=text(value) detail=text(detail) /> }
 }

@@ -1,5 +1,5 @@
 // What the tests read off a livedash page: the connection indicator, the
-// activity feed and its entries.
+// activity feed and its entries, the CPU chart's extent.
 import { Page } from '@playwright/test';
 
 export const status = (page: Page) => page.getByTestId('connection-status');
@@ -16,4 +16,26 @@ export async function annotations(page: Page): Promise<string[]> {
   const items = feed(page).locator('.feed-card__item', { hasText: 'annotation' });
   const texts = await items.locator('.feed-card__data').allTextContents();
   return texts.map((text) => JSON.parse(text)).reverse();
+}
+
+/** What the CPU chart holds: its point count, its oldest and newest times
+ * (Unix ms) and the longest time between two consecutive points. */
+export interface ChartExtent {
+  points: number;
+  oldest: number;
+  newest: number;
+  maxGap: number;
+}
+
+export const chart = (page: Page) => page.getByTestId('cpu-chart-card');
+
+export async function chartExtent(page: Page): Promise<ChartExtent> {
+  const card = chart(page);
+  const read = async (name: string) => Number(await card.getAttribute(name));
+  return {
+    points: await read('data-points'),
+    oldest: await read('data-oldest'),
+    newest: await read('data-newest'),
+    maxGap: await read('data-max-gap'),
+  };
 }

@@ -88,6 +88,28 @@ impl Log {
             .or_else(|| self.watchers.get_key_value(channel).map(|(n, _)| n.clone()))
     }
 
+    /// Creates `channel`'s ring, empty, when it has none, so that it is
+    /// live before its first event. False when the channel cap leaves no
+    /// room for it.
+    pub fn open(&mut self, config: &HubConfig, channel: &str) -> bool {
+        if self.channels.contains_key(channel) {
+            return true;
+        }
+        if self.channels.len() >= config.max_channels {
+            return false;
+        }
+        let name = self.name(channel).unwrap_or_else(|| Arc::from(channel));
+        self.channels.insert(
+            name,
+            HistoryRing::new(
+                config.history_events,
+                config.history_bytes,
+                config.history_age,
+            ),
+        );
+        true
+    }
+
     /// Appends an event already placed at `head + 1`; returns what was
     /// evicted to keep the bounds.
     pub fn append(&mut self, config: &HubConfig, event: Arc<Event>) -> Freed {

@@ -383,6 +383,24 @@ impl Hub {
         self.read().name(channel).is_some()
     }
 
+    /// Opens `channel` for a reader that first reads elsewhere the state
+    /// its events describe, then follows it (a page reads the metrics
+    /// store, then follows `series`). From now on the channel is live
+    /// ([`Hub::is_live`]), so a source that publishes only to live
+    /// channels publishes what it stores meanwhile; and the head position
+    /// is taken under the same lock. A subscription resuming from the
+    /// returned position therefore gets every event published after the
+    /// reader's read began. Refused when the channel cap leaves no room.
+    pub fn open(&self, channel: &str) -> Result<Position, PublishError> {
+        let mut log = self.write();
+        if !log.open(&self.inner.config, channel) {
+            return Err(PublishError::TooManyChannels {
+                limit: self.inner.config.max_channels,
+            });
+        }
+        Ok(Position::new(self.inner.epoch, log.head))
+    }
+
     /// The head position and every retained event of `channel`, oldest first.
     pub fn history(&self, channel: &str) -> (Position, Vec<Arc<Event>>) {
         let log = self.read();
@@ -516,6 +534,34 @@ mod tests {
         assert!(report.channels < 100, "emptied idle channels are removed");
         assert!(hub.history("c999").1.len() == 1, "the newest survives");
         assert!(hub.history("c0").1.is_empty(), "the oldest went first");
+    }
+
+    #[test]
+    fn an_opened_channel_is_live_and_a_resume_from_its_position_gets_what_follows() {
+        let hub = hub(HubConfig {
+            max_channels: 2,
+            ..HubConfig::default()
+        });
+        hub.publish("other", "m", None, &0).unwrap();
+        assert!(!hub.is_live("series"));
+        let position = hub.open("series").unwrap();
+        assert_eq!(position, hub.head());
+        assert!(hub.is_live("series"), "live before its first event");
+        assert_eq!(
+            hub.open("series").unwrap(),
+            position,
+            "opening twice is harmless"
+        );
+        hub.publish("series", "points", Some("up"), &1).unwrap();
+        let mut resumed = hub.subscribe(vec![Arc::from("series")], Some(position));
+        let batch = resumed.ready_batch(10);
+        assert_eq!(batch.len(), 1);
+        assert!(matches!(&batch[0], Delivery::Event(e) if e.channel.as_ref() == "series"));
+        assert!(matches!(
+            hub.open("third"),
+            Err(PublishError::TooManyChannels { limit: 2 })
+        ));
+        assert!(!hub.is_live("third"));
     }
 
     #[test]

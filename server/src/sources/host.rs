@@ -64,6 +64,11 @@ pub fn clamp_percent(value: f32) -> f32 {
     }
 }
 
+/// The name the host's series are labelled with (`host`).
+pub fn host_name() -> String {
+    System::host_name().unwrap_or_else(|_| "unknown host".to_string())
+}
+
 /// Turns successive reads of the host into samples.
 pub struct HostSampler {
     system: System,
@@ -81,7 +86,7 @@ impl HostSampler {
         system.refresh_memory();
         let networks = Networks::new_with_refreshed_list()?;
         let counters = interface_counters(&networks);
-        let host = System::host_name().unwrap_or_else(|_| "unknown host".to_string());
+        let host = host_name();
         Ok(Self {
             system,
             networks,

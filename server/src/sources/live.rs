@@ -6,7 +6,9 @@
 //!
 //! While nobody follows the channel (and it holds no history a client
 //! could resume from) nothing is published: a flood of ingest costs the
-//! hub nothing until a page wants it.
+//! hub nothing until a page wants it. A page's render opens the channel
+//! ([`Hub::open`]) before it reads the store, so the points stored between
+//! its render and its subscription are published for it.
 
 use std::collections::BTreeMap;
 

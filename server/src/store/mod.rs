@@ -81,6 +81,19 @@ pub struct StoreConfig {
     pub rewrite_floor_bytes: u64,
 }
 
+impl StoreConfig {
+    /// A store in `dir` with the default limits and retentions.
+    pub fn new(dir: PathBuf) -> Self {
+        Self {
+            dir,
+            limits: Limits::default(),
+            retention_ms: 24 * 3_600_000,
+            rollup_retention_ms: [MINUTE_RETENTION_MS, HOUR_RETENTION_MS],
+            rewrite_floor_bytes: REWRITE_FLOOR_BYTES,
+        }
+    }
+}
+
 /// The default [`StoreConfig::rewrite_floor_bytes`]: one segment.
 pub const REWRITE_FLOOR_BYTES: u64 = SEGMENT_BYTES;
 /// The default retention of minute rollups: 30 days.

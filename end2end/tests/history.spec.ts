@@ -1,0 +1,95 @@
+// The CPU chart is one series from one model: a page loads with the last
+// minute of the host's CPU series from the metrics store already in it,
+// then the same series goes on live from where that history ended, with no
+// hole and no point twice; after a reconnect and after a reload too.
+// The chart exposes its extent as data attributes (Unix ms), so these
+// tests assert on timestamps, not pixels.
+import { test, expect, Page } from '@playwright/test';
+import { Livedash } from './support/server';
+import { status, chartExtent, ChartExtent } from './support/page';
+
+const INTERVAL = 500;
+/** A missing sample leaves a gap of two intervals; jitter stays well below. */
+const MAX_GAP = INTERVAL * 1.5;
+
+/** The time of the newest point of the host's total CPU use in the store. */
+async function storedNewest(server: Livedash): Promise<number> {
+  const selector = encodeURIComponent('livedash_host_cpu_percent{core=""}');
+  const reply = await (await fetch(`${server.url}/api/series?match=${selector}`)).json();
+  const points: [number, number][] = reply.series[0]?.points ?? [];
+  return points.length ? points[points.length - 1][0] : 0;
+}
+
+/** No hole, and no more points than there are sample times. */
+function expectSeamless(extent: ChartExtent) {
+  expect(extent.maxGap, JSON.stringify(extent)).toBeGreaterThan(0);
+  expect(extent.maxGap, JSON.stringify(extent)).toBeLessThan(MAX_GAP);
+  expect(extent.points, JSON.stringify(extent)).toBeLessThanOrEqual(
+    Math.round((extent.newest - extent.oldest) / INTERVAL) + 1,
+  );
+}
+
+/** The chart holds the last minute from the moment the page is served. */
+async function expectAMinuteOfHistory(page: Page) {
+  const extent = await chartExtent(page);
+  const now = Date.now();
+  expect(extent.points, JSON.stringify(extent)).toBeGreaterThan(100);
+  expect(extent.oldest, JSON.stringify(extent)).toBeLessThan(now - 55_000);
+  expect(extent.oldest, JSON.stringify(extent)).toBeGreaterThan(now - 65_000);
+  expectSeamless(extent);
+  return extent;
+}
+
+/** The newest point moves on by `ms` and the whole window stays seamless. */
+async function expectLiveFor(page: Page, from: ChartExtent, ms: number) {
+  await expect
+    .poll(async () => (await chartExtent(page)).newest, { timeout: ms + 5_000 })
+    .toBeGreaterThan(from.newest + ms);
+  expectSeamless(await chartExtent(page));
+}
+
+test('the chart loads with the last minute from the store and goes on live with no seam, after a reconnect and a reload', async ({
+  page,
+  context,
+}) => {
+  test.setTimeout(150_000);
+  const server = await Livedash.start(['--sample-interval', `${INTERVAL}ms`]);
+  try {
+    // History needs time: wait until the server has sampled for a minute.
+    await expect
+      .poll(async () => (await (await fetch(`${server.url}/healthz`)).json()).uptime_s, {
+        timeout: 80_000,
+        intervals: [1_000],
+      })
+      .toBeGreaterThanOrEqual(62);
+
+    // Served with the history: the attributes are in the HTML itself.
+    const html = await (await fetch(server.url + '/')).text();
+    const served = Number(/data-points="(\d+)"/.exec(html)?.[1]);
+    expect(served).toBeGreaterThan(100);
+
+    await page.goto(server.url + '/');
+    const loaded = await expectAMinuteOfHistory(page);
+    await expect(status(page)).toHaveAttribute('data-state', 'live');
+    await expectLiveFor(page, loaded, 3_000);
+
+    // A reconnect resumes from the page's position: what was stored
+    // meanwhile arrives, nothing twice.
+    await context.setOffline(true);
+    await expect(status(page)).toHaveAttribute('data-state', 'offline', { timeout: 3_000 });
+    const offline = await chartExtent(page);
+    await expect.poll(() => storedNewest(server), { intervals: [250] }).toBeGreaterThan(offline.newest + 2_000);
+    await context.setOffline(false);
+    await expect(status(page)).toHaveAttribute('data-state', 'live', { timeout: 5_000 });
+    await expectLiveFor(page, offline, 3_000);
+
+    // A reload starts from the store again: the minute is still there.
+    await page.reload();
+    const reloaded = await expectAMinuteOfHistory(page);
+    expect(reloaded.newest).toBeGreaterThan(offline.newest);
+    await expect(status(page)).toHaveAttribute('data-state', 'live');
+    await expectLiveFor(page, reloaded, 2_000);
+  } finally {
+    await server.stop();
+  }
+});
