@@ -114,6 +114,20 @@ pub fn app(state: AppState) -> Router {
             axum::routing::post(publish::handler),
         )
         .route("/api/ingest", axum::routing::post(sources::ingest::handler))
+        // Where Prometheus and InfluxDB clients send, so they can point at
+        // livedash unchanged.
+        .route(
+            "/api/v1/write",
+            axum::routing::post(sources::ingest::remote_write_handler),
+        )
+        .route(
+            "/write",
+            axum::routing::post(sources::ingest::influx_handler),
+        )
+        .route(
+            "/api/v2/write",
+            axum::routing::post(sources::ingest::influx_handler),
+        )
         .route("/api/series", get(query::handler))
         .route("/api/series/names", get(query::names))
         .route("/api/series/labels", get(query::label_names))

@@ -632,3 +632,157 @@ async fn every_resolution_answers_the_same_after_kill_9() {
         assert_eq!(tag_after, tag_before, "{query}");
     }
 }
+
+/// A series' labels and samples, to send by remote write.
+type RemoteSeries<'a> = (&'a [(&'a str, &'a str)], &'a [(f64, i64)]);
+
+/// A protobuf `WriteRequest` as Prometheus sends it, snappy-compressed.
+fn remote_write_body(series: &[RemoteSeries<'_>]) -> Vec<u8> {
+    fn varint(out: &mut Vec<u8>, mut n: u64) {
+        while n >= 0x80 {
+            out.push((n as u8) | 0x80);
+            n >>= 7;
+        }
+        out.push(n as u8);
+    }
+    fn field(out: &mut Vec<u8>, number: u64, bytes: &[u8]) {
+        varint(out, number << 3 | 2);
+        varint(out, bytes.len() as u64);
+        out.extend_from_slice(bytes);
+    }
+    let mut request = Vec::new();
+    for (labels, samples) in series {
+        let mut ts = Vec::new();
+        for (name, value) in labels.iter() {
+            let mut label = Vec::new();
+            field(&mut label, 1, name.as_bytes());
+            field(&mut label, 2, value.as_bytes());
+            field(&mut ts, 1, &label);
+        }
+        for (value, t) in samples.iter() {
+            let mut sample = vec![0x09];
+            sample.extend_from_slice(&value.to_bits().to_le_bytes());
+            sample.push(0x10);
+            varint(&mut sample, *t as u64);
+            field(&mut ts, 2, &sample);
+        }
+        field(&mut request, 1, &ts);
+    }
+    snap::raw::Encoder::new()
+        .compress_vec(&request)
+        .expect("snappy compresses")
+}
+
+#[tokio::test]
+async fn influx_lines_and_prometheus_remote_write_are_stored_and_read_back() {
+    let data = TempDir::new();
+    let server = Server::start(&data.0, &[]).await;
+    let client = reqwest::Client::new();
+    let now = now_ms();
+    let seconds = now / 1_000;
+
+    // The InfluxDB v2 write path, seconds precision, as Telegraf sends.
+    let lines = format!(
+        "disk,host=db\\ 1,path=/var used_percent=71.5,inodes=12i,ok=true {s0}\n\
+         disk,host=db\\ 1,path=/var used_percent=72.25,inodes=13i,ok=false {s1}\n\
+         bad line\n",
+        s0 = seconds - 1,
+        s1 = seconds
+    );
+    let response = client
+        .post(format!(
+            "{}/api/v2/write?precision=s&partial=true",
+            server.base
+        ))
+        .header("content-type", "text/plain; charset=utf-8")
+        .body(lines)
+        .send()
+        .await
+        .expect("the server answers");
+    assert_eq!(response.status(), 200);
+    let reply: IngestReply = response.json().await.expect("a reply");
+    assert_eq!((reply.stored, reply.refused.len()), (6, 1));
+    assert_eq!(reply.refused[0].index, 3, "the bad line is named");
+    let (_, body) = server
+        .series(&selector("disk_used_percent{host=\"db 1\",path=\"/var\"}"))
+        .await;
+    assert_eq!(
+        body["series"][0]["points"],
+        json!([[(seconds - 1) * 1_000, 71.5], [seconds * 1_000, 72.25]])
+    );
+    let (_, body) = server.series(&selector("disk_ok")).await;
+    assert_eq!(body["series"][0]["points"][1][1], json!(0.0));
+
+    // Prometheus remote write: a staleness marker is skipped, a NaN is
+    // refused alone (the rest is stored), the answer is 400 then.
+    let stale = f64::from_bits(0x7ff0_0000_0000_0002);
+    let write = |body: Vec<u8>| {
+        client
+            .post(format!("{}/api/v1/write", server.base))
+            .header("content-type", "application/x-protobuf")
+            .header("content-encoding", "snappy")
+            .header("x-prometheus-remote-write-version", "0.1.0")
+            .body(body)
+            .send()
+    };
+    let body = remote_write_body(&[
+        (
+            &[
+                ("__name__", "node_load1"),
+                ("instance", "a:9100"),
+                ("job", "node"),
+            ],
+            &[(0.5, now - 2_000), (0.75, now - 1_000), (stale, now)],
+        ),
+        (&[("__name__", "up"), ("job", "node")], &[(1.0, now)]),
+    ]);
+    let response = write(body).await.expect("the server answers");
+    assert_eq!(response.status(), 204);
+    let (_, body) = server.series(&selector("node_load1{job=\"node\"}")).await;
+    assert_eq!(
+        body["series"][0]["points"],
+        json!([[now - 2_000, 0.5], [now - 1_000, 0.75]])
+    );
+    assert_eq!(body["series"][0]["labels"]["instance"], "a:9100");
+    let body = remote_write_body(&[
+        (
+            &[("__name__", "up"), ("job", "node")],
+            &[(f64::NAN, now + 1)],
+        ),
+        (&[("__name__", "up"), ("job", "other")], &[(1.0, now)]),
+    ]);
+    let response = write(body).await.expect("the server answers");
+    assert_eq!(response.status(), 400);
+    let reply: IngestReply = response.json().await.expect("a reply");
+    assert_eq!((reply.stored, reply.refused.len()), (1, 1));
+    assert_eq!(reply.refused[0].index, 0);
+    let (_, body) = server.series(&selector("up")).await;
+    assert_eq!(body["series"].as_array().map(Vec::len), Some(2));
+
+    // Hostile bodies: not snappy, a decompression bomb, gzip'd text.
+    let bomb = snap::raw::Encoder::new()
+        .compress_vec(&vec![0u8; 64 << 20])
+        .expect("compresses");
+    for (body, encoding, status) in [
+        (b"not snappy".to_vec(), "snappy", 400),
+        (bomb, "snappy", 400),
+        (b"up 1".to_vec(), "gzip", 415),
+    ] {
+        let response = client
+            .post(format!("{}/api/v1/write", server.base))
+            .header("content-encoding", encoding)
+            .body(body)
+            .send()
+            .await
+            .expect("the server answers");
+        assert_eq!(response.status(), status, "{encoding}");
+        let error: Value = response.json().await.expect("a JSON error");
+        assert!(error["error"]["message"].is_string(), "{error}");
+    }
+    let (_, body) = server.series(&selector("up")).await;
+    assert_eq!(
+        body["series"].as_array().map(Vec::len),
+        Some(2),
+        "nothing else stored"
+    );
+}

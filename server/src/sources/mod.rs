@@ -2,6 +2,8 @@
 //! into the store) and knows nothing of transports or clients.
 
 pub mod host;
+pub mod influx;
 pub mod ingest;
 pub mod live;
 pub mod prometheus_text;
+pub mod remote_write;
