@@ -273,6 +273,7 @@ pub async fn serve(
         shutdown.clone(),
     )
     .await?;
+    let scrapers = sources::scrape::start(&config.scrape, &store, &hub, &shutdown);
     // Idle channels and aged events go within a tenth of the history age
     // (at most every 10 s, at least every second).
     let sweep_every =
@@ -325,6 +326,11 @@ pub async fn serve(
         }
     }
     trigger.trigger();
+    for task in scrapers {
+        if let Err(error) = task.await {
+            tracing::error!(%error, task = "scraper", "a background task panicked");
+        }
+    }
     for (name, task) in [
         ("host sampler", sampler),
         ("janitor", janitor),

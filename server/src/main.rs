@@ -3,13 +3,17 @@
 
 use std::process::ExitCode;
 
-use clap::Parser;
-use server::config::Config;
-
 #[tokio::main]
 async fn main() -> ExitCode {
-    // Invalid options exit here with clap's message and status 2.
-    let config = Config::parse();
+    // Invalid options exit here with their message and status 2.
+    let config = match server::config::load(std::env::args_os().collect()) {
+        Ok(config) => config,
+        Err(server::config::ConfigError::Options(error)) => error.exit(),
+        Err(error) => {
+            eprintln!("livedash: {error}");
+            return ExitCode::from(2);
+        }
+    };
     tracing_subscriber::fmt()
         .with_max_level(tracing::Level::from(config.log_level))
         .with_target(false)

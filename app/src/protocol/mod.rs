@@ -31,7 +31,7 @@ pub use http::{ErrorBody, ErrorDetail, PollReply, PublishBody, PublishReply, Pub
 pub use messages::{ClientMessage, ServerMessage, SnapshotMessage};
 pub use series::{
     validate_label_name, validate_metric_name, IngestPoint, IngestReply, RefusedPoint, SeriesError,
-    SeriesKey, SeriesPoints, SeriesReply, MAX_NAME_LEN,
+    SeriesKey, SeriesPoints, SeriesReply, TargetStatus, MAX_NAME_LEN, STATUS_CHANNEL, TARGET_EVENT,
 };
 
 /// The channel that carries host samples, one event per sample (the page

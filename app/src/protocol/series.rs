@@ -273,3 +273,32 @@ mod tests {
         assert!(bad.validate().is_err());
     }
 }
+
+/// The channel where sources say how they are (a latest-value channel:
+/// one current value per key).
+pub const STATUS_CHANNEL: &str = "status";
+/// The event type of a [`TargetStatus`].
+pub const TARGET_EVENT: &str = "target";
+
+/// A scrape target's state, published on [`STATUS_CHANNEL`] (keyed
+/// `scrape:<job>/<instance>`) when it goes up or down.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct TargetStatus {
+    /// Its `job` label.
+    pub job: String,
+    /// Its `instance` label.
+    pub instance: String,
+    /// Where it is read.
+    pub url: String,
+    /// Whether the last scrape worked.
+    pub up: bool,
+    /// Why it did not.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    /// When (Unix ms).
+    pub ts: i64,
+    /// Samples it held.
+    pub samples: usize,
+    /// Lines that could not be read.
+    pub bad_lines: usize,
+}

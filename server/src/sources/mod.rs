@@ -7,3 +7,4 @@ pub mod ingest;
 pub mod live;
 pub mod prometheus_text;
 pub mod remote_write;
+pub mod scrape;

@@ -1,19 +1,38 @@
-//! The server's configuration: one typed struct, parsed once in `main` from
-//! the command line and `LIVEDASH_*` environment variables, then passed down.
+//! The server's configuration: one typed struct, read once in `main` from
+//! the command line, `LIVEDASH_*` environment variables and the optional
+//! config file (`file`), then passed down.
+
+mod file;
+
+pub use file::{load, ConfigError, CONFIG_ENV};
 
 use std::{net::SocketAddr, path::PathBuf, time::Duration};
 
 use clap::{Parser, ValueEnum};
 
-use crate::origin::{AllowedOrigin, Host};
+use crate::{
+    origin::{AllowedOrigin, Host},
+    sources::scrape::ScrapeTarget,
+};
 
 /// livedash: a self-hosted live metrics dashboard in one binary.
 ///
 /// Every option can also be set through the environment variable named in
-/// its description; a command-line option wins over the variable.
+/// its description, or in the config file by its long name; a command-line
+/// option wins over the variable, which wins over the file.
 #[derive(Parser, Debug, Clone)]
 #[command(name = "livedash", version, about, long_about = None)]
 pub struct Config {
+    /// A TOML file setting any of these options by long name (e.g.
+    /// `data-dir = "/var/lib/livedash"`) and `[[scrape]]` targets.
+    #[arg(long, env = "LIVEDASH_CONFIG")]
+    pub config: Option<PathBuf>,
+
+    /// Prometheus targets to scrape (`[[scrape]]` tables of the config
+    /// file).
+    #[arg(skip)]
+    pub scrape: Vec<ScrapeTarget>,
+
     /// Address and port to listen on.
     #[arg(long, env = "LIVEDASH_LISTEN", default_value = "127.0.0.1:3000")]
     pub listen: SocketAddr,
