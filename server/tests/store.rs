@@ -633,43 +633,10 @@ async fn every_resolution_answers_the_same_after_kill_9() {
     }
 }
 
-/// A series' labels and samples, to send by remote write.
-type RemoteSeries<'a> = (&'a [(&'a str, &'a str)], &'a [(f64, i64)]);
-
-/// A protobuf `WriteRequest` as Prometheus sends it, snappy-compressed.
-fn remote_write_body(series: &[RemoteSeries<'_>]) -> Vec<u8> {
-    fn varint(out: &mut Vec<u8>, mut n: u64) {
-        while n >= 0x80 {
-            out.push((n as u8) | 0x80);
-            n >>= 7;
-        }
-        out.push(n as u8);
-    }
-    fn field(out: &mut Vec<u8>, number: u64, bytes: &[u8]) {
-        varint(out, number << 3 | 2);
-        varint(out, bytes.len() as u64);
-        out.extend_from_slice(bytes);
-    }
-    let mut request = Vec::new();
-    for (labels, samples) in series {
-        let mut ts = Vec::new();
-        for (name, value) in labels.iter() {
-            let mut label = Vec::new();
-            field(&mut label, 1, name.as_bytes());
-            field(&mut label, 2, value.as_bytes());
-            field(&mut ts, 1, &label);
-        }
-        for (value, t) in samples.iter() {
-            let mut sample = vec![0x09];
-            sample.extend_from_slice(&value.to_bits().to_le_bytes());
-            sample.push(0x10);
-            varint(&mut sample, *t as u64);
-            field(&mut ts, 2, &sample);
-        }
-        field(&mut request, 1, &ts);
-    }
+/// A `WriteRequest` as Prometheus sends it, snappy-compressed.
+fn remote_write_body(series: &[server::sources::remote_write::Series<'_>]) -> Vec<u8> {
     snap::raw::Encoder::new()
-        .compress_vec(&request)
+        .compress_vec(&server::sources::remote_write::encode(series))
         .expect("snappy compresses")
 }
 

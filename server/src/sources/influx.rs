@@ -24,7 +24,7 @@
 
 use std::collections::BTreeMap;
 
-use super::prometheus_text::{LineError, TextSample, MAX_LINE_BYTES};
+use super::prometheus_text::{LineError, TextSample};
 
 /// A timestamp's unit.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -65,22 +65,17 @@ impl Precision {
 pub fn parse(text: &[u8], precision: Precision) -> (Vec<TextSample>, Vec<LineError>) {
     let mut samples = Vec::new();
     let mut errors = Vec::new();
-    for (index, line) in text.split(|&b| b == b'\n').enumerate() {
-        let number = index + 1;
-        let line = line.strip_suffix(b"\r").unwrap_or(line);
+    for line in super::prometheus_text::lines(text) {
+        let (number, line) = match line {
+            Ok(line) => line,
+            Err(error) => {
+                errors.push(error);
+                continue;
+            }
+        };
         let fail = |reason: String| LineError {
             line: number,
             reason,
-        };
-        if line.len() > MAX_LINE_BYTES {
-            errors.push(fail(format!(
-                "the line is longer than {MAX_LINE_BYTES} bytes"
-            )));
-            continue;
-        }
-        let Ok(line) = std::str::from_utf8(line) else {
-            errors.push(fail("the line is not UTF-8".to_string()));
-            continue;
         };
         let trimmed = line.trim_start_matches([' ', '\t']);
         if trimmed.is_empty() || trimmed.starts_with('#') {
@@ -276,6 +271,7 @@ fn field_value(text: &str) -> Result<Option<f64>, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::sources::prometheus_text::MAX_LINE_BYTES;
 
     fn one(line: &str) -> Vec<TextSample> {
         let (samples, errors) = parse(line.as_bytes(), Precision::Nanos);

@@ -270,19 +270,7 @@ pub async fn handler(
     .map_err(|e| ApiError::Storage(e.to_string()))?;
     let result = result.map_err(|e| ApiError::Storage(e.to_string()))?;
     let stored = result.stored;
-    if stored > 0 {
-        // What was stored goes live: all of the batch, or what partial
-        // acceptance kept.
-        let refused: std::collections::HashSet<usize> =
-            result.refused.iter().map(|r| r.index).collect();
-        let kept: Vec<&Point> = batch
-            .iter()
-            .enumerate()
-            .filter(|(i, _)| !refused.contains(i))
-            .map(|(_, p)| p)
-            .collect();
-        live::publish(&hub, &kept);
-    }
+    live::publish_stored(&hub, &batch, &result);
     refused.extend(result.refused.into_iter().map(|r| RefusedPoint {
         index: indexes[r.index],
         reason: r.reason,

@@ -16,8 +16,25 @@ use app::protocol::{SeriesKey, SeriesPoints, SERIES_CHANNEL, SERIES_EVENT};
 
 use crate::{
     hub::{Hub, NewEvent},
-    store::Point,
+    store::{Ingested, Point},
 };
+
+/// Publishes what an ingest of `batch` stored: all of it, or what partial
+/// acceptance kept (the points `ingested` does not list as refused).
+pub fn publish_stored(hub: &Hub, batch: &[Point], ingested: &Ingested) {
+    if ingested.stored == 0 {
+        return;
+    }
+    let refused: std::collections::HashSet<usize> =
+        ingested.refused.iter().map(|r| r.index).collect();
+    let kept: Vec<&Point> = batch
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| !refused.contains(i))
+        .map(|(_, p)| p)
+        .collect();
+    publish(hub, &kept);
+}
 
 /// Publishes stored points, grouped by series, in batch order.
 pub fn publish(hub: &Hub, points: &[&Point]) {

@@ -46,26 +46,40 @@ pub struct LineError {
     pub reason: String,
 }
 
+/// The lines of a text body, numbered from 1, each as text or (too long,
+/// not UTF-8) as the error it is; shared by the text formats.
+pub fn lines(text: &[u8]) -> impl Iterator<Item = Result<(usize, &str), LineError>> {
+    text.split(|&b| b == b'\n')
+        .enumerate()
+        .map(|(index, line)| {
+            let number = index + 1;
+            let line = line.strip_suffix(b"\r").unwrap_or(line);
+            let fail = |reason: String| LineError {
+                line: number,
+                reason,
+            };
+            if line.len() > MAX_LINE_BYTES {
+                return Err(fail(format!(
+                    "the line is longer than {MAX_LINE_BYTES} bytes"
+                )));
+            }
+            std::str::from_utf8(line)
+                .map(|line| (number, line))
+                .map_err(|_| fail("the line is not UTF-8".to_string()))
+        })
+}
+
 /// Reads a whole exposition: every sample, and every line that failed.
 pub fn parse(text: &[u8]) -> (Vec<TextSample>, Vec<LineError>) {
     let mut samples = Vec::new();
     let mut errors = Vec::new();
-    for (index, line) in text.split(|&b| b == b'\n').enumerate() {
-        let number = index + 1;
-        let line = line.strip_suffix(b"\r").unwrap_or(line);
-        if line.len() > MAX_LINE_BYTES {
-            errors.push(LineError {
-                line: number,
-                reason: format!("the line is longer than {MAX_LINE_BYTES} bytes"),
-            });
-            continue;
-        }
-        let Ok(line) = std::str::from_utf8(line) else {
-            errors.push(LineError {
-                line: number,
-                reason: "the line is not UTF-8".to_string(),
-            });
-            continue;
+    for line in lines(text) {
+        let (number, line) = match line {
+            Ok(line) => line,
+            Err(error) => {
+                errors.push(error);
+                continue;
+            }
         };
         let trimmed = line.trim_start_matches([' ', '\t']);
         if trimmed.is_empty() || trimmed.starts_with('#') {

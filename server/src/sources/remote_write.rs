@@ -236,10 +236,13 @@ impl<'a> Fields<'a> {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
+/// A series to send: its labels (`__name__` among them) and samples.
+pub type Series<'a> = (&'a [(&'a str, &'a str)], &'a [(f64, i64)]);
 
+/// An uncompressed `WriteRequest` holding `series`, as Prometheus encodes
+/// it (for tests, benchmarks and load generators; compress it with
+/// `snap::raw::Encoder` to send it).
+pub fn encode(series: &[Series<'_>]) -> Vec<u8> {
     fn varint(out: &mut Vec<u8>, mut n: u64) {
         while n >= 0x80 {
             out.push((n as u8) | 0x80);
@@ -247,56 +250,66 @@ mod tests {
         }
         out.push(n as u8);
     }
-
-    fn bytes_field(out: &mut Vec<u8>, field: u64, bytes: &[u8]) {
+    fn message(out: &mut Vec<u8>, field: u64, bytes: &[u8]) {
         varint(out, field << 3 | 2);
         varint(out, bytes.len() as u64);
         out.extend_from_slice(bytes);
     }
-
-    /// A series to encode: its labels and its samples.
-    type Series<'a> = (Vec<(&'a str, &'a str)>, Vec<(f64, i64)>);
-
-    /// A `WriteRequest` as Prometheus encodes it.
-    pub fn encode(series: &[Series<'_>]) -> Vec<u8> {
-        let mut request = Vec::new();
-        for (labels, samples) in series {
-            let mut ts = Vec::new();
-            for (name, value) in labels {
-                let mut label = Vec::new();
-                bytes_field(&mut label, 1, name.as_bytes());
-                bytes_field(&mut label, 2, value.as_bytes());
-                bytes_field(&mut ts, 1, &label);
-            }
-            for (value, t) in samples {
-                let mut sample = Vec::new();
-                varint(&mut sample, 1 << 3 | 1);
-                sample.extend_from_slice(&value.to_bits().to_le_bytes());
-                varint(&mut sample, 2 << 3);
-                varint(&mut sample, *t as u64);
-                bytes_field(&mut ts, 2, &sample);
-            }
-            // An exemplar (field 3) the reader skips.
-            bytes_field(&mut ts, 3, b"\x0a\x00");
-            bytes_field(&mut request, 1, &ts);
+    let mut request = Vec::new();
+    for (labels, samples) in series {
+        let mut ts = Vec::new();
+        for (name, value) in labels.iter() {
+            let mut label = Vec::new();
+            message(&mut label, 1, name.as_bytes());
+            message(&mut label, 2, value.as_bytes());
+            message(&mut ts, 1, &label);
         }
-        // Metadata (field 3) the reader skips.
-        bytes_field(&mut request, 3, b"\x08\x01");
+        for (value, t) in samples.iter() {
+            let mut sample = vec![1 << 3 | 1];
+            sample.extend_from_slice(&value.to_bits().to_le_bytes());
+            sample.push(2 << 3);
+            varint(&mut sample, *t as u64);
+            message(&mut ts, 2, &sample);
+        }
+        message(&mut request, 1, &ts);
+    }
+    request
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// [`encode`](super::encode), plus fields a reader must skip: an
+    /// exemplar in the first series and metadata after the series.
+    fn encode_with_extras(series: &[Series<'_>]) -> Vec<u8> {
+        let mut request = super::encode(series);
+        if !request.is_empty() {
+            // The first series' length grows by the exemplar's 4 bytes
+            // (lengths here are one byte: the series are small).
+            assert!(request[1] < 0x7c);
+            request[1] += 4;
+            request.splice(
+                2 + usize::from(request[1]) - 4..2 + usize::from(request[1]) - 4,
+                [0x1a, 0x02, 0x0a, 0x00],
+            );
+        }
+        request.extend_from_slice(&[0x1a, 0x02, 0x08, 0x01]);
         request
     }
 
     #[test]
     fn a_request_as_prometheus_sends_it_is_read_whole() {
-        let body = encode(&[
+        let body = encode_with_extras(&[
             (
-                vec![("__name__", "up"), ("job", "node"), ("instance", "a:9100")],
-                vec![
+                &[("__name__", "up"), ("job", "node"), ("instance", "a:9100")],
+                &[
                     (1.0, 1_000),
                     (f64::from_bits(STALE_NAN), 2_000),
                     (0.0, 3_000),
                 ],
             ),
-            (vec![("__name__", "temp_celsius")], vec![(-12.5, -7)]),
+            (&[("__name__", "temp_celsius")], &[(-12.5, -7)]),
         ]);
         let compressed = snap::raw::Encoder::new().compress_vec(&body).unwrap();
         let decoded = decode(&compressed, 1 << 20).unwrap();
@@ -333,7 +346,7 @@ mod tests {
 
     #[test]
     fn hostile_bytes_are_errors_never_panics() {
-        let good = encode(&[(vec![("__name__", "m"), ("a", "b")], vec![(1.0, 5)])]);
+        let good = encode_with_extras(&[(&[("__name__", "m"), ("a", "b")], &[(1.0, 5)])]);
         // Every truncation and every single-byte change.
         for cut in 0..good.len() {
             let _ = parse(&good[..cut]);
@@ -390,15 +403,12 @@ mod tests {
                         .collect()
                 })
                 .collect();
-            let series: Vec<Series<'_>> = (0..n)
-                .map(|i| {
-                    (
-                        vec![("__name__", names[i].as_str()), ("l", values[i].as_str())],
-                        samples[i].clone(),
-                    )
-                })
+            let labels: Vec<[(&str, &str); 2]> = (0..n)
+                .map(|i| [("__name__", names[i].as_str()), ("l", values[i].as_str())])
                 .collect();
-            let decoded = parse(&encode(&series)).unwrap();
+            let series: Vec<Series<'_>> =
+                (0..n).map(|i| (&labels[i][..], &samples[i][..])).collect();
+            let decoded = parse(&encode_with_extras(&series)).unwrap();
             let expected: Vec<(String, String, u64, i64)> = series
                 .iter()
                 .flat_map(|(labels, samples)| {

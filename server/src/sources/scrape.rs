@@ -312,15 +312,7 @@ async fn run(target: ScrapeTarget, store: Store, hub: Hub, shutdown: Shutdown) {
         };
         match stored {
             Ok((Ok(result), all)) => {
-                let refused: std::collections::HashSet<usize> =
-                    result.refused.iter().map(|r| r.index).collect();
-                let kept: Vec<&Point> = all
-                    .iter()
-                    .enumerate()
-                    .filter(|(i, _)| !refused.contains(i))
-                    .map(|(_, p)| p)
-                    .collect();
-                live::publish(&hub, &kept);
+                live::publish_stored(&hub, &all, &result);
                 if !result.refused.is_empty() {
                     tracing::debug!(url = %target.url, refused = result.refused.len(), first = %result.refused[0].reason, "scraped samples refused");
                 }
