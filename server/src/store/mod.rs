@@ -59,10 +59,9 @@ const SEGMENT_BYTES: u64 = 64 << 20;
 const MAINTAIN_EVERY: u32 = 60;
 /// How far ahead of the server's clock a timestamp may be.
 pub const MAX_FUTURE_MS: i64 = 10 * 60 * 1_000;
-/// A chunk segment is closed at this size...
+/// A chunk segment is closed at this size, or when its chunks span
+/// [`Tier::segment_span_ms`], or its newest is that old.
 pub const CHUNK_SEGMENT_BYTES: u64 = 256 << 20;
-/// ... or when its chunks span this long, or its newest is this old.
-pub const CHUNK_SEGMENT_SPAN_MS: i64 = 3_600_000;
 
 /// How the store is set up.
 #[derive(Clone, Debug)]
@@ -505,8 +504,8 @@ impl Store {
                 expired.extend(old);
                 let (oldest, newest) = files.open.range();
                 let full = files.open.len() >= CHUNK_SEGMENT_BYTES
-                    || newest.saturating_sub(oldest) >= CHUNK_SEGMENT_SPAN_MS
-                    || now_ms.saturating_sub(newest) >= CHUNK_SEGMENT_SPAN_MS;
+                    || newest.saturating_sub(oldest) >= Tier::ALL[tier].segment_span_ms()
+                    || now_ms.saturating_sub(newest) >= Tier::ALL[tier].segment_span_ms();
                 if full && !files.open.is_empty() {
                     let next = OpenSegment::create(&files.dir, files.open.number() + 1)?;
                     let old = std::mem::replace(&mut files.open, next);
@@ -1087,9 +1086,11 @@ mod tests {
             let inner = store.lock();
             assert!(inner.head.sample_count() <= 3 * 120);
             drop(inner);
-            // Closing segments changes nothing a query sees.
-            let maintained = store.maintain(NOW).unwrap();
-            assert_eq!(maintained.closed, 2, "raw and minute segments span an hour");
+            // Closing segments changes nothing a query sees (two days
+            // later both the raw and the minute segment are idle long
+            // enough to close).
+            let maintained = store.maintain(NOW + 2 * 86_400_000).unwrap();
+            assert_eq!(maintained.closed, 2, "raw and minute segments close");
             assert_eq!(raw(&store), written);
             assert_eq!(rollups(&store, Tier::Minute), minutes);
             (written, minutes, hours)

@@ -61,6 +61,19 @@ impl Tier {
         }
     }
 
+    /// How much time one segment file of the tier covers before it is
+    /// closed: an hour of raw samples, a day of minutes, thirty days of
+    /// hours (so a year of history is a few hundred files, and retention
+    /// deletes whole files at about a twentieth of the retention's
+    /// granularity).
+    pub fn segment_span_ms(self) -> i64 {
+        match self {
+            Tier::Raw => 3_600_000,
+            Tier::Minute => 86_400_000,
+            Tier::Hour => 30 * 86_400_000,
+        }
+    }
+
     /// Rollup points per sealed chunk: kept small because the open
     /// points live in memory, 48 bytes each (a minute chunk is a quarter
     /// of an hour, an hour chunk six hours).
