@@ -100,35 +100,42 @@ fn main() {
         let data: Vec<Vec<Sample>> = (0..series_count)
             .map(|i| series(&mut rng, shapes[i % shapes.len()], samples))
             .collect();
-        let started = Instant::now();
-        let mut chunks = Vec::new();
-        for series in &data {
-            for run in series.chunks(CHUNK_SAMPLES) {
-                let mut encoder = ChunkEncoder::new();
-                for &sample in run {
-                    encoder.push(sample).expect("a chunk holds 120 samples");
+        for sealed in [false, true] {
+            let started = Instant::now();
+            let mut chunks = Vec::new();
+            for series in &data {
+                for run in series.chunks(CHUNK_SAMPLES) {
+                    let mut encoder = ChunkEncoder::new();
+                    for &sample in run {
+                        encoder.push(sample).expect("a chunk holds 120 samples");
+                    }
+                    chunks.push(if sealed {
+                        encoder.seal()
+                    } else {
+                        encoder.to_bytes()
+                    });
                 }
-                chunks.push(encoder.to_bytes());
             }
-        }
-        let encoding = started.elapsed();
-        let started = Instant::now();
-        let mut decoded = 0usize;
-        for chunk in &chunks {
-            for sample in ChunkReader::new(chunk).expect("a header") {
-                black_box(sample.expect("a whole chunk"));
-                decoded += 1;
+            let encoding = started.elapsed();
+            let started = Instant::now();
+            let mut decoded = 0usize;
+            for chunk in &chunks {
+                for sample in ChunkReader::new(chunk).expect("a header") {
+                    black_box(sample.expect("a whole chunk"));
+                    decoded += 1;
+                }
             }
+            let decoding = started.elapsed();
+            let total = series_count * samples;
+            assert_eq!(decoded, total);
+            let bytes: usize = chunks.iter().map(Vec::len).sum();
+            println!(
+                "{name}, {}: {:.2} bytes/sample; encode {:.1} M samples/s, decode {:.1} M samples/s",
+                if sealed { "sealed (smaller of XOR and decimal)" } else { "XOR (open chunks)" },
+                bytes as f64 / total as f64,
+                total as f64 / encoding.as_secs_f64() / 1e6,
+                total as f64 / decoding.as_secs_f64() / 1e6,
+            );
         }
-        let decoding = started.elapsed();
-        let total = series_count * samples;
-        assert_eq!(decoded, total);
-        let bytes: usize = chunks.iter().map(Vec::len).sum();
-        println!(
-            "{name}: {:.2} bytes/sample; encode {:.1} M samples/s, decode {:.1} M samples/s",
-            bytes as f64 / total as f64,
-            total as f64 / encoding.as_secs_f64() / 1e6,
-            total as f64 / decoding.as_secs_f64() / 1e6,
-        );
     }
 }

@@ -26,8 +26,11 @@
 
 use super::bits::{BitReader, BitWriter, Truncated};
 
-/// Samples in a chunk, at most (the count is two bytes).
-pub const MAX_SAMPLES: usize = u16::MAX as usize;
+pub mod decimal;
+
+/// Samples in a chunk, at most (the count is two bytes, the top bit clear:
+/// a first byte from 0x80 up names another encoding, see `decimal`).
+pub const MAX_SAMPLES: usize = 0x7fff;
 
 /// One sample: Unix milliseconds and a value.
 #[derive(Clone, Copy, Debug)]
@@ -55,6 +58,9 @@ pub enum ChunkError {
     /// The bit stream ends before the samples its header counts.
     #[error(transparent)]
     Truncated(#[from] Truncated),
+    /// A sealed chunk that does not hold together.
+    #[error("a chunk is damaged: {0}")]
+    Malformed(&'static str),
 }
 
 /// The chunk is full.
@@ -139,7 +145,21 @@ impl ChunkEncoder {
         Ok(())
     }
 
-    /// The chunk as stored: the count, then the bits.
+    /// The chunk as it is sealed: the smaller of its XOR bytes and its
+    /// decimal encoding (`decimal`), which every value must allow.
+    pub fn seal(&self) -> Vec<u8> {
+        let xor = self.to_bytes();
+        let Ok(reader) = ChunkReader::new(&xor) else {
+            return xor;
+        };
+        let samples: Vec<Sample> = reader.filter_map(Result::ok).collect();
+        match decimal::encode(&samples) {
+            Some(smaller) if smaller.len() < xor.len() => smaller,
+            _ => xor,
+        }
+    }
+
+    /// The chunk in the XOR encoding: the count, then the bits.
     pub fn to_bytes(&self) -> Vec<u8> {
         let mut out = Vec::with_capacity(self.size());
         // `push` keeps the count within two bytes.
@@ -220,12 +240,32 @@ pub struct ChunkReader<'a> {
     last_value: u64,
     window: (u8, u8),
     failed: bool,
+    /// A decimal chunk, decoded whole when the reader is made.
+    decoded: Option<std::vec::IntoIter<Sample>>,
 }
 
 impl<'a> ChunkReader<'a> {
-    /// A reader of the chunk `bytes` (as [`ChunkEncoder::to_bytes`] wrote it).
+    /// A reader of the chunk `bytes`, in either encoding (as
+    /// [`ChunkEncoder::to_bytes`] or [`ChunkEncoder::seal`] wrote it).
     pub fn new(bytes: &'a [u8]) -> Result<Self, ChunkError> {
+        if bytes.first() == Some(&decimal::TAG) {
+            let samples = decimal::decode(bytes)?;
+            return Ok(Self {
+                bits: BitReader::new(&[]),
+                left: samples.len(),
+                read: 0,
+                last_ts: 0,
+                last_delta: 0,
+                last_value: 0,
+                window: (0, 0),
+                failed: false,
+                decoded: Some(samples.into_iter()),
+            });
+        }
         let (header, rest) = bytes.split_first_chunk::<2>().ok_or(ChunkError::NoHeader)?;
+        if header[0] & 0x80 != 0 {
+            return Err(ChunkError::Malformed("an unknown chunk encoding"));
+        }
         Ok(Self {
             bits: BitReader::new(rest),
             left: usize::from(u16::from_be_bytes(*header)),
@@ -235,6 +275,7 @@ impl<'a> ChunkReader<'a> {
             last_value: 0,
             window: (0, 0),
             failed: false,
+            decoded: None,
         })
     }
 
@@ -316,6 +357,12 @@ impl Iterator for ChunkReader<'_> {
     fn next(&mut self) -> Option<Self::Item> {
         if self.left == 0 || self.failed {
             return None;
+        }
+        if let Some(decoded) = &mut self.decoded {
+            let sample = decoded.next()?;
+            self.left -= 1;
+            self.read += 1;
+            return Some(Ok(sample));
         }
         match self.read_sample() {
             Ok(sample) => {

@@ -167,7 +167,7 @@ impl Series {
             tier: Tier::Raw,
             count: full.len() as u32,
             range: (self.open_min_ts, max_ts),
-            bytes: full.to_bytes(),
+            bytes: full.seal(),
         });
     }
 

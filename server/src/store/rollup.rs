@@ -208,7 +208,7 @@ pub fn encode(points: &[RollupPoint]) -> Result<Vec<u8>, RollupError> {
     }
     let mut out = Vec::new();
     for column in &columns {
-        let bytes = column.to_bytes();
+        let bytes = column.seal();
         out.extend_from_slice(&(bytes.len() as u32).to_le_bytes());
         out.extend_from_slice(&bytes);
     }

@@ -33,7 +33,17 @@ fn step(rng: &mut Rng, interval: i64) -> i64 {
 
 /// A value of one of the shapes series take, or any bit pattern at all.
 fn value(rng: &mut Rng, previous: f64) -> f64 {
-    match rng.below(12) {
+    value_of(rng.below(12), rng, previous)
+}
+
+/// A gauge or counter value only: what the decimal encoding takes.
+fn decimal_value(rng: &mut Rng, previous: f64) -> f64 {
+    let shape = 4 + rng.below(8);
+    value_of(shape, rng, previous)
+}
+
+fn value_of(shape: u64, rng: &mut Rng, previous: f64) -> f64 {
+    match shape {
         // Any 64 bits: NaNs with payloads, infinities, subnormals.
         0 | 1 => f64::from_bits(rng.next()),
         2 => f64::from_bits(0x7ff8_0000_0000_0000 | rng.below(1 << 51)),
@@ -61,6 +71,10 @@ fn value(rng: &mut Rng, previous: f64) -> f64 {
 }
 
 fn case(seed: u64) -> Vec<Sample> {
+    case_with(seed, value)
+}
+
+fn case_with(seed: u64, value: fn(&mut Rng, f64) -> f64) -> Vec<Sample> {
     let mut rng = Rng(seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1);
     let count = 1 + rng.below(300) as usize;
     let interval = [1, 1_000, 15_000, 60_000][rng.below(4) as usize];
@@ -115,7 +129,10 @@ fn a_cut_or_damaged_chunk_gives_an_error_or_a_prefix_never_a_panic() {
                 damaged[at] ^= 1 << rng.below(8);
             }
             let Ok(reader) = ChunkReader::new(&damaged) else {
-                assert!(cut < 2, "seed {seed}: only a missing header fails at once");
+                assert!(
+                    cut < 2 || damaged[0] & 0x80 != 0,
+                    "seed {seed}: only a missing header or another encoding's mark fails at once"
+                );
                 continue;
             };
             let mut decoded = Vec::new();
@@ -189,4 +206,66 @@ fn an_empty_chunk_reads_as_no_samples_and_a_headless_one_is_an_error() {
     let bytes = ChunkEncoder::new().to_bytes();
     assert_eq!(ChunkReader::new(&bytes).unwrap().count(), 0);
     assert_eq!(ChunkReader::new(&[7]).err(), Some(ChunkError::NoHeader));
+}
+
+fn sealed(samples: &[Sample]) -> Vec<u8> {
+    let mut encoder = ChunkEncoder::new();
+    for &sample in samples {
+        encoder
+            .push(sample)
+            .expect("fewer samples than a chunk holds");
+    }
+    encoder.seal()
+}
+
+#[test]
+fn sealed_chunks_come_back_bit_for_bit_in_either_encoding() {
+    let mut decimal = 0;
+    for seed in 0..2_000 {
+        let samples = if seed % 2 == 0 {
+            case_with(seed, decimal_value)
+        } else {
+            case(seed)
+        };
+        let bytes = sealed(&samples);
+        assert!(
+            bytes.len() <= encode(&samples).len(),
+            "seed {seed}: never larger"
+        );
+        if bytes[0] == decimal::TAG {
+            decimal += 1;
+        }
+        let reader = ChunkReader::new(&bytes).expect("a sealed chunk");
+        assert_eq!(reader.len(), samples.len(), "seed {seed}");
+        let decoded: Vec<Sample> = reader
+            .collect::<Result<_, _>>()
+            .unwrap_or_else(|e| panic!("seed {seed}: {e}"));
+        assert_eq!(decoded, samples, "seed {seed}");
+    }
+    assert!(
+        decimal > 500,
+        "the decimal encoding is used: {decimal} of 2,000"
+    );
+}
+
+#[test]
+fn a_damaged_sealed_chunk_is_an_error_never_a_panic() {
+    for seed in 0..300 {
+        let bytes = sealed(&case_with(seed, decimal_value));
+        let mut rng = Rng(seed | 1);
+        for cut in 0..bytes.len() {
+            let mut damaged = bytes[..cut].to_vec();
+            if !damaged.is_empty() && rng.below(2) == 0 {
+                let at = rng.below(damaged.len() as u64) as usize;
+                damaged[at] ^= 1 << rng.below(8);
+            }
+            if let Ok(reader) = ChunkReader::new(&damaged) {
+                for sample in reader.take(MAX_SAMPLES) {
+                    if sample.is_err() {
+                        break;
+                    }
+                }
+            }
+        }
+    }
 }
