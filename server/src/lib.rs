@@ -274,6 +274,14 @@ pub async fn serve(
     )
     .await?;
     let scrapers = sources::scrape::start(&config.scrape, &store, &hub, &shutdown);
+    let demo = config.demo.then(|| {
+        sources::demo::start(
+            hub.clone(),
+            store.clone(),
+            config.sample_interval,
+            shutdown.clone(),
+        )
+    });
     // Idle channels and aged events go within a tenth of the history age
     // (at most every 10 s, at least every second).
     let sweep_every =
@@ -326,7 +334,7 @@ pub async fn serve(
         }
     }
     trigger.trigger();
-    for task in scrapers {
+    for task in scrapers.into_iter().chain(demo) {
         if let Err(error) = task.await {
             tracing::error!(%error, task = "scraper", "a background task panicked");
         }

@@ -59,6 +59,11 @@ pub struct Config {
     #[arg(long, env = "LIVEDASH_MAX_SERIES", default_value_t = 200_000, value_parser = clap::value_parser!(u32).range(1..=10_000_000))]
     pub max_series: u32,
 
+    /// Write business-like demo series (users, orders, revenue, errors,
+    /// latency), with 24 hours of history at first start.
+    #[arg(long, env = "LIVEDASH_DEMO")]
+    pub demo: bool,
+
     /// How often the host is sampled (e.g. `1s`, `500ms`; at least 100ms).
     #[arg(long, env = "LIVEDASH_SAMPLE_INTERVAL", default_value = "1s", value_parser = parse_sample_interval)]
     pub sample_interval: Duration,

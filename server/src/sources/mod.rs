@@ -1,6 +1,7 @@
 //! Where metrics come from. Each source publishes into the hub (or writes
 //! into the store) and knows nothing of transports or clients.
 
+pub mod demo;
 pub mod host;
 pub mod influx;
 pub mod ingest;
