@@ -200,21 +200,31 @@ async fn run(target: &Target, shards: &Arc<Vec<Vec<Vec<u8>>>>, samples: u64) {
             let (client, shards, url) = (client.clone(), shards.clone(), target.url.clone());
             tokio::spawn(async move {
                 for body in &shards[c] {
-                    let response = client
-                        .post(&url)
-                        .header("content-encoding", "snappy")
-                        .header("content-type", "application/x-protobuf")
-                        .header("x-prometheus-remote-write-version", "0.1.0")
-                        .body(body.clone())
-                        .send()
-                        .await
-                        .expect("the target answers");
-                    let status = response.status();
-                    assert!(
-                        status.is_success(),
-                        "{url}: {status}: {:?}",
-                        response.text().await
-                    );
+                    // A 5xx is retried after a pause, as Prometheus' own
+                    // sender does; anything else but success is a failure.
+                    let mut attempts = 0;
+                    loop {
+                        let response = client
+                            .post(&url)
+                            .header("content-encoding", "snappy")
+                            .header("content-type", "application/x-protobuf")
+                            .header("x-prometheus-remote-write-version", "0.1.0")
+                            .body(body.clone())
+                            .send()
+                            .await
+                            .expect("the target answers");
+                        let status = response.status();
+                        if status.is_success() {
+                            break;
+                        }
+                        attempts += 1;
+                        assert!(
+                            status.is_server_error() && attempts < 20,
+                            "{url}: {status}: {:?}",
+                            response.text().await
+                        );
+                        tokio::time::sleep(Duration::from_millis(100)).await;
+                    }
                 }
             })
         })
