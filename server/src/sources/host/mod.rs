@@ -1,5 +1,6 @@
-//! The host source: samples the machine livedash runs on (CPU, memory, load,
-//! network) every sample interval, publishes a
+//! The host source: samples the machine livedash runs on (CPU, memory and
+//! swap, load, network per interface, disk space per mount and I/O per
+//! device (`disks`), process count) every sample interval, publishes a
 //! [`HostSample`](app::protocol::HostSample) on the `metrics` channel and
 //! writes it into the metrics store as series like any other source's
 //! ([`series_points`]: `livedash_host_cpu_percent{host, core}` and the rest),
@@ -11,6 +12,8 @@
 //! an interface that appears, disappears or resets its counters never shows
 //! as a spike.
 
+mod disks;
+
 use std::{
     collections::HashMap,
     ffi::OsString,
@@ -18,7 +21,7 @@ use std::{
 };
 
 use app::protocol::{HostSample, LoadAverage, SeriesKey, METRICS_CHANNEL, METRICS_EVENT};
-use sysinfo::{Networks, System};
+use sysinfo::{Disks, Networks, System};
 use tokio::task::JoinHandle;
 
 use crate::{
@@ -69,13 +72,34 @@ pub fn host_name() -> String {
     System::host_name().unwrap_or_else(|_| "unknown host".to_string())
 }
 
+/// What a sample holds beyond the [`HostSample`] the `metrics` channel
+/// carries: series only.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct HostExtras {
+    /// Swap used and in all, bytes.
+    pub swap: (u64, u64),
+    /// Processes running.
+    pub processes: Option<u64>,
+    /// Bytes received and sent per second, per interface.
+    pub interfaces: Vec<(String, f64, f64)>,
+    /// Space per mount.
+    pub mounts: Vec<disks::Mount>,
+    /// I/O per device.
+    pub io: Vec<disks::DeviceIo>,
+}
+
 /// Turns successive reads of the host into samples.
 pub struct HostSampler {
     system: System,
     networks: Networks,
+    /// `None` where sysinfo cannot list disks.
+    disks: Option<Disks>,
     host: String,
     counters: HashMap<OsString, (u64, u64)>,
+    io_counters: HashMap<String, (u64, u64)>,
     last_read: Instant,
+    /// What the last sample found beyond the [`HostSample`].
+    pub extras: HostExtras,
 }
 
 impl HostSampler {
@@ -90,9 +114,12 @@ impl HostSampler {
         Ok(Self {
             system,
             networks,
+            disks: Disks::new_with_refreshed_list().ok(),
             host,
             counters,
+            io_counters: disks::read_counters(),
             last_read: Instant::now(),
+            extras: HostExtras::default(),
         })
     }
 
@@ -107,14 +134,34 @@ impl HostSampler {
 
         let current = interface_counters(&self.networks);
         let (mut rx, mut tx) = (0.0, 0.0);
+        let mut interfaces = Vec::new();
         for (name, &(rx_now, tx_now)) in &current {
             // An interface seen for the first time has no baseline yet.
             if let Some(&(rx_before, tx_before)) = self.counters.get(name) {
-                rx += counter_rate(rx_before, rx_now, elapsed);
-                tx += counter_rate(tx_before, tx_now, elapsed);
+                let (r, t) = (
+                    counter_rate(rx_before, rx_now, elapsed),
+                    counter_rate(tx_before, tx_now, elapsed),
+                );
+                rx += r;
+                tx += t;
+                interfaces.push((name.to_string_lossy().into_owned(), r, t));
             }
         }
+        interfaces.sort_by(|a, b| a.0.cmp(&b.0));
         self.counters = current;
+        // The list of mounts is refreshed too: a disk mounted later shows.
+        if let Some(disks) = &mut self.disks {
+            disks.refresh(true);
+        }
+        let io_now = disks::read_counters();
+        self.extras = HostExtras {
+            swap: (self.system.used_swap(), self.system.total_swap()),
+            processes: disks::process_count(),
+            interfaces,
+            mounts: self.disks.as_ref().map(disks::mounts).unwrap_or_default(),
+            io: disks::rates(&self.io_counters, &io_now, elapsed),
+        };
+        self.io_counters = io_now;
 
         let load = System::load_average().unwrap_or(sysinfo::LoadAvg {
             one: 0.0,
@@ -170,7 +217,8 @@ pub async fn start(
 ) -> Result<JoinHandle<()>, HostError> {
     let mut sampler = HostSampler::new()?;
     tokio::time::sleep(sysinfo::MINIMUM_CPU_UPDATE_INTERVAL).await;
-    publish(&hub, &store, sampler.sample());
+    let sample = sampler.sample();
+    publish(&hub, &store, sample, &sampler.extras);
     Ok(tokio::spawn(async move {
         let mut ticker = tokio::time::interval_at(tokio::time::Instant::now() + interval, interval);
         ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -182,15 +230,19 @@ pub async fn start(
                 // Reading /proc takes well under a millisecond: no need for
                 // a blocking thread.
                 // Writing the store is one small append to its log.
-                _ = ticker.tick() => publish(&hub, &store, sampler.sample()),
+                _ = ticker.tick() => {
+                    let sample = sampler.sample();
+                    publish(&hub, &store, sample, &sampler.extras);
+                }
             }
         }
         tracing::debug!("host sampler stopped");
     }))
 }
 
-fn publish(hub: &Hub, store: &Store, sample: HostSample) {
-    let points = series_points(&sample);
+fn publish(hub: &Hub, store: &Store, sample: HostSample, extras: &HostExtras) {
+    let mut points = series_points(&sample);
+    points.extend(extra_points(&sample.host, sample.ts, extras));
     match store.ingest(&points, Mode::Partial, now_ms()) {
         Ok(result) if result.refused.is_empty() => {
             super::live::publish(hub, &points.iter().collect::<Vec<_>>());
@@ -266,9 +318,98 @@ pub fn series_points(sample: &HostSample) -> Vec<Point> {
     .collect()
 }
 
+/// The series of what a sample found beyond the [`HostSample`], all
+/// labelled with the host's name.
+pub fn extra_points(host: &str, ts: i64, extras: &HostExtras) -> Vec<Point> {
+    let point = |name: &str, extra: Option<(&str, &str)>, value: f64| {
+        let labels = std::iter::once(("host".to_string(), host.to_string()))
+            .chain(extra.map(|(label, value)| (label.to_string(), value.to_string())));
+        SeriesKey::new(name, labels).ok().map(|key| Point {
+            key,
+            sample: Sample { ts, value },
+        })
+    };
+    let mut out = vec![
+        point("livedash_host_swap_used_bytes", None, extras.swap.0 as f64),
+        point("livedash_host_swap_total_bytes", None, extras.swap.1 as f64),
+    ];
+    if let Some(processes) = extras.processes {
+        out.push(point("livedash_host_processes", None, processes as f64));
+    }
+    for (interface, rx, tx) in &extras.interfaces {
+        let label = Some(("interface", interface.as_str()));
+        out.push(point(
+            "livedash_host_network_receive_bytes_per_second",
+            label,
+            *rx,
+        ));
+        out.push(point(
+            "livedash_host_network_transmit_bytes_per_second",
+            label,
+            *tx,
+        ));
+    }
+    for m in &extras.mounts {
+        let label = Some(("mount", m.mount.as_str()));
+        out.push(point("livedash_host_disk_used_bytes", label, m.used as f64));
+        out.push(point(
+            "livedash_host_disk_total_bytes",
+            label,
+            m.total as f64,
+        ));
+        out.push(point("livedash_host_disk_free_bytes", label, m.free as f64));
+    }
+    for io in &extras.io {
+        let label = Some(("device", io.device.as_str()));
+        out.push(point(
+            "livedash_host_disk_read_bytes_per_second",
+            label,
+            io.read,
+        ));
+        out.push(point(
+            "livedash_host_disk_write_bytes_per_second",
+            label,
+            io.write,
+        ));
+    }
+    out.into_iter().flatten().collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn extras_become_series_labelled_by_what_they_measure() {
+        let extras = HostExtras {
+            swap: (1, 2),
+            processes: Some(321),
+            interfaces: vec![("eth0".into(), 10.0, 20.0)],
+            mounts: vec![disks::Mount {
+                mount: "/".into(),
+                used: 5,
+                total: 9,
+                free: 4,
+            }],
+            io: vec![disks::DeviceIo {
+                device: "sda".into(),
+                read: 512.0,
+                write: 0.0,
+            }],
+        };
+        let points = extra_points("web-1", 7, &extras);
+        let names: Vec<String> = points.iter().map(|p| p.key.to_string()).collect();
+        assert_eq!(points.len(), 10, "{names:?}");
+        assert!(
+            names
+                .contains(&"livedash_host_disk_used_bytes{host=\"web-1\",mount=\"/\"}".to_string()),
+            "{names:?}"
+        );
+        assert!(names.contains(&"livedash_host_network_receive_bytes_per_second{host=\"web-1\",interface=\"eth0\"}".to_string()), "{names:?}");
+        assert!(points
+            .iter()
+            .all(|p| p.sample.ts == 7 && p.key.labels["host"] == "web-1"));
+    }
 
     #[test]
     fn rate_is_the_counter_delta_per_second() {
