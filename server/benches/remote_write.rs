@@ -11,8 +11,9 @@
 //! series' samples arrive in order; each request carries one second of
 //! its shard, protobuf + snappy, encoded before the clock starts. Reported
 //! per target: samples/s, resident memory at the end, and bytes per sample
-//! of sealed chunks on disk (livedash's raw segments, Prometheus'
-//! `chunks_head`). Figures go to BENCHMARKS.md.
+//! of sealed chunks on disk once each has been stopped with SIGTERM
+//! (livedash's raw segments, Prometheus' `chunks_head`). Figures go to
+//! BENCHMARKS.md.
 
 use std::{
     net::TcpListener,
@@ -233,14 +234,27 @@ async fn run(target: &Target, shards: &Arc<Vec<Vec<Vec<u8>>>>, samples: u64) {
         task.await.expect("a connection's task");
     }
     let elapsed = started.elapsed().as_secs_f64();
-    // Let the targets seal what they will.
-    tokio::time::sleep(Duration::from_secs(2)).await;
+    let resident = rss_kib(target.child.id());
+    // Both seal what they hold when stopped (livedash closes its open
+    // segments into their compact form; Prometheus cuts its head chunks).
+    // SAFETY: kill only sends a signal to the child's pid.
+    unsafe {
+        libc::kill(target.child.id() as libc::pid_t, libc::SIGTERM);
+    }
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while std::fs::metadata(format!("/proc/{}", target.child.id())).is_ok_and(|_| {
+        std::fs::read_to_string(format!("/proc/{}/stat", target.child.id()))
+            .is_ok_and(|stat| !stat.contains(") Z "))
+    }) {
+        assert!(Instant::now() < deadline, "{} did not stop", target.name);
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
     let chunks = dir_bytes(&target.chunks);
     println!(
         "{:>16}: {:>9.0} samples/s ({samples} in {elapsed:.1} s), {:.0} MiB resident, {:.2} bytes/sample in sealed chunks ({} bytes)",
         target.name,
         samples as f64 / elapsed,
-        rss_kib(target.child.id()) as f64 / 1024.0,
+        resident as f64 / 1024.0,
         chunks as f64 / samples as f64,
         chunks,
     );

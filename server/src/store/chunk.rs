@@ -223,6 +223,24 @@ impl ChunkEncoder {
     }
 }
 
+/// A stored chunk in the smaller of its encodings (an XOR chunk becomes
+/// decimal when that is smaller; anything else is kept as it is).
+pub fn reseal(bytes: &[u8]) -> Vec<u8> {
+    let Ok(reader) = ChunkReader::new(bytes) else {
+        return bytes.to_vec();
+    };
+    if bytes.first() == Some(&decimal::TAG) {
+        return bytes.to_vec();
+    }
+    let Ok(samples) = reader.collect::<Result<Vec<Sample>, _>>() else {
+        return bytes.to_vec();
+    };
+    match decimal::encode(&samples) {
+        Some(smaller) if smaller.len() < bytes.len() => smaller,
+        _ => bytes.to_vec(),
+    }
+}
+
 /// Whether `n` fits `width` bits of two's complement.
 fn fits(n: i64, width: u8) -> bool {
     let half = 1i64 << (width - 1);

@@ -167,7 +167,9 @@ impl Series {
             tier: Tier::Raw,
             count: full.len() as u32,
             range: (self.open_min_ts, max_ts),
-            bytes: full.seal(),
+            // The compact encoding is chosen when the segment closes, off
+            // the ingest path (`chunk::reseal`).
+            bytes: full.to_bytes(),
         });
     }
 

@@ -488,6 +488,17 @@ impl Store {
     /// written; closing a segment (writing its index) and deleting files
     /// happen outside the lock.
     pub fn maintain(&self, now_ms: i64) -> Result<Maintained, StoreError> {
+        self.maintain_closing(now_ms, false)
+    }
+
+    /// Closes every open segment that holds a chunk, whatever its size or
+    /// age (at shutdown: what is on disk is then in its compact, indexed
+    /// form), besides what [`Store::maintain`] does.
+    pub fn close_segments(&self, now_ms: i64) -> Result<Maintained, StoreError> {
+        self.maintain_closing(now_ms, true)
+    }
+
+    fn maintain_closing(&self, now_ms: i64, close_all: bool) -> Result<Maintained, StoreError> {
         let mut maintained = Maintained::default();
         // Swap out segments to close; take out expired ones.
         let mut closing = Vec::new();
@@ -503,7 +514,8 @@ impl Store {
                 files.closed = keep;
                 expired.extend(old);
                 let (oldest, newest) = files.open.range();
-                let full = files.open.len() >= CHUNK_SEGMENT_BYTES
+                let full = close_all
+                    || files.open.len() >= CHUNK_SEGMENT_BYTES
                     || newest.saturating_sub(oldest) >= Tier::ALL[tier].segment_span_ms()
                     || now_ms.saturating_sub(newest) >= Tier::ALL[tier].segment_span_ms();
                 if full && !files.open.is_empty() {
@@ -521,7 +533,10 @@ impl Store {
         }
         for (tier, old) in closing {
             let number = old.number();
-            let closed = Arc::new(old.close(wal_segment)?);
+            // Raw chunks were sealed in the XOR encoding, cheap under the
+            // lock; they get their compact encoding now.
+            let reseal = (tier == Tier::Raw.index()).then_some(chunk::reseal as segment::Reseal);
+            let closed = Arc::new(old.close(wal_segment, reseal)?);
             let mut inner = self.lock();
             if let Some(slot) = inner.tiers[tier]
                 .closed
@@ -902,6 +917,16 @@ pub async fn run_syncer(store: Store, every: Duration, shutdown: Shutdown) {
     }
     if let Err(error) = store.sync() {
         tracing::error!(%error, "flushing the write-ahead log at shutdown failed");
+    }
+    // What the open segments hold goes into its compact, indexed form now,
+    // rather than at the next start.
+    let closing =
+        tokio::task::spawn_blocking(move || store.close_segments(crate::sources::ingest::now_ms()))
+            .await;
+    match closing {
+        Ok(Ok(done)) => tracing::debug!(closed = done.closed, "segments closed at shutdown"),
+        Ok(Err(error)) => tracing::error!(%error, "closing segments at shutdown failed"),
+        Err(error) => tracing::error!(%error, "the task closing segments failed"),
     }
 }
 

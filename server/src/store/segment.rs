@@ -296,6 +296,9 @@ fn parse_entry(bytes: &[u8]) -> Entry {
     }
 }
 
+/// What rewrites each chunk when a segment closes.
+pub type Reseal = fn(&[u8]) -> Vec<u8>;
+
 /// The segment being appended to.
 #[derive(Debug)]
 pub struct OpenSegment {
@@ -413,9 +416,64 @@ impl OpenSegment {
         self.samples
     }
 
-    /// Closes it: writes its index and footer (synced) and returns it as a
-    /// closed segment. `wal_segment`: the log segment being written now.
-    pub fn close(self, wal_segment: u64) -> Result<SegmentReader, SegmentError> {
+    /// Closes it and returns it as a closed segment. With `reseal`, every
+    /// chunk is rewritten through it into a new file, series by series (so
+    /// a series' chunks lie together), which then replaces this one; the
+    /// index and footer are written (synced) either way. This is where raw
+    /// chunks get their compact sealed encoding, off the ingest path.
+    /// `wal_segment`: the log segment being written now.
+    pub fn close(
+        self,
+        wal_segment: u64,
+        reseal: Option<Reseal>,
+    ) -> Result<SegmentReader, SegmentError> {
+        let Some(reseal) = reseal else {
+            return self.close_in_place(wal_segment);
+        };
+        let tmp = self.path.with_extension("seg.tmp");
+        let file = OpenOptions::new()
+            .create(true)
+            .truncate(true)
+            .read(true)
+            .write(true)
+            .open(&tmp)
+            .map_err(io_error(&tmp))?;
+        let mut rewritten = OpenSegment {
+            path: tmp.clone(),
+            file,
+            number: self.number,
+            len: 0,
+            heads: Vec::new(),
+            range: (i64::MAX, i64::MIN),
+            samples: 0,
+        };
+        let reader = self.reader()?;
+        for slot in 0..self.heads.len() {
+            let series = SeriesId(slot as u32);
+            for (entry, bytes) in reader.chunks(series, i64::MIN, i64::MAX)? {
+                rewritten.append(
+                    series,
+                    entry.count,
+                    (entry.min_ts, entry.max_ts),
+                    &reseal(&bytes),
+                )?;
+            }
+        }
+        let closed = rewritten.close_in_place(wal_segment)?;
+        std::fs::rename(&tmp, &self.path).map_err(io_error(&self.path))?;
+        if let Some(dir) = self.path.parent() {
+            File::open(dir)
+                .and_then(|d| d.sync_all())
+                .map_err(io_error(dir))?;
+        }
+        Ok(SegmentReader {
+            path: self.path,
+            ..closed
+        })
+    }
+
+    /// Closes it where it is: its index and footer are appended.
+    fn close_in_place(self, wal_segment: u64) -> Result<SegmentReader, SegmentError> {
         let mut entries = Vec::new();
         for (slot, &head) in self.heads.iter().enumerate() {
             let mut at = head;
@@ -609,8 +667,12 @@ pub fn list(dir: &Path) -> Result<Vec<u64>, SegmentError> {
     let mut numbers = Vec::new();
     for entry in fs::read_dir(dir).map_err(io_error(dir))? {
         let entry = entry.map_err(io_error(dir))?;
-        if let Some(number) = number_of(&entry.path()) {
+        let path = entry.path();
+        if let Some(number) = number_of(&path) {
             numbers.push(number);
+        } else if path.to_string_lossy().ends_with(".seg.tmp") {
+            // A rewrite cut short: the segment it came from is still there.
+            fs::remove_file(&path).map_err(io_error(&path))?;
         }
     }
     numbers.sort_unstable();
@@ -687,7 +749,7 @@ mod tests {
         let dir = TempDir::new("read");
         let open = fill(&dir.0);
         let chained = open.reader().unwrap();
-        let closed = open.close(7).unwrap();
+        let closed = open.close(7, None).unwrap();
         for reader in [&chained, &closed] {
             assert_eq!(
                 read(reader, 1, 250, 420),
@@ -712,6 +774,47 @@ mod tests {
         assert_eq!(again.all_entries().unwrap().len(), 30);
     }
 
+    fn shout(bytes: &[u8]) -> Vec<u8> {
+        bytes.to_ascii_uppercase()
+    }
+
+    #[test]
+    fn a_rewriting_close_replaces_every_chunk_and_lays_each_series_out_together() {
+        let dir = TempDir::new("rewrite");
+        let closed = fill(&dir.0).close(3, Some(shout)).unwrap();
+        assert_eq!(
+            read(&closed, 1, 250, 420),
+            [
+                shout(&chunk(1, 2)),
+                shout(&chunk(1, 3)),
+                shout(&chunk(1, 4))
+            ]
+        );
+        // Series 0's ten chunks come first, one after another.
+        let offsets: Vec<u64> = closed
+            .chunks(SeriesId(0), i64::MIN, i64::MAX)
+            .unwrap()
+            .iter()
+            .map(|(e, _)| e.offset)
+            .collect();
+        assert_eq!(offsets[0], 0);
+        assert!(offsets.windows(2).all(|w| w[0] < w[1]));
+        assert!(!segment_path(&dir.0, 1).with_extension("seg.tmp").exists());
+        // What is on disk is the rewritten file, indexed.
+        let (again, scanned) = open_existing(&segment_path(&dir.0, 1), 3).unwrap();
+        assert!(scanned.is_none());
+        assert_eq!(read(&again, 2, 0, 99), [shout(&chunk(2, 0))]);
+        // A rewrite cut short leaves a temporary file that the next listing
+        // removes.
+        std::fs::write(
+            segment_path(&dir.0, 2).with_extension("seg.tmp"),
+            b"partial",
+        )
+        .unwrap();
+        assert_eq!(list(&dir.0).unwrap(), [1]);
+        assert!(!segment_path(&dir.0, 2).with_extension("seg.tmp").exists());
+    }
+
     #[test]
     fn a_segment_left_open_is_cut_after_its_last_whole_record_and_closed() {
         let dir = TempDir::new("torn");
@@ -734,7 +837,7 @@ mod tests {
     #[test]
     fn damage_is_an_error_not_a_panic() {
         let dir = TempDir::new("damage");
-        let closed = fill(&dir.0).close(1).unwrap();
+        let closed = fill(&dir.0).close(1, None).unwrap();
         let path = segment_path(&dir.0, 1);
         drop(closed);
         let mut bytes = fs::read(&path).unwrap();
