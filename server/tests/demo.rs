@@ -9,10 +9,11 @@ use serde_json::Value;
 mod support;
 use support::{process::Process, tempdir::TempDir};
 
-async fn users(base: &str) -> Vec<(i64, f64)> {
+/// The points of the first series `selector` matches over the last 25 h.
+async fn series_points(base: &str, selector: &str) -> Vec<(i64, f64)> {
     let body: Value = reqwest::Client::new()
         .get(format!("{base}/api/series"))
-        .query(&[("match", "demo_active_users"), ("from", "now-25h")])
+        .query(&[("match", selector), ("from", "now-25h")])
         .send()
         .await
         .expect("the server answers")
@@ -33,6 +34,10 @@ async fn users(base: &str) -> Vec<(i64, f64)> {
                 .collect()
         })
         .unwrap_or_default()
+}
+
+async fn users(base: &str) -> Vec<(i64, f64)> {
+    series_points(base, "demo_active_users").await
 }
 
 /// Waits until the history reaches `past` (ms).
@@ -87,24 +92,12 @@ async fn the_demo_starts_with_a_day_of_history_and_goes_on_live_across_a_restart
         gaps.iter().max()
     );
     // Counters went on from where they were.
-    let body: Value = reqwest::Client::new()
-        .get(format!("{}/api/series", server.base))
-        .query(&[
-            ("match", "demo_orders_total{region=\"eu\"}"),
-            ("from", "now-25h"),
-        ])
-        .send()
+    let orders: Vec<f64> = series_points(&server.base, "demo_orders_total{region=\"eu\"}")
         .await
-        .expect("the server answers")
-        .json()
-        .await
-        .expect("JSON");
-    let orders: Vec<f64> = body["series"][0]["points"]
-        .as_array()
-        .expect("orders")
-        .iter()
-        .map(|p| p[1].as_f64().unwrap_or(f64::NAN))
+        .into_iter()
+        .map(|p| p.1)
         .collect();
+    assert!(!orders.is_empty());
     assert!(
         orders.windows(2).all(|w| w[0] <= w[1]),
         "a counter never goes down"

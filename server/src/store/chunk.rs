@@ -268,33 +268,36 @@ impl<'a> ChunkReader<'a> {
     pub fn new(bytes: &'a [u8]) -> Result<Self, ChunkError> {
         if bytes.first() == Some(&decimal::TAG) {
             let samples = decimal::decode(bytes)?;
-            return Ok(Self {
-                bits: BitReader::new(&[]),
-                left: samples.len(),
-                read: 0,
-                last_ts: 0,
-                last_delta: 0,
-                last_value: 0,
-                window: (0, 0),
-                failed: false,
-                decoded: Some(samples.into_iter()),
-            });
+            return Ok(Self::start(
+                BitReader::new(&[]),
+                samples.len(),
+                Some(samples.into_iter()),
+            ));
         }
         let (header, rest) = bytes.split_first_chunk::<2>().ok_or(ChunkError::NoHeader)?;
         if header[0] & 0x80 != 0 {
             return Err(ChunkError::Malformed("an unknown chunk encoding"));
         }
-        Ok(Self {
-            bits: BitReader::new(rest),
-            left: usize::from(u16::from_be_bytes(*header)),
+        let count = usize::from(u16::from_be_bytes(*header));
+        Ok(Self::start(BitReader::new(rest), count, None))
+    }
+
+    fn start(
+        bits: BitReader<'a>,
+        left: usize,
+        decoded: Option<std::vec::IntoIter<Sample>>,
+    ) -> Self {
+        Self {
+            bits,
+            left,
             read: 0,
             last_ts: 0,
             last_delta: 0,
             last_value: 0,
             window: (0, 0),
             failed: false,
-            decoded: None,
-        })
+            decoded,
+        }
     }
 
     /// Samples the header counts.
