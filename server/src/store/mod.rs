@@ -223,6 +223,17 @@ impl Inner {
     }
 }
 
+/// What checking a batch has found so far.
+#[derive(Default)]
+struct Batch<'a> {
+    /// Series the batch names that the store does not know yet, in order.
+    new_series: Vec<&'a SeriesKey>,
+    /// Their ids.
+    new_ids: std::collections::HashMap<&'a SeriesKey, SeriesId>,
+    /// Each series' newest sample in the batch so far.
+    newest: std::collections::HashMap<SeriesId, (i64, u64)>,
+}
+
 /// What [`Store::maintain`] did.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Maintained {
@@ -376,13 +387,14 @@ impl Store {
         let mut refused = Vec::new();
         // The batch is checked as a whole: new series count against the
         // limit together, and each series' samples must go forward from
-        // its newest, within the batch too.
-        let mut newest: std::collections::HashMap<&SeriesKey, (i64, u64)> = Default::default();
-        let mut new_series: Vec<&SeriesKey> = Vec::new();
-        let mut accepted = Vec::with_capacity(points.len());
+        // its newest, within the batch too. Each point's series is looked
+        // up once (keys are long to hash); after that it is a number.
+        let mut batch = Batch::default();
+        let mut accepted: Vec<(&Point, SeriesId)> = Vec::with_capacity(points.len());
+        let first_id = inner.head.series_count() as u32;
         for (index, point) in points.iter().enumerate() {
-            match self.check(&inner.head, point, now_ms, &mut newest, &mut new_series) {
-                Ok(()) => accepted.push(point),
+            match self.check(&inner.head, point, now_ms, first_id, &mut batch) {
+                Ok(id) => accepted.push((point, id)),
                 Err(reason) => refused.push(Refusal { index, reason }),
             }
         }
@@ -394,28 +406,21 @@ impl Store {
         if store_none {
             return Ok(Ingested { stored: 0, refused });
         }
-        // Log first: new series, then the samples.
-        let mut records = Vec::new();
-        let mut ids: std::collections::HashMap<&SeriesKey, SeriesId> = Default::default();
-        let first_id = inner.head.series_count() as u32;
-        for (next_id, key) in (first_id..).zip(&new_series) {
-            let id = SeriesId(next_id);
-            ids.insert(key, id);
-            records.push(Record::Series(id, (*key).clone()));
+        // Log first: new series, then the samples. A new series that none
+        // of the accepted points needs is not added (with partial
+        // acceptance, its only points may all have been refused), but the
+        // ids were handed out in order: add them all, as the log says.
+        let mut records = Vec::with_capacity(batch.new_series.len() + 1);
+        for (next_id, key) in (first_id..).zip(&batch.new_series) {
+            records.push(Record::Series(SeriesId(next_id), (*key).clone()));
         }
-        let samples: Vec<(SeriesId, Sample)> = accepted
-            .iter()
-            .map(|p| {
-                let id = inner.head.id(&p.key).or_else(|| ids.get(&p.key).copied());
-                // Every accepted point's series exists or was just named.
-                (id.expect("an accepted point has a series"), p.sample)
-            })
-            .collect();
+        let samples: Vec<(SeriesId, Sample)> =
+            accepted.iter().map(|(p, id)| (*id, p.sample)).collect();
         records.push(Record::Samples(samples.clone()));
         for record in &records {
             inner.wal.append(&record.encode())?;
         }
-        for key in new_series {
+        for key in &batch.new_series {
             let _ = inner.head.add(key);
         }
         let mut seals = Vec::new();
@@ -430,14 +435,16 @@ impl Store {
         })
     }
 
+    /// Checks one point of a batch; its series' id (a new series gets the
+    /// next free one) when it is accepted.
     fn check<'a>(
         &self,
         head: &Head,
         point: &'a Point,
         now_ms: i64,
-        newest: &mut std::collections::HashMap<&'a SeriesKey, (i64, u64)>,
-        new_series: &mut Vec<&'a SeriesKey>,
-    ) -> Result<(), String> {
+        first_id: u32,
+        batch: &mut Batch<'a>,
+    ) -> Result<SeriesId, String> {
         point.key.validate().map_err(|e| e.to_string())?;
         let Sample { ts, value } = point.sample;
         if !value.is_finite() {
@@ -451,16 +458,25 @@ impl Store {
         if ts < now_ms.saturating_sub(self.retention_ms[0]) {
             return Err(format!("timestamp {ts} is older than the retention"));
         }
-        let known = head.id(&point.key);
-        if known.is_none() && !new_series.contains(&&point.key) {
-            head.check(&point.key, new_series.len())
-                .map_err(|e| e.to_string())?;
-            new_series.push(&point.key);
-        }
-        let before = newest
-            .get(&point.key)
+        let id = match head.id(&point.key) {
+            Some(id) => id,
+            None => match batch.new_ids.get(&point.key) {
+                Some(&id) => id,
+                None => {
+                    head.check(&point.key, batch.new_series.len())
+                        .map_err(|e| e.to_string())?;
+                    let id = SeriesId(first_id + batch.new_series.len() as u32);
+                    batch.new_series.push(&point.key);
+                    batch.new_ids.insert(&point.key, id);
+                    id
+                }
+            },
+        };
+        let before = batch
+            .newest
+            .get(&id)
             .copied()
-            .or_else(|| known.and_then(|id| head.newest_sample(id)));
+            .or_else(|| head.newest_sample(id));
         let bits = value.to_bits();
         if let Some((before, before_bits)) = before {
             if ts < before || (ts == before && bits != before_bits) {
@@ -472,8 +488,8 @@ impl Store {
                 .to_string());
             }
         }
-        newest.insert(&point.key, (ts, bits));
-        Ok(())
+        batch.newest.insert(id, (ts, bits));
+        Ok(id)
     }
 
     /// Keeps the store within its bounds: closes segments that are large
