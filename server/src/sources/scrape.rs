@@ -380,11 +380,14 @@ fn point(
 /// The points of an exposition, and how many lines could not be read.
 fn points_of(target: &ScrapeTarget, body: &[u8], ts: i64) -> (Vec<Point>, usize) {
     let (samples, errors) = prometheus_text::parse(body);
-    let points = samples
+    let read = samples.len();
+    let points: Vec<Point> = samples
         .into_iter()
         .filter_map(|s| point(target, &s.name, s.labels, s.value, s.ts.unwrap_or(ts)))
         .collect();
-    (points, errors.len())
+    // A line whose name or labels break the naming rules is a bad line too.
+    let unnamed = read - points.len();
+    (points, errors.len() + unnamed)
 }
 
 #[cfg(test)]
@@ -442,8 +445,12 @@ mod tests {
     fn target_labels_win_and_the_scraped_ones_are_kept_as_exported() {
         let t =
             target("url = \"http://a:1/m\"\njob = \"node\"\nlabels = { env = \"prod\" }").unwrap();
-        let (points, bad) = points_of(&t, b"m{job=\"theirs\",x=\"1\"} 5\nbad line\n", 1_000);
-        assert_eq!(bad, 1);
+        let (points, bad) = points_of(
+            &t,
+            b"m{job=\"theirs\",x=\"1\"} 5\nbad line\nm{__reserved=\"x\"} 1\n",
+            1_000,
+        );
+        assert_eq!((points.len(), bad), (1, 2));
         let labels = &points[0].key.labels;
         assert_eq!(labels["job"], "node");
         assert_eq!(labels["exported_job"], "theirs");

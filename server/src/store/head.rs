@@ -206,9 +206,11 @@ impl Series {
         };
         if done.ts > self.sealed_max[level + 1] {
             let points = &mut self.rollups[level].1;
-            if points.capacity() == 0 {
-                // Exactly a chunk's worth: no slack per series.
-                points.reserve_exact(tier.points_per_chunk());
+            if points.len() == points.capacity() {
+                // A few at a time, up to a chunk's worth: little slack
+                // per series.
+                let more = 4.min(tier.points_per_chunk() - points.len()).max(1);
+                points.reserve_exact(more);
             }
             points.push(done);
             if points.len() >= tier.points_per_chunk() {
