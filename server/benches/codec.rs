@@ -11,21 +11,7 @@ use server::store::chunk::{ChunkEncoder, ChunkReader, Sample};
 
 const CHUNK_SAMPLES: usize = 120;
 
-/// xorshift64*, seeded: the same data on every run.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
-    }
-
-    fn unit(&mut self) -> f64 {
-        (self.next() >> 11) as f64 / (1u64 << 53) as f64
-    }
-}
+use server::rng::Rng;
 
 #[derive(Clone, Copy)]
 enum Shape {

@@ -20,6 +20,7 @@ pub mod origin;
 pub mod page;
 pub mod publish;
 pub mod query;
+pub mod rng;
 pub mod shutdown;
 pub mod sources;
 pub mod store;

@@ -24,21 +24,7 @@ const CHANNELS: [&str; 3] = ["a", "b", "presence"];
 /// The latest-value channel among `CHANNELS`.
 const LATEST: usize = 2;
 
-/// xorshift64*: enough randomness for test cases, reproducible by seed.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
-    }
-
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
-}
+use crate::rng::Rng;
 
 struct Model {
     history: usize,

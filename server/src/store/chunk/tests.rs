@@ -5,28 +5,14 @@
 
 use super::*;
 
-/// xorshift64*: enough randomness for test cases, reproducible by seed.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
-    }
-
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
-}
+use crate::rng::Rng;
 
 /// A timestamp step: mostly regular, sometimes jittered, sometimes wild.
 fn step(rng: &mut Rng, interval: i64) -> i64 {
     match rng.below(10) {
         0..=5 => interval,
         6 | 7 => interval + rng.below(200) as i64 - 100,
-        8 => rng.next() as i64 >> rng.below(64),
+        8 => rng.next_u64() as i64 >> rng.below(64),
         _ => -(rng.below(100_000) as i64),
     }
 }
@@ -45,7 +31,7 @@ fn decimal_value(rng: &mut Rng, previous: f64) -> f64 {
 fn value_of(shape: u64, rng: &mut Rng, previous: f64) -> f64 {
     match shape {
         // Any 64 bits: NaNs with payloads, infinities, subnormals.
-        0 | 1 => f64::from_bits(rng.next()),
+        0 | 1 => f64::from_bits(rng.next_u64()),
         2 => f64::from_bits(0x7ff8_0000_0000_0000 | rng.below(1 << 51)),
         3 => [
             0.0,
@@ -78,7 +64,7 @@ fn case_with(seed: u64, value: fn(&mut Rng, f64) -> f64) -> Vec<Sample> {
     let mut rng = Rng(seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1);
     let count = 1 + rng.below(300) as usize;
     let interval = [1, 1_000, 15_000, 60_000][rng.below(4) as usize];
-    let mut ts = rng.next() as i64 >> rng.below(24);
+    let mut ts = rng.next_u64() as i64 >> rng.below(24);
     let mut previous = 0.0;
     (0..count)
         .map(|_| {
