@@ -32,7 +32,7 @@ use super::live;
 use crate::{
     hub::{now_ms, Hub},
     shutdown::Shutdown,
-    store::{chunk::Sample, Mode, Point, Store},
+    store::{chunk::Sample, Ingested, Mode, Point, Store},
 };
 
 /// How far back the first start writes history.
@@ -43,6 +43,9 @@ pub const BACKFILL_STEP_MS: i64 = 10_000;
 const BATCH_POINTS: usize = 5_000;
 /// The series every sample has, which the restart check reads.
 pub const USERS: &str = "demo_active_users";
+/// Series per sample: users, orders and revenue per region, errors, three
+/// quantiles, queue.
+pub const SERIES: usize = 1 + 2 * REGIONS.len() + 1 + QUANTILES.len() + 1;
 const REGIONS: [(&str, f64); 3] = [("eu", 0.45), ("us", 0.4), ("apac", 0.15)];
 const QUANTILES: [(&str, f64); 3] = [("0.5", 1.0), ("0.95", 2.6), ("0.99", 5.5)];
 /// The counters count from here (2026-01-01T00:00:00Z), so they stay
@@ -114,7 +117,7 @@ pub fn values_at(ts: i64) -> Vec<(SeriesKey, f64)> {
         let scale = 10f64.powi(places);
         (v * scale).round() / scale
     };
-    let mut out = Vec::with_capacity(12);
+    let mut out = Vec::with_capacity(SERIES);
     let users = 12_000.0 * day * (1.0 + 0.04 * noise(ts, 1)) * (1.0 - 0.3 * trouble);
     out.push((key(USERS, None), users.round()));
     let orders = orders_since_origin(ts);
@@ -157,7 +160,8 @@ fn points_at(ts: i64) -> Vec<Point> {
         .collect()
 }
 
-/// The newest demo sample stored, if any.
+/// The newest demo sample stored, if any (within the window a backfill
+/// would cover: an older one changes nothing).
 fn newest_stored(store: &Store, now: i64) -> Option<i64> {
     store
         .select(USERS, &[], now.saturating_sub(BACKFILL_MS), i64::MAX, 1)
@@ -169,68 +173,124 @@ fn newest_stored(store: &Store, now: i64) -> Option<i64> {
         .map(|s| s.ts)
 }
 
+/// The times a start at `now` writes as history, on the grid of `step`:
+/// from a step inside the last [`BACKFILL_MS`] (so the store's retention
+/// keeps the first point too), or from just after `newest` (the newest demo
+/// sample stored) if that is later, up to `now`. Empty (`first > last`)
+/// when there is nothing to fill, as when the clock went back.
+pub fn backfill_range(newest: Option<i64>, now: i64, step: i64) -> (i64, i64) {
+    let step = step.max(1);
+    let window_start = now.saturating_sub(BACKFILL_MS).saturating_add(step);
+    let first = match newest {
+        Some(newest) => newest.saturating_add(1).max(window_start),
+        None => window_start,
+    };
+    let first = first.saturating_add((step - first.rem_euclid(step)) % step);
+    (first, now)
+}
+
+/// Logs what the store did not take of a demo batch: with every value a
+/// function of its time and every time written once, a refusal is a bug
+/// (or a clock that went back), never something to pass over.
+fn log_refused(result: &Ingested, what: &str) {
+    if let Some(first) = result.refused.first() {
+        tracing::warn!(
+            refused = result.refused.len(),
+            reason = %first.reason,
+            "the store refused {what}"
+        );
+    }
+}
+
+/// What a backfill wrote.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+struct Backfilled {
+    /// The last time stored, if any.
+    last: Option<i64>,
+    /// Points the store refused (logged).
+    refused: usize,
+}
+
 /// Stores the points of every time from `from` to `to` (inclusive) at
-/// `step`, in batches; returns the last time stored.
-fn backfill(store: &Store, from: i64, to: i64, step: i64) -> Option<i64> {
-    let mut batch = Vec::with_capacity(BATCH_POINTS + 16);
-    let mut last = None;
+/// `step`, in batches of about [`BATCH_POINTS`], and stops early if
+/// `shutdown` fires.
+fn backfill(store: &Store, from: i64, to: i64, step: i64, shutdown: &Shutdown) -> Backfilled {
+    let mut batch = Vec::with_capacity(BATCH_POINTS + SERIES);
+    let mut done = Backfilled::default();
     let mut ts = from;
     while ts <= to {
         batch.extend(points_at(ts));
-        last = Some(ts);
         ts += step;
         if batch.len() >= BATCH_POINTS || ts > to {
-            if let Err(error) = store.ingest(&batch, Mode::Partial, now_ms()) {
-                tracing::error!(%error, "cannot store the demo's history");
-                return None;
+            match store.ingest(&batch, Mode::Partial, now_ms()) {
+                Ok(result) => {
+                    log_refused(&result, "demo history");
+                    done.refused += result.refused.len();
+                }
+                Err(error) => {
+                    tracing::error!(%error, "cannot store the demo's history");
+                    return done;
+                }
             }
+            done.last = batch.last().map(|p| p.sample.ts);
             batch.clear();
+            if shutdown.is_triggered() {
+                break;
+            }
         }
     }
-    last
+    done
 }
 
 /// Starts the demo: history first (in the background: the server does not
-/// wait), then a sample every `interval` until shutdown.
+/// wait), then a sample every `interval` until shutdown. The task returned
+/// ends soon after `shutdown` fires, a backfill under way included (it
+/// stops after the batch it is writing).
 pub fn start(hub: Hub, store: Store, interval: Duration, shutdown: Shutdown) -> JoinHandle<()> {
     let interval_ms = i64::try_from(interval.as_millis())
         .unwrap_or(i64::MAX)
         .max(1);
     tokio::spawn(async move {
-        let now = now_ms();
-        let step = interval_ms.max(BACKFILL_STEP_MS);
-        let filled = {
+        let history = {
             let store = store.clone();
+            let shutdown = shutdown.clone();
             tokio::task::spawn_blocking(move || {
                 let started = std::time::Instant::now();
-                let first = match newest_stored(&store, now) {
-                    Some(newest) => newest + 1,
-                    None => now - BACKFILL_MS,
-                };
-                // Within the window (a step inside, so the store's
-                // retention takes the first point too), on the step's grid.
-                let first = first.max(now - BACKFILL_MS + step);
-                let first = first + (step - first.rem_euclid(step)) % step;
-                let last = backfill(&store, first, now, step);
+                let now = now_ms();
+                let step = interval_ms.max(BACKFILL_STEP_MS);
+                let newest = newest_stored(&store, now);
+                let (first, last) = backfill_range(newest, now, step);
+                let filled = backfill(&store, first, last, step, &shutdown).last;
                 tracing::info!(
                     from = first,
-                    points = last.map_or(0, |l| (l - first) / step + 1) * 12,
+                    to = filled,
+                    points = filled.map_or(0, |l| (l - first) / step + 1) * SERIES as i64,
                     elapsed_ms = started.elapsed().as_millis() as u64,
                     "demo history written"
                 );
-                last
+                // Live samples go strictly after anything stored, even if
+                // the clock went back since.
+                filled.max(newest)
             })
             .await
-            .ok()
-            .flatten()
         };
-        let mut written = filled.unwrap_or(i64::MIN);
+        let mut written = match history {
+            Ok(written) => written.unwrap_or(i64::MIN),
+            Err(error) => {
+                tracing::error!(%error, "the demo's history task failed");
+                i64::MIN
+            }
+        };
         let mut ticker = tokio::time::interval(interval);
         ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let stop = shutdown.wait();
+        tokio::pin!(stop);
         loop {
             tokio::select! {
+                // Cancel safety: both are (a tick missed is taken at the
+                // next call; `stop` is polled again, not recreated).
                 _ = ticker.tick() => {}
-                () = shutdown.clone().wait() => break,
+                () = &mut stop => break,
             }
             let now = now_ms();
             let ts = now - now.rem_euclid(interval_ms);
@@ -240,6 +300,7 @@ pub fn start(hub: Hub, store: Store, interval: Duration, shutdown: Shutdown) -> 
             let points = points_at(ts);
             match store.ingest(&points, Mode::Partial, now) {
                 Ok(result) => {
+                    log_refused(&result, "a demo sample");
                     live::publish_stored(&hub, &points, &result);
                     written = ts;
                 }
@@ -273,7 +334,8 @@ mod tests {
         for ts in [TUESDAY, TUESDAY + 12_345_678, TUESDAY + 5 * DAY + 1] {
             assert_eq!(values_at(ts), values_at(ts));
         }
-        assert_eq!(values_at(TUESDAY).len(), 12);
+        assert_eq!(values_at(TUESDAY).len(), SERIES);
+        assert_eq!(SERIES, 12);
     }
 
     #[test]
@@ -326,5 +388,107 @@ mod tests {
             .expect("an incident");
         let p99 = |ts| value(ts, "demo_http_request_duration_seconds", Some("0.99"));
         assert!(p99(hour + 25 * 60_000) > 2.0 * p99(hour + 50 * 60_000));
+    }
+
+    const STEP: i64 = BACKFILL_STEP_MS;
+
+    #[test]
+    fn a_first_start_fills_the_last_day_on_the_step_grid() {
+        let now = TUESDAY + 12 * 3_600_000 + 4_321;
+        let (first, last) = backfill_range(None, now, STEP);
+        assert_eq!(last, now);
+        assert_eq!(first.rem_euclid(STEP), 0);
+        assert!(first > now - BACKFILL_MS && first <= now - BACKFILL_MS + 2 * STEP);
+        assert_eq!((last - first) / STEP + 1, 8_639);
+    }
+
+    #[test]
+    fn a_restart_fills_only_after_the_newest_stored_point_and_at_most_a_day() {
+        let now = TUESDAY + 12 * 3_600_000;
+        // A live sample a second apart: the next grid time after it.
+        let (first, _) = backfill_range(Some(now - 95_001), now, STEP);
+        assert_eq!(first, now - 90_000);
+        let (first, _) = backfill_range(Some(now - 90_000), now, STEP);
+        assert_eq!(first, now - 80_000, "never the newest stored time again");
+        // Down for a week: one day back only.
+        let (first, _) = backfill_range(Some(now - 7 * DAY), now, STEP);
+        assert_eq!(first, backfill_range(None, now, STEP).0);
+    }
+
+    #[test]
+    fn a_clock_that_went_back_fills_nothing() {
+        let now = TUESDAY;
+        let (first, last) = backfill_range(Some(now + 60_000), now, STEP);
+        assert!(first > last);
+    }
+
+    struct TempDir(std::path::PathBuf);
+
+    impl Drop for TempDir {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
+    }
+
+    #[test]
+    fn history_then_a_restart_store_every_time_once_with_no_refusal() {
+        let dir =
+            TempDir(std::env::temp_dir().join(format!("livedash-demo-{}", std::process::id())));
+        let _ = std::fs::remove_dir_all(&dir.0);
+        let open = || {
+            Store::open(&crate::store::StoreConfig::new(dir.0.clone()))
+                .expect("a store in a temp dir")
+                .0
+        };
+        let (_trigger, shutdown) = crate::shutdown::channel();
+        let now = now_ms();
+        let store = open();
+        let (first, last) = backfill_range(newest_stored(&store, now), now, STEP);
+        let done = backfill(&store, first, last, STEP, &shutdown);
+        assert_eq!(done.refused, 0);
+        let written = done.last.expect("a day written");
+        // Live samples a second apart, then a restart a minute later.
+        let mut live = written;
+        for _ in 0..5 {
+            live += 1_000;
+            let result = store
+                .ingest(&points_at(live), Mode::All, now_ms())
+                .expect("stored");
+            assert!(result.refused.is_empty(), "{:?}", result.refused);
+        }
+        drop(store);
+        let store = open();
+        let newest = newest_stored(&store, now + 60_000);
+        assert_eq!(newest, Some(live));
+        let (first, last) = backfill_range(newest, now + 60_000, STEP);
+        let done = backfill(&store, first, last, STEP, &shutdown);
+        assert_eq!(done.refused, 0);
+        assert!(done.last.is_some_and(|l| l > live), "the gap is filled");
+        let history = store
+            .select(USERS, &[], 0, i64::MAX, 1)
+            .expect("a selection");
+        let times: Vec<i64> = history[0].1.iter().map(|s| s.ts).collect();
+        assert!(times.windows(2).all(|w| w[0] < w[1]), "no time twice");
+        assert!(times.len() >= 8_639 + 5 + 5, "{}", times.len());
+    }
+
+    #[test]
+    fn a_backfill_stops_when_shutdown_has_fired() {
+        let dir = TempDir(
+            std::env::temp_dir().join(format!("livedash-demo-stop-{}", std::process::id())),
+        );
+        let _ = std::fs::remove_dir_all(&dir.0);
+        let store = Store::open(&crate::store::StoreConfig::new(dir.0.clone()))
+            .expect("a store in a temp dir")
+            .0;
+        let (trigger, shutdown) = crate::shutdown::channel();
+        trigger.trigger();
+        let now = now_ms();
+        let (first, last) = backfill_range(None, now, STEP);
+        let written = backfill(&store, first, last, STEP, &shutdown)
+            .last
+            .expect("one batch");
+        // One batch of about BATCH_POINTS points, not the day.
+        assert!(written < first + 1_000 * STEP, "{written} vs {first}");
     }
 }

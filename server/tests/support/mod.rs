@@ -440,6 +440,28 @@ pub mod process {
         /// directory, quiet (`--sample-interval 1h` unless `args` sets one),
         /// and waits until it answers.
         pub async fn start(data: &Path, args: &[&str]) -> Self {
+            Self::start_with_output(data, args, Stdio::null(), Stdio::inherit()).await
+        }
+
+        /// Like [`Process::start`], with its log (warnings and errors, on
+        /// stdout) and stderr appended to the file `log`, for tests that
+        /// check what it logged.
+        pub async fn start_logging_to(data: &Path, args: &[&str], log: &Path) -> Self {
+            let file = std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(log)
+                .expect("a log file in the temp dir");
+            let copy = file.try_clone().expect("a second handle on the log file");
+            Self::start_with_output(data, args, Stdio::from(file), Stdio::from(copy)).await
+        }
+
+        async fn start_with_output(
+            data: &Path,
+            args: &[&str],
+            stdout: Stdio,
+            stderr: Stdio,
+        ) -> Self {
             let port = TcpListener::bind("127.0.0.1:0")
                 .and_then(|l| l.local_addr())
                 .expect("a free port")
@@ -454,7 +476,8 @@ pub mod process {
                 } else {
                     &["--sample-interval", "1h"][..]
                 })
-                .stdout(Stdio::null())
+                .stdout(stdout)
+                .stderr(stderr)
                 .spawn()
                 .expect("livedash starts");
             let process = Self {
