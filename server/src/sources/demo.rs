@@ -256,21 +256,35 @@ pub fn start(hub: Hub, store: Store, interval: Duration, shutdown: Shutdown) -> 
             let shutdown = shutdown.clone();
             tokio::task::spawn_blocking(move || {
                 let started = std::time::Instant::now();
-                let now = now_ms();
                 let step = interval_ms.max(BACKFILL_STEP_MS);
-                let newest = newest_stored(&store, now);
-                let (first, last) = backfill_range(newest, now, step);
-                let filled = backfill(&store, first, last, step, &shutdown).last;
+                let newest = newest_stored(&store, now_ms());
+                // Writing a day takes a while: a second, shorter pass (and
+                // a third) fills what passed meanwhile, so live samples
+                // follow the history with no hole wider than a step.
+                let mut written = newest;
+                let mut points: i64 = 0;
+                let mut from = None;
+                for _ in 0..3 {
+                    let (first, last) = backfill_range(written, now_ms(), step);
+                    if first > last || shutdown.is_triggered() {
+                        break;
+                    }
+                    from = from.or(Some(first));
+                    let done = backfill(&store, first, last, step, &shutdown);
+                    let Some(done_last) = done.last else { break };
+                    points += ((done_last - first) / step + 1) * SERIES as i64;
+                    written = Some(done_last);
+                }
                 tracing::info!(
-                    from = first,
-                    to = filled,
-                    points = filled.map_or(0, |l| (l - first) / step + 1) * SERIES as i64,
+                    from,
+                    to = written,
+                    points,
                     elapsed_ms = started.elapsed().as_millis() as u64,
                     "demo history written"
                 );
-                // Live samples go strictly after anything stored, even if
-                // the clock went back since.
-                filled.max(newest)
+                // Live samples go strictly after anything stored (the
+                // newest stored one too, should the clock have gone back).
+                written
             })
             .await
         };
