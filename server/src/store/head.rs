@@ -16,12 +16,13 @@
 //! newest sample sent again is accepted and changes nothing, so a retried
 //! write is harmless).
 
-use std::{collections::HashMap, sync::Arc};
+use std::{cell::RefCell, collections::HashMap};
 
 use app::protocol::SeriesKey;
 
 use super::{
     chunk::{ChunkEncoder, ChunkReader, Sample},
+    key::{pack_into, PackedKey},
     rollup::{self, Accumulator, RollupPoint, Tier},
 };
 
@@ -135,8 +136,8 @@ pub struct SeriesState {
 
 #[derive(Clone, Debug)]
 struct Series {
-    /// Shared with the index: a key is held once.
-    key: Arc<SeriesKey>,
+    /// Shared with the index: a key is held once, packed.
+    key: PackedKey,
     open: ChunkEncoder,
     open_min_ts: i64,
     newest: Option<(i64, u64)>,
@@ -145,7 +146,7 @@ struct Series {
 }
 
 impl Series {
-    fn new(key: Arc<SeriesKey>) -> Self {
+    fn new(key: PackedKey) -> Self {
         Self {
             key,
             open: ChunkEncoder::new(),
@@ -238,7 +239,7 @@ impl Series {
 #[derive(Debug, Default)]
 pub struct Head {
     limits: Limits,
-    ids: HashMap<Arc<SeriesKey>, SeriesId>,
+    ids: HashMap<PackedKey, SeriesId>,
     series: Vec<Series>,
     /// Samples in open chunks.
     samples: u64,
@@ -274,20 +275,23 @@ impl Head {
 
     /// The id of `key`, if the head has it.
     pub fn id(&self, key: &SeriesKey) -> Option<SeriesId> {
-        self.ids.get(key).copied()
-    }
-
-    /// The key of a series.
-    pub fn key(&self, id: SeriesId) -> Option<&SeriesKey> {
-        self.series.get(id.0 as usize).map(|s| &*s.key)
+        thread_local! {
+            // The packed bytes of the key looked up: one buffer a thread,
+            // so a lookup allocates nothing.
+            static PACKED: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
+        }
+        PACKED.with_borrow_mut(|packed| {
+            pack_into(key, packed);
+            self.ids.get(&packed[..]).copied()
+        })
     }
 
     /// Every series, by id.
-    pub fn keys(&self) -> impl Iterator<Item = (SeriesId, &SeriesKey)> {
+    pub fn keys(&self) -> impl Iterator<Item = (SeriesId, &PackedKey)> {
         self.series
             .iter()
             .enumerate()
-            .map(|(i, s)| (SeriesId(i as u32), &*s.key))
+            .map(|(i, s)| (SeriesId(i as u32), &s.key))
     }
 
     /// Whether `key` could be added (or is there already): the checks of
@@ -312,7 +316,7 @@ impl Head {
                 limit: self.limits.max_label_value_len,
             });
         }
-        if !self.ids.contains_key(key) && self.series.len() + adding >= self.limits.max_series {
+        if self.id(key).is_none() && self.series.len() + adding >= self.limits.max_series {
             return Err(HeadError::TooManySeries {
                 limit: self.limits.max_series,
             });
@@ -322,12 +326,12 @@ impl Head {
 
     /// The id of `key`, adding the series if it is new (and allowed).
     pub fn add(&mut self, key: &SeriesKey) -> Result<(SeriesId, bool), HeadError> {
-        if let Some(&id) = self.ids.get(key) {
+        if let Some(id) = self.id(key) {
             return Ok((id, false));
         }
         self.check(key, 0)?;
         let id = SeriesId(self.series.len() as u32);
-        let key = Arc::new(key.clone());
+        let key = PackedKey::pack(key);
         self.series.push(Series::new(key.clone()));
         self.ids.insert(key, id);
         Ok((id, true))
@@ -353,7 +357,7 @@ impl Head {
         match series.newest {
             Some((ts, bits)) if ts == sample.ts && bits == sample.value.to_bits() => Ok(false),
             Some((ts, _)) if sample.ts <= ts => Err(HeadError::OutOfOrder {
-                series: series.key.to_string(),
+                series: series.key.unpack().to_string(),
                 ts: sample.ts,
                 newest: ts,
             }),

@@ -30,6 +30,7 @@ pub mod bits;
 pub mod chunk;
 pub mod downsample;
 pub mod head;
+pub mod key;
 pub mod record;
 pub mod rollup;
 pub mod segment;
@@ -46,6 +47,7 @@ use app::protocol::SeriesKey;
 use self::{
     chunk::{ChunkReader, Sample},
     head::{Head, HeadError, Limits, Seal, SeriesId},
+    key::PackedKey,
     record::Record,
     rollup::{RollupPoint, Tier},
     segment::{OpenSegment, SegmentError, SegmentReader, Shape},
@@ -581,7 +583,7 @@ impl Store {
         }
         let first = wal.roll()?;
         let ids: Vec<(SeriesId, SeriesKey)> =
-            head.keys().map(|(id, key)| (id, key.clone())).collect();
+            head.keys().map(|(id, key)| (id, key.unpack())).collect();
         for (id, key) in &ids {
             wal.append(&Record::Series(*id, key.clone()).encode())?;
         }
@@ -618,17 +620,17 @@ impl Store {
         limit: usize,
     ) -> Result<(Selection, Vec<Arc<SegmentReader>>), SelectError> {
         let inner = self.lock();
-        let ids: Vec<(SeriesId, &SeriesKey)> = inner
+        let ids: Vec<(SeriesId, &PackedKey)> = inner
             .head
             .keys()
-            .filter(|(_, key)| key.name == name && matchers.iter().all(|m| m.matches(key)))
+            .filter(|(_, key)| key.name() == name && matchers.iter().all(|m| m.matches(key)))
             .collect();
         if ids.len() > limit {
             return Err(SelectError::TooMany(ids.len()));
         }
         let selection = ids
             .into_iter()
-            .map(|(id, key)| (id, key.clone(), inner.head.take(id)))
+            .map(|(id, key)| (id, key.unpack(), inner.head.take(id)))
             .collect();
         let readers = inner.tiers[tier.index()].readers(from, to)?;
         Ok((selection, readers))
@@ -706,7 +708,7 @@ impl Store {
         let names: std::collections::BTreeSet<&str> = inner
             .head
             .keys()
-            .map(|(_, key)| key.name.as_str())
+            .map(|(_, key)| key.name())
             .filter(|name| name.starts_with(prefix))
             .collect();
         names.into_iter().take(limit).map(str::to_string).collect()
@@ -719,8 +721,8 @@ impl Store {
         let labels: std::collections::BTreeSet<&str> = inner
             .head
             .keys()
-            .filter(|(_, key)| name.is_none_or(|n| key.name == n))
-            .flat_map(|(_, key)| key.labels.keys().map(String::as_str))
+            .filter(|(_, key)| name.is_none_or(|n| key.name() == n))
+            .flat_map(|(_, key)| key.labels().map(|(label, _)| label))
             .collect();
         labels.into_iter().map(str::to_string).collect()
     }
@@ -738,8 +740,8 @@ impl Store {
         let values: std::collections::BTreeSet<&str> = inner
             .head
             .keys()
-            .filter(|(_, key)| name.is_none_or(|n| key.name == n))
-            .filter_map(|(_, key)| key.labels.get(label).map(String::as_str))
+            .filter(|(_, key)| name.is_none_or(|n| key.name() == n))
+            .filter_map(|(_, key)| key.label(label))
             .filter(|value| value.starts_with(prefix))
             .collect();
         values.into_iter().take(limit).map(str::to_string).collect()
@@ -884,8 +886,8 @@ impl Matcher {
     }
 
     /// Whether `key` passes.
-    pub fn matches(&self, key: &SeriesKey) -> bool {
-        let value = key.labels.get(&self.label).map_or("", String::as_str);
+    pub fn matches(&self, key: &PackedKey) -> bool {
+        let value = key.label(&self.label).unwrap_or("");
         match &self.op {
             MatchOp::Equal(want) => value == want,
             MatchOp::NotEqual(want) => value != want,
