@@ -7,6 +7,7 @@
 //! Leptos. The `ssr` feature adds the server-side rendering of
 //! the page; `hydrate` adds the browser side (EventSource, canvas charts).
 
+pub mod chart;
 pub mod format;
 pub mod live;
 pub mod protocol;

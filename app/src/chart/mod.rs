@@ -1,0 +1,29 @@
+//! The pure core of a time-series chart: what to draw, where the ticks go
+//! and how their numbers read. No canvas here; plain Rust, tested natively,
+//! so the hydrated widget only maps these results to pixels.
+//!
+//! The picture, from data to screen:
+//!
+//! - [`Reduction`] cuts time into one column per pixel and keeps, for each
+//!   column, its first, lowest, highest and last point (the method uPlot
+//!   uses). Redrawing then costs what the chart is wide, not how many points
+//!   it holds: a day of one-second samples in an 800-pixel chart is at most
+//!   3,200 vertices. And because every column keeps its extremes, a spike of
+//!   a single sample among a million still reaches the screen, which
+//!   averaging or picking every n-th point would lose. Columns are aligned
+//!   to the epoch, so a live chart appends into the last column and drops
+//!   columns off the left without the shape shifting under the viewer.
+//! - [`time_ticks`] and [`value_ticks`] / [`log_ticks`] choose ticks a person
+//!   can read at any zoom: round steps of time in the viewer's local time,
+//!   round numbers on the value axis.
+//! - [`Unit`] says what the values measure; [`format_value`] writes one
+//!   value short (`1.2 GiB`, `250 ms`), [`value_axis`] and [`format_ticks`]
+//!   label an axis on one shared scale (`0, 0.5 GiB, 1 GiB`).
+
+mod reduce;
+mod ticks;
+mod units;
+
+pub use reduce::{column_ms_for, Column, PathStep, Reduction, Sample, Summary, UpdateError};
+pub use ticks::{log_ticks, tick_target, time_ticks, value_ticks, TimeTick, TICK_SPACING_PX};
+pub use units::{format_ticks, format_value, value_axis, AxisTick, Unit};

@@ -1,0 +1,369 @@
+//! Per-pixel-column reduction of a time series, the method uPlot uses.
+//!
+//! Time is cut into columns of `column_ms` milliseconds, one per pixel
+//! column of the chart. Each column keeps the first, lowest, highest and last
+//! of its points and how many there were, so a million points in a
+//! thousand-pixel chart become a thousand [`Column`]s and at most four
+//! thousand vertices, and a one-sample spike still reaches the column's
+//! highest (or lowest) vertex.
+//!
+//! Column boundaries are multiples of `column_ms` counted from the Unix
+//! epoch, not from the left edge of the chart: column `n` holds the times
+//! `n * column_ms .. (n + 1) * column_ms`. A window that scrolls with live
+//! time therefore never re-cuts the columns it keeps, so the drawn shape
+//! does not shimmer as points arrive, and scrolling is dropping columns off
+//! the left ([`Reduction::shift_to`]) while new points are folded into the
+//! rightmost one ([`Reduction::append`]), both O(1) per call (amortised).
+//!
+//! A non-finite value is a gap marker: the line must break there. A column
+//! records whether a marker came before its first point, after its last, or
+//! between two of its points; [`Reduction::path`] breaks the line at the
+//! first two. A gap between two points of the same column is narrower than
+//! a pixel and is not drawn, only recorded.
+//!
+//! The incremental operations accept only what they can take in O(1):
+//! points in time order and forward shifts. Anything else is refused with an
+//! [`UpdateError`], and the caller rebuilds with [`Reduction::from_points`].
+
+use std::collections::VecDeque;
+
+use thiserror::Error;
+
+/// One point of a series: a time in Unix milliseconds and its value.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Sample {
+    /// Unix milliseconds.
+    pub ts: i64,
+    /// The value at `ts`.
+    pub value: f64,
+}
+
+/// What a column's finite points amount to.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Summary {
+    /// The earliest point of the column.
+    pub first: Sample,
+    /// The lowest point; the earliest of them when several are equal.
+    pub min: Sample,
+    /// The highest point; the earliest of them when several are equal.
+    pub max: Sample,
+    /// The latest point of the column.
+    pub last: Sample,
+    /// How many finite points the column holds.
+    pub count: usize,
+}
+
+/// One pixel column's worth of a series.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Column {
+    /// The column's number counted from the epoch: it holds the times
+    /// `index * column_ms .. (index + 1) * column_ms`.
+    pub index: i64,
+    /// The column's finite points; `None` when it holds only gap markers.
+    pub summary: Option<Summary>,
+    /// A gap marker came before the column's first finite point (always so
+    /// for a column of gap markers only): the line breaks on its left.
+    pub gap_before: bool,
+    /// A gap marker came between two finite points of the column.
+    pub gap_within: bool,
+    /// A gap marker came after the column's last finite point: the line
+    /// breaks on its right.
+    pub gap_after: bool,
+}
+
+impl Column {
+    fn empty(index: i64) -> Self {
+        Self {
+            index,
+            summary: None,
+            gap_before: false,
+            gap_within: false,
+            gap_after: false,
+        }
+    }
+
+    /// Whether any gap marker fell in this column.
+    pub fn has_gap(&self) -> bool {
+        self.gap_before || self.gap_within || self.gap_after
+    }
+
+    /// The vertices that draw this column: first, then the lowest and the
+    /// highest in the order they occurred, then last, each once (a flat
+    /// column is its first and last; a single point is one vertex).
+    pub fn vertices(&self) -> impl Iterator<Item = Sample> {
+        let mut out = [Sample { ts: 0, value: 0.0 }; 4];
+        let mut len = 0;
+        if let Some(s) = &self.summary {
+            let (early, late) = if s.max.ts < s.min.ts {
+                (s.max, s.min)
+            } else {
+                (s.min, s.max)
+            };
+            for vertex in [s.first, early, late, s.last] {
+                if len == 0 || out[len - 1] != vertex {
+                    out[len] = vertex;
+                    len += 1;
+                }
+            }
+        }
+        out.into_iter().take(len)
+    }
+
+    fn absorb(&mut self, ts: i64, value: f64) {
+        if !value.is_finite() {
+            match self.summary {
+                None => self.gap_before = true,
+                Some(_) => self.gap_after = true,
+            }
+            return;
+        }
+        let sample = Sample { ts, value };
+        match &mut self.summary {
+            None => {
+                self.summary = Some(Summary {
+                    first: sample,
+                    min: sample,
+                    max: sample,
+                    last: sample,
+                    count: 1,
+                });
+            }
+            Some(summary) => {
+                if self.gap_after {
+                    self.gap_after = false;
+                    self.gap_within = true;
+                }
+                if value < summary.min.value {
+                    summary.min = sample;
+                }
+                if value > summary.max.value {
+                    summary.max = sample;
+                }
+                summary.last = sample;
+                summary.count += 1;
+            }
+        }
+    }
+}
+
+/// One step of the pen that draws a series: [`PathStep::MoveTo`] starts a
+/// stretch of line (after a gap, or at the start), [`PathStep::LineTo`]
+/// continues it. A stretch of a single `MoveTo` is an isolated point the
+/// renderer may draw as a dot.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum PathStep {
+    /// Lift the pen and put it down here.
+    MoveTo(Sample),
+    /// Draw a line from the previous vertex to here.
+    LineTo(Sample),
+}
+
+/// Why an incremental update was refused; rebuild with
+/// [`Reduction::from_points`] instead.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Error)]
+pub enum UpdateError {
+    /// The point is older than one already reduced.
+    #[error("point at {ts} is older than the newest reduced point at {newest}")]
+    OutOfOrder {
+        /// The refused point's time.
+        ts: i64,
+        /// The newest time already reduced.
+        newest: i64,
+    },
+    /// The point lies at or beyond the window's right edge; shift first.
+    #[error("point at {ts} is at or past the window's end at {end}")]
+    AfterWindow {
+        /// The refused point's time.
+        ts: i64,
+        /// The window's exclusive end.
+        end: i64,
+    },
+    /// The window can only move towards later times.
+    #[error("cannot shift the window back from column {current} to column {requested}")]
+    ShiftBackwards {
+        /// The window's first column now.
+        current: i64,
+        /// The first column asked for.
+        requested: i64,
+    },
+}
+
+/// A series reduced to the pixel columns of a window of `width` columns of
+/// `column_ms` each, kept up to date as points arrive and time scrolls.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Reduction {
+    column_ms: i64,
+    width: usize,
+    first_column: i64,
+    /// Only the columns that hold something, in time order, all within
+    /// `first_column .. first_column + width`.
+    columns: VecDeque<Column>,
+    /// The newest time reduced into `columns`; `None` when they are empty.
+    newest: Option<i64>,
+}
+
+impl Reduction {
+    /// An empty window of `width` columns of `column_ms` milliseconds, the
+    /// first being the column that holds `from` (so the window may start up
+    /// to `column_ms - 1` before `from`). `width` and `column_ms` are at
+    /// least 1.
+    pub fn new(from: i64, width: usize, column_ms: i64) -> Self {
+        let column_ms = column_ms.max(1);
+        Self {
+            column_ms,
+            width: width.max(1),
+            first_column: from.div_euclid(column_ms),
+            columns: VecDeque::new(),
+            newest: None,
+        }
+    }
+
+    /// The window [`Reduction::new`] describes, filled from `points`, which
+    /// must be sorted by time. Points outside the window are skipped, and so
+    /// is a point older than one before it.
+    pub fn from_points(points: &[(i64, f64)], from: i64, width: usize, column_ms: i64) -> Self {
+        let mut reduction = Self::new(from, width, column_ms);
+        let (start, end) = reduction.window();
+        let skip = points.partition_point(|&(ts, _)| ts < start);
+        for &(ts, value) in &points[skip..] {
+            if ts >= end {
+                break;
+            }
+            if reduction.newest.is_some_and(|newest| ts < newest) {
+                continue;
+            }
+            reduction.absorb(ts, value);
+        }
+        reduction
+    }
+
+    /// Folds in a point no older than those already in, in O(1). A point
+    /// before the window is invisible and ignored. A non-finite `value` is a
+    /// gap marker.
+    ///
+    /// # Errors
+    ///
+    /// [`UpdateError::OutOfOrder`] for a point older than the newest one
+    /// reduced, [`UpdateError::AfterWindow`] for one past the right edge
+    /// (shift the window, then append again).
+    pub fn append(&mut self, ts: i64, value: f64) -> Result<(), UpdateError> {
+        let (start, end) = self.window();
+        if ts < start {
+            return Ok(());
+        }
+        if ts >= end {
+            return Err(UpdateError::AfterWindow { ts, end });
+        }
+        if let Some(newest) = self.newest.filter(|&newest| ts < newest) {
+            return Err(UpdateError::OutOfOrder { ts, newest });
+        }
+        self.absorb(ts, value);
+        Ok(())
+    }
+
+    /// Moves the window so that its first column is the one holding `from`,
+    /// dropping the columns that fall off the left; the others are kept as
+    /// they are. A live chart that wants time `now` in its last column
+    /// shifts to `now - (width - 1) * column_ms`.
+    ///
+    /// # Errors
+    ///
+    /// [`UpdateError::ShiftBackwards`] when `from` is in a column left of
+    /// the window's first: the columns there were never reduced.
+    pub fn shift_to(&mut self, from: i64) -> Result<(), UpdateError> {
+        let requested = from.div_euclid(self.column_ms);
+        if requested < self.first_column {
+            return Err(UpdateError::ShiftBackwards {
+                current: self.first_column,
+                requested,
+            });
+        }
+        self.first_column = requested;
+        while self
+            .columns
+            .front()
+            .is_some_and(|column| column.index < requested)
+        {
+            self.columns.pop_front();
+        }
+        if self.columns.is_empty() {
+            self.newest = None;
+        }
+        Ok(())
+    }
+
+    /// The times the window covers, `start..end` in Unix milliseconds, both
+    /// multiples of the column width: the x scale that puts one column on
+    /// one pixel.
+    pub fn window(&self) -> (i64, i64) {
+        let start = self.first_column.saturating_mul(self.column_ms);
+        let span = i64::try_from(self.width)
+            .unwrap_or(i64::MAX)
+            .saturating_mul(self.column_ms);
+        (start, start.saturating_add(span))
+    }
+
+    /// The width of one column in milliseconds.
+    pub fn column_ms(&self) -> i64 {
+        self.column_ms
+    }
+
+    /// The number of columns in the window.
+    pub fn width(&self) -> usize {
+        self.width
+    }
+
+    /// The columns that hold a point or a gap marker, in time order (empty
+    /// columns are left out).
+    pub fn columns(&self) -> impl ExactSizeIterator<Item = &Column> {
+        self.columns.iter()
+    }
+
+    /// The pen's path through every column's [`Column::vertices`], lifted
+    /// at each gap; at most four steps per column. Columns without points
+    /// are bridged: only gap markers break the line.
+    pub fn path(&self) -> Vec<PathStep> {
+        let mut steps = Vec::with_capacity(self.columns.len() * 2);
+        let mut pen_up = true;
+        for column in &self.columns {
+            pen_up |= column.gap_before;
+            for vertex in column.vertices() {
+                steps.push(if pen_up {
+                    PathStep::MoveTo(vertex)
+                } else {
+                    PathStep::LineTo(vertex)
+                });
+                pen_up = false;
+            }
+            pen_up |= column.gap_after;
+        }
+        steps
+    }
+
+    /// Folds a point that is inside the window and no older than `newest`.
+    fn absorb(&mut self, ts: i64, value: f64) {
+        let index = ts.div_euclid(self.column_ms);
+        if self
+            .columns
+            .back()
+            .is_none_or(|column| column.index != index)
+        {
+            self.columns.push_back(Column::empty(index));
+        }
+        if let Some(column) = self.columns.back_mut() {
+            column.absorb(ts, value);
+        }
+        self.newest = Some(ts);
+    }
+}
+
+/// The column width in milliseconds that fits `span_ms` into `width` pixel
+/// columns: `span_ms / width` rounded up, at least 1.
+pub fn column_ms_for(span_ms: i64, width: usize) -> i64 {
+    let width = i64::try_from(width.max(1)).unwrap_or(i64::MAX);
+    let span_ms = span_ms.max(1);
+    (span_ms / width + i64::from(span_ms % width != 0)).max(1)
+}
+
+#[cfg(test)]
+mod tests;
