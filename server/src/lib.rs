@@ -16,6 +16,7 @@ pub mod counters;
 pub mod error;
 pub mod http;
 pub mod hub;
+pub mod memory;
 pub mod origin;
 pub mod page;
 pub mod publish;

@@ -923,6 +923,10 @@ pub async fn run_syncer(store: Store, every: Duration, shutdown: Shutdown) {
                         "store maintained"
                     );
                 }
+                // What sealing, closing and queries freed since the last
+                // pass goes back to the system (see `crate::memory`).
+                let took = crate::memory::release_free();
+                tracing::debug!(took_us = took.as_micros() as u64, "free memory released");
             }
             Ok::<(), StoreError>(())
         })
