@@ -3,24 +3,8 @@
 
 use std::process::ExitCode;
 
-fn main() -> ExitCode {
-    // Before any other thread exists: a cap bounds only arenas made after
-    // it (see `server::memory`).
-    server::memory::limit_arenas(std::env::var_os("MALLOC_ARENA_MAX").is_some());
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(runtime) => runtime,
-        Err(error) => {
-            eprintln!("livedash: cannot start the async runtime: {error}");
-            return ExitCode::FAILURE;
-        }
-    };
-    runtime.block_on(serve())
-}
-
-async fn serve() -> ExitCode {
+#[tokio::main]
+async fn main() -> ExitCode {
     // Invalid options exit here with their message and status 2.
     let config = match server::config::load(std::env::args_os().collect()) {
         Ok(config) => config,
