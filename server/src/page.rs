@@ -78,16 +78,17 @@ pub async fn bootstrap(hub: &Hub, store: &Store, settings: &PageSettings) -> Boo
         .unwrap_or(i64::MAX)
         .saturating_mul(2)
         .max(CPU_CHART_SPAN_MS);
-    let series =
-        tokio::task::spawn_blocking(move || host_series(&store, &host, now_ms(), recent_ms))
-            .await
-            .unwrap_or_default();
+    let now = now_ms();
+    let series = tokio::task::spawn_blocking(move || host_series(&store, &host, now, recent_ms))
+        .await
+        .unwrap_or_default();
     Bootstrap {
         position: Some(position),
         host: settings.host.to_string(),
         series,
         heartbeat_ms: settings.heartbeat_ms,
         reconnect: settings.reconnect,
+        now_ms: now,
     }
 }
 

@@ -19,10 +19,30 @@
 //! - [`Unit`] says what the values measure; [`format_value`] writes one
 //!   value short (`1.2 GiB`, `250 ms`), [`value_axis`] and [`format_ticks`]
 //!   label an axis on one shared scale (`0, 0.5 GiB, 1 GiB`).
+//! - [`Line`] joins a series' history to its live points with no gap and no
+//!   repeat, in the history's own buckets.
+//! - [`TimeRange`] is what the page shows (live or fixed), as it lives in
+//!   the URL; [`ZoomStack`] is the way back.
+//! - [`stats`], [`Visibility`] and [`tooltip_rows`] are what the legend and
+//!   the tooltip say; [`sort_rows`] orders the legend table.
 
+mod legend;
+mod line;
+mod range;
 mod reduce;
 mod ticks;
 mod units;
+
+pub use legend::{
+    nearest, sort_rows, stats, tooltip_rows, LegendOrder, LegendRow, LegendSort, SeriesStats,
+    TooltipMode, TooltipRow, TooltipSeries, Visibility,
+};
+pub use line::{Line, LinePoint};
+pub use range::{
+    format_duration, format_time, parse_duration, parse_time, zoom_out, zoom_to, Preset,
+    RangeError, TimePoint, TimeRange, ZoomStack, FROM_KEY, MAX_SPAN_MS, MAX_TIME_MS, MIN_TIME_MS,
+    MIN_ZOOM_MS, PRESETS, QUERY_KEYS, RANGE_KEY, TO_KEY, ZOOM_HISTORY_LIMIT,
+};
 
 pub use reduce::{column_ms_for, Column, PathStep, Reduction, Sample, Summary, UpdateError};
 pub use ticks::{log_ticks, tick_target, time_ticks, value_ticks, TimeTick, TICK_SPACING_PX};

@@ -228,6 +228,10 @@ pub struct Bootstrap {
     /// How the page reconnects.
     #[serde(default)]
     pub reconnect: ReconnectSettings,
+    /// The server's clock when it rendered the page (Unix ms): where a
+    /// live chart's window ends before the browser's clock takes over.
+    #[serde(default)]
+    pub now_ms: i64,
 }
 
 /// How a page reconnects, as the operator configured it: attempt `k` waits

@@ -14,10 +14,14 @@ pub mod reducer;
 mod page;
 #[cfg(any(feature = "ssr", feature = "hydrate"))]
 mod store;
+#[cfg(any(feature = "ssr", feature = "hydrate"))]
+pub mod time;
 
 pub use reducer::DASHBOARD_CHANNEL;
 
 #[cfg(any(feature = "ssr", feature = "hydrate"))]
 pub use page::{shell, App, PageAssets, BOOTSTRAP_ELEMENT_ID};
 #[cfg(any(feature = "ssr", feature = "hydrate"))]
-pub use store::LiveStore;
+pub use store::{LiveStore, SeriesSink};
+#[cfg(any(feature = "ssr", feature = "hydrate"))]
+pub use time::TimeControl;

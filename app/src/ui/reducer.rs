@@ -9,7 +9,7 @@
 //! value changes. The store only mirrors them; everything here is plain
 //! Rust, tested natively.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 use serde_json::Value;
 
@@ -72,6 +72,9 @@ pub struct Changes {
     /// Every point of the host's total CPU use, for the chart (the chart
     /// keeps each time once).
     pub points: Vec<(i64, f64)>,
+    /// Every series' points in the frame, by key (Prometheus form), for
+    /// the charts that follow them.
+    pub series: Vec<(String, Vec<(i64, f64)>)>,
     /// The cards' values, when a newer point changed one.
     pub values: Option<HostValues>,
     /// New activity entries, oldest first.
@@ -103,6 +106,7 @@ pub struct PageState {
 #[derive(Default)]
 struct Gathered {
     points: Vec<(i64, f64)>,
+    series: BTreeMap<String, Vec<(i64, f64)>>,
     readings: Vec<(Reading, i64, f64)>,
     feed: Vec<FeedItem>,
     patches: Vec<Patch>,
@@ -158,12 +162,14 @@ impl PageState {
 
         let Gathered {
             points,
+            series,
             readings,
             feed,
             patches,
             warnings,
         } = gathered;
         changes.points = points;
+        changes.series = series.into_iter().collect();
         let mut values = self.values.clone();
         let mut changed = false;
         for (reading, ts, value) in readings {
@@ -189,6 +195,11 @@ impl PageState {
             (SERIES_CHANNEL, SERIES_EVENT) => {
                 match serde_json::from_value::<SeriesPoints>(envelope.data.clone()) {
                     Ok(series) => {
+                        gathered
+                            .series
+                            .entry(series.key.to_string())
+                            .or_default()
+                            .extend_from_slice(&series.points);
                         // Series of other hosts or not shown: a filter
                         // wider than the page's (another tab's) lets
                         // them through.
@@ -349,6 +360,24 @@ mod tests {
             points(4, cpu(), &[(300, 30.0)]),
         ]));
         assert_eq!(changes.points, [(200, 20.0), (300, 30.0)]);
+        // Charts follow any series, each key's points in order.
+        assert_eq!(
+            changes.series,
+            [
+                (
+                    r#"livedash_host_cpu_percent{core="0",host="web-1"}"#.to_string(),
+                    vec![(200, 40.0)]
+                ),
+                (
+                    r#"livedash_host_cpu_percent{host="db-1"}"#.to_string(),
+                    vec![(250, 99.0)]
+                ),
+                (
+                    r#"livedash_host_cpu_percent{host="web-1"}"#.to_string(),
+                    vec![(200, 20.0), (300, 30.0)]
+                ),
+            ]
+        );
         let values = changes.values.expect("the cards change");
         assert_eq!(values.get(Reading::Cpu), Some(30.0));
         assert_eq!(values.cores(), [40.0]);

@@ -71,6 +71,8 @@ pub struct LiveStore {
     pub board: RwSignal<BTreeMap<String, RwSignal<Value>>>,
     /// What the mounted widgets need from the server.
     needs: RwSignal<Needs>,
+    /// The charts following series, and what each needs.
+    followers: StoredValue<Followers, LocalStorage>,
     /// The key (Prometheus form) of each series the page shows.
     keys: StoredValue<Vec<(Reading, String)>>,
     /// What the reducer remembers between frames.
@@ -92,6 +94,18 @@ impl Sharing {
     pub fn label(&self) -> Option<String> {
         (self.role != Role::Solo && self.tabs > 1).then(|| format!("shared, {} tabs", self.tabs))
     }
+}
+
+/// A chart's receiver of series points: called once per frame with every
+/// series' points of the frame, by key (Prometheus form).
+pub type SeriesSink = std::rc::Rc<dyn Fn(&[(String, Vec<(i64, f64)>)])>;
+
+/// The charts following series.
+#[derive(Default)]
+struct Followers {
+    next_id: u64,
+    /// Per follower: its sink and the id of its declared need.
+    sinks: BTreeMap<u64, (SeriesSink, Option<u64>)>,
 }
 
 /// What the store holds outside the reactive graph.
@@ -140,6 +154,7 @@ impl LiveStore {
             board_keys: RwSignal::new(Vec::new()),
             board: RwSignal::new(BTreeMap::new()),
             needs: RwSignal::new(Needs::default()),
+            followers: StoredValue::new_local(Followers::default()),
             keys: StoredValue::new(keys),
             page: StoredValue::new(PageState::new(&bootstrap.host, values)),
             runtime: StoredValue::new_local(Runtime {
@@ -166,6 +181,56 @@ impl LiveStore {
 
     /// Declares that the calling widget shows the host's series that
     /// `shows` picks: the page follows exactly those on the series channel.
+    /// Registers a chart's `sink` for series points; it follows no series
+    /// until [`LiveStore::follow`] names them. Withdrawn when the calling
+    /// component is cleaned up. Returns the follower's id.
+    pub fn add_follower(&self, sink: SeriesSink) -> u64 {
+        let id = self
+            .followers
+            .try_update_value(|followers| {
+                followers.next_id += 1;
+                followers.sinks.insert(followers.next_id, (sink, None));
+                followers.next_id
+            })
+            .unwrap_or_default();
+        let store = *self;
+        on_cleanup(move || store.follow(id, Vec::new()));
+        let followers = self.followers;
+        on_cleanup(move || {
+            followers.try_update_value(|followers| followers.sinks.remove(&id));
+        });
+        id
+    }
+
+    /// Sets the series (keys in Prometheus form) follower `id` follows:
+    /// the page subscribes to the union of every widget's.
+    pub fn follow(&self, id: u64, keys: Vec<String>) {
+        let previous = self
+            .followers
+            .try_update_value(|followers| {
+                followers
+                    .sinks
+                    .get_mut(&id)
+                    .and_then(|(_, need)| need.take())
+            })
+            .flatten();
+        // One change of the needs, so the page resubscribes once.
+        let need = self
+            .needs
+            .try_update(|needs| {
+                if let Some(previous) = previous {
+                    needs.remove(previous);
+                }
+                (!keys.is_empty()).then(|| needs.add(SERIES_CHANNEL, Some(keys)))
+            })
+            .flatten();
+        self.followers.try_update_value(|followers| {
+            if let Some((_, slot)) = followers.sinks.get_mut(&id) {
+                *slot = need;
+            }
+        });
+    }
+
     pub fn need_readings(&self, shows: impl Fn(&Reading) -> bool) {
         let keys: Vec<String> = self.keys.with_value(|keys| {
             keys.iter()
@@ -250,6 +315,7 @@ impl LiveStore {
             resync,
             dashboard_reset,
             points,
+            series,
             values,
             feed,
             board,
@@ -279,6 +345,18 @@ impl LiveStore {
                     .into_iter()
                     .fold(false, |added, (ts, value)| series.push(ts, value) | added)
             });
+        }
+        if !series.is_empty() {
+            let sinks: Vec<SeriesSink> = self.followers.with_value(|followers| {
+                followers
+                    .sinks
+                    .values()
+                    .map(|(sink, _)| sink.clone())
+                    .collect()
+            });
+            for sink in sinks {
+                sink(&series);
+            }
         }
         if let Some(values) = values {
             self.values.set(values);

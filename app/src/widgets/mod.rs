@@ -3,18 +3,20 @@
 //! its own data changes; each shows how often it did in `data-renders`.
 
 mod activity_feed;
+mod chart;
 mod connection_status;
-mod cpu_chart;
 mod panel_row;
 mod stat_card;
 mod status_board;
+mod time_picker;
 
 pub use activity_feed::ActivityFeed;
+pub use chart::{ChartSpec, TimeSeriesChart};
 pub use connection_status::ConnectionStatus;
-pub use cpu_chart::CpuChart;
 pub use panel_row::PanelRow;
 pub use stat_card::{CpuCard, LoadCard, MemoryCard, NetworkCard, StatCard};
 pub use status_board::StatusBoard;
+pub use time_picker::TimePicker;
 
 use leptos::prelude::*;
 

@@ -1,0 +1,343 @@
+//! Drawing one frame of a time-series chart on its canvas with plotters.
+//!
+//! Everything here is done in device pixels: the canvas's backing store is
+//! sized to its displayed size times `devicePixelRatio`, so lines and text
+//! are crisp on any screen. Each line is first reduced to the plot's pixel
+//! columns ([`Reduction`]: first, min, max and last of each column), so a
+//! redraw costs what the chart is wide, never how many points it holds, and
+//! a one-sample spike still reaches the screen. Ticks and their labels come
+//! from the chart core ([`time_ticks`], [`value_axis`]), not from plotters'
+//! mesh, so both axes read the same at every zoom level and in every unit.
+//!
+//! [`draw`] returns the [`Layout`] it drew with: the pointer handlers map
+//! pixels back to time and value through it.
+
+use plotters::{
+    prelude::*,
+    style::text_anchor::{HPos, Pos, VPos},
+};
+use plotters_canvas::CanvasBackend;
+use wasm_bindgen::JsCast;
+use web_sys::{CanvasRenderingContext2d, HtmlCanvasElement};
+
+use crate::chart::{
+    column_ms_for, tick_target, time_ticks, value_axis, Line, PathStep, Reduction, Unit,
+};
+
+/// The series palette: distinguishable on light and dark backgrounds.
+pub const PALETTE: [(u8, u8, u8); 10] = [
+    (0x2f, 0x7d, 0xf6),
+    (0xe8, 0x6a, 0x1c),
+    (0x1f, 0xa3, 0x6b),
+    (0xd6, 0x3b, 0x6a),
+    (0x8e, 0x5c, 0xe0),
+    (0x0f, 0x9d, 0xb8),
+    (0xc9, 0x9a, 0x06),
+    (0x6b, 0x7f, 0x2a),
+    (0xb5, 0x4a, 0xc9),
+    (0x7a, 0x86, 0x99),
+];
+
+const GRID: RGBColor = RGBColor(0x8a, 0x94, 0xa6);
+const TEXT: RGBColor = RGBColor(0x8a, 0x94, 0xa6);
+
+/// One line to draw.
+pub struct Drawn<'a> {
+    /// Its points.
+    pub line: &'a Line,
+    /// Its index in [`PALETTE`] (wrapping).
+    pub colour: usize,
+}
+
+/// What a frame shows besides the lines.
+pub struct Scene<'a> {
+    /// The visible lines.
+    pub lines: Vec<Drawn<'a>>,
+    /// The time range, Unix ms.
+    pub from: i64,
+    /// Its end.
+    pub to: i64,
+    /// What the values measure.
+    pub unit: Unit,
+    /// The value axis always includes these (soft bounds).
+    pub soft_min: Option<f64>,
+    /// See `soft_min`.
+    pub soft_max: Option<f64>,
+    /// The shared crosshair's time.
+    pub crosshair: Option<i64>,
+    /// A drag selection in progress, in Unix ms.
+    pub selection: Option<(i64, i64)>,
+    /// The viewer's offset from UTC, in minutes (east positive).
+    pub utc_offset_minutes: i32,
+}
+
+/// Where a frame put things, in CSS pixels relative to the canvas.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Layout {
+    /// The plot area's left edge.
+    pub left: f64,
+    /// Its right edge.
+    pub right: f64,
+    /// Its top.
+    pub top: f64,
+    /// Its bottom.
+    pub bottom: f64,
+    /// The time at `left`.
+    pub from: i64,
+    /// The time at `right`.
+    pub to: i64,
+    /// The value at `bottom`.
+    pub min: f64,
+    /// The value at `top`.
+    pub max: f64,
+}
+
+impl Layout {
+    /// The time at horizontal position `x`, clamped to the plot.
+    pub fn time_at(&self, x: f64) -> i64 {
+        let width = (self.right - self.left).max(1.0);
+        let share = ((x - self.left) / width).clamp(0.0, 1.0);
+        self.from + (share * (self.to - self.from) as f64).round() as i64
+    }
+
+    /// The value at vertical position `y`.
+    pub fn value_at(&self, y: f64) -> f64 {
+        let height = (self.bottom - self.top).max(1.0);
+        self.max - (y - self.top) / height * (self.max - self.min)
+    }
+
+    /// The horizontal position of time `ts`.
+    pub fn x_of(&self, ts: i64) -> f64 {
+        let span = (self.to - self.from).max(1) as f64;
+        self.left + (ts - self.from) as f64 / span * (self.right - self.left)
+    }
+
+    /// The vertical position of value `v`.
+    pub fn y_of(&self, value: f64) -> f64 {
+        let range = self.max - self.min;
+        if range <= 0.0 {
+            return self.bottom;
+        }
+        self.bottom - (value - self.min) / range * (self.bottom - self.top)
+    }
+}
+
+/// Draws `scene` on `canvas`; returns the layout used.
+pub fn draw(canvas: &HtmlCanvasElement, scene: &Scene) -> Result<Layout, String> {
+    let ratio = web_sys::window()
+        .map(|w| w.device_pixel_ratio())
+        .unwrap_or(1.0)
+        .max(1.0);
+    let css_width = f64::from(canvas.client_width());
+    let css_height = f64::from(canvas.client_height());
+    let width = (css_width * ratio).round() as u32;
+    let height = (css_height * ratio).round() as u32;
+    if width > 0 && height > 0 && (canvas.width() != width || canvas.height() != height) {
+        canvas.set_width(width);
+        canvas.set_height(height);
+    }
+    clear(canvas)?;
+    let (from, to) = (scene.from, scene.to.max(scene.from + 1));
+
+    // The value range: every visible point's band, and the soft bounds.
+    let mut low = f64::INFINITY;
+    let mut high = f64::NEG_INFINITY;
+    for drawn in &scene.lines {
+        for point in drawn.line.points() {
+            if point.ts >= from && point.ts <= to {
+                low = low.min(point.min);
+                high = high.max(point.max);
+            }
+        }
+    }
+    if let Some(min) = scene.soft_min {
+        low = low.min(min);
+    }
+    if let Some(max) = scene.soft_max {
+        high = high.max(max);
+    }
+    if !low.is_finite() || !high.is_finite() {
+        (low, high) = (0.0, 1.0);
+    }
+    let rows = ((css_height - 30.0) / 40.0).clamp(2.0, 8.0) as usize;
+    let axis = value_axis(scene.unit, low, high, rows);
+    let (min, max) = match (axis.first(), axis.last()) {
+        (Some(first), Some(last)) if last.value > first.value => (first.value, last.value),
+        _ => (low, high.max(low + 1.0)),
+    };
+    let label_chars = axis
+        .iter()
+        .map(|t| t.label.chars().count())
+        .max()
+        .unwrap_or(1);
+    let layout = Layout {
+        left: 12.0 + label_chars as f64 * 7.0,
+        right: (css_width - 10.0).max(20.0),
+        top: 8.0,
+        bottom: (css_height - 24.0).max(16.0),
+        from,
+        to,
+        min,
+        max,
+    };
+
+    let backend = CanvasBackend::with_canvas_object(canvas.clone()).ok_or("no 2D context")?;
+    let root = backend.into_drawing_area();
+    let px = |v: f64| (v * ratio).round() as i32;
+    let font = ((12.0 * ratio) as u32).max(10);
+    let text = |anchor: Pos| ("sans-serif", font).into_font().color(&TEXT).pos(anchor);
+    let err = |e: DrawingAreaErrorKind<_>| e.to_string();
+
+    // Grid and value labels.
+    for tick in &axis {
+        let y = px(layout.y_of(tick.value));
+        root.draw(&PathElement::new(
+            vec![(px(layout.left), y), (px(layout.right), y)],
+            GRID.mix(0.2).stroke_width(1),
+        ))
+        .map_err(err)?;
+        root.draw(&Text::new(
+            tick.label.clone(),
+            (px(layout.left - 6.0), y),
+            text(Pos::new(HPos::Right, VPos::Center)),
+        ))
+        .map_err(err)?;
+    }
+    // Time ticks.
+    let plot_css_width = layout.right - layout.left;
+    for tick in time_ticks(
+        from,
+        to,
+        tick_target(plot_css_width as u32),
+        scene.utc_offset_minutes,
+    ) {
+        let x = px(layout.x_of(tick.ts));
+        root.draw(&PathElement::new(
+            vec![(x, px(layout.top)), (x, px(layout.bottom))],
+            GRID.mix(0.12).stroke_width(1),
+        ))
+        .map_err(err)?;
+        root.draw(&Text::new(
+            tick.label,
+            (x, px(layout.bottom + 6.0)),
+            text(Pos::new(HPos::Center, VPos::Top)),
+        ))
+        .map_err(err)?;
+    }
+    root.draw(&PathElement::new(
+        vec![
+            (px(layout.left), px(layout.bottom)),
+            (px(layout.right), px(layout.bottom)),
+        ],
+        GRID.mix(0.6).stroke_width(1),
+    ))
+    .map_err(err)?;
+
+    // The lines, reduced to the plot's device-pixel columns.
+    let columns = ((plot_css_width * ratio).round() as usize).max(1);
+    let column_ms = column_ms_for(to - from, columns);
+    let stroke = ((1.5 * ratio).round() as u32).max(1);
+    for drawn in &scene.lines {
+        let (r, g, b) = PALETTE[drawn.colour % PALETTE.len()];
+        let colour = RGBColor(r, g, b);
+        if drawn.line.step_ms().is_some() {
+            draw_band(&root, drawn.line, &layout, ratio, colour)?;
+        }
+        let values = drawn.line.values();
+        let reduction = Reduction::from_points(&values, from, columns, column_ms);
+        let mut stretch: Vec<(i32, i32)> = Vec::new();
+        let flush = |stretch: &mut Vec<(i32, i32)>| -> Result<(), String> {
+            match stretch.len() {
+                0 => {}
+                1 => {
+                    root.draw(&Circle::new(stretch[0], stroke + 1, colour.filled()))
+                        .map_err(err)?;
+                }
+                _ => {
+                    root.draw(&PathElement::new(
+                        std::mem::take(stretch),
+                        colour.stroke_width(stroke),
+                    ))
+                    .map_err(err)?;
+                }
+            }
+            stretch.clear();
+            Ok(())
+        };
+        for step in reduction.path() {
+            let (sample, fresh) = match step {
+                PathStep::MoveTo(s) => (s, true),
+                PathStep::LineTo(s) => (s, false),
+            };
+            if fresh {
+                flush(&mut stretch)?;
+            }
+            stretch.push((px(layout.x_of(sample.ts)), px(layout.y_of(sample.value))));
+        }
+        flush(&mut stretch)?;
+    }
+
+    if let Some((a, b)) = scene.selection {
+        let (a, b) = (a.min(b), a.max(b));
+        root.draw(&Rectangle::new(
+            [
+                (px(layout.x_of(a)), px(layout.top)),
+                (px(layout.x_of(b)), px(layout.bottom)),
+            ],
+            RGBColor(0x2f, 0x7d, 0xf6).mix(0.15).filled(),
+        ))
+        .map_err(err)?;
+    }
+    if let Some(ts) = scene.crosshair.filter(|ts| (from..=to).contains(ts)) {
+        let x = px(layout.x_of(ts));
+        root.draw(&PathElement::new(
+            vec![(x, px(layout.top)), (x, px(layout.bottom))],
+            GRID.mix(0.9).stroke_width(1),
+        ))
+        .map_err(err)?;
+    }
+    root.present().map_err(|e| e.to_string())?;
+    Ok(layout)
+}
+
+/// A rollup line's min-max band, one quadrilateral strip.
+fn draw_band(
+    root: &DrawingArea<CanvasBackend, plotters::coord::Shift>,
+    line: &Line,
+    layout: &Layout,
+    ratio: f64,
+    colour: RGBColor,
+) -> Result<(), String> {
+    let px = |v: f64| (v * ratio).round() as i32;
+    let mut outline: Vec<(i32, i32)> = line
+        .points()
+        .map(|p| (px(layout.x_of(p.ts)), px(layout.y_of(p.max))))
+        .collect();
+    outline.extend(
+        line.points()
+            .rev()
+            .map(|p| (px(layout.x_of(p.ts)), px(layout.y_of(p.min)))),
+    );
+    if outline.len() >= 4 {
+        root.draw(&Polygon::new(outline, colour.mix(0.15).filled()))
+            .map_err(|e| e.to_string())?;
+    }
+    Ok(())
+}
+
+/// Erases the previous frame (plotters only paints over it).
+fn clear(canvas: &HtmlCanvasElement) -> Result<(), String> {
+    let context = canvas
+        .get_context("2d")
+        .ok()
+        .flatten()
+        .and_then(|c| c.dyn_into::<CanvasRenderingContext2d>().ok())
+        .ok_or("no 2D context")?;
+    context.clear_rect(
+        0.0,
+        0.0,
+        f64::from(canvas.width()),
+        f64::from(canvas.height()),
+    );
+    Ok(())
+}

@@ -1,0 +1,158 @@
+//! A chart's history: its window read from `GET /api/series` whenever the
+//! page's range changes, joined to the live points that keep arriving.
+//!
+//! Each fetch carries a generation number; an answer that arrives after a
+//! newer fetch started is dropped, so fast range changes never show an old
+//! range's data. While a fetch is in flight the chart keeps what it shows
+//! (no blank frame). When the answer lands its lines replace the old ones
+//! and the live samples of the last minutes are replayed over them: those
+//! the answer already holds change nothing ([`Line::push`](crate::chart::Line::push)
+//! drops them), the ones that raced it are kept. The chart then follows
+//! exactly the series that answered.
+
+use leptos::{prelude::*, task::spawn_local};
+use wasm_bindgen::JsCast;
+use wasm_bindgen_futures::JsFuture;
+
+use super::{lines_from, ChartLines, ChartSpec};
+use crate::{
+    chart::TimeRange,
+    protocol::SeriesReply,
+    ui::{LiveStore, TimeControl},
+};
+
+/// How long after an empty answer (no series yet) the chart asks again.
+const EMPTY_RETRY_MS: i32 = 10_000;
+
+/// The live samples a chart keeps to replay: key, time, value.
+pub type Recent = StoredValue<std::collections::VecDeque<(String, i64, f64)>>;
+
+/// What a chart's history fetching works on.
+pub struct Fetcher {
+    pub spec: StoredValue<ChartSpec>,
+    pub lines: RwSignal<ChartLines>,
+    pub recent: Recent,
+    pub status: RwSignal<Option<String>>,
+    pub canvas: NodeRef<leptos::html::Canvas>,
+    pub follower: u64,
+    pub store: LiveStore,
+    pub time: TimeControl,
+}
+
+/// Fetches the window now and again whenever the range changes.
+pub fn install(fetcher: Fetcher) {
+    let Fetcher {
+        spec,
+        lines,
+        recent,
+        status,
+        canvas,
+        follower,
+        store,
+        time,
+    } = fetcher;
+    let generation = StoredValue::new(0u64);
+    // A retry after an empty answer bumps this.
+    let retry = RwSignal::new(0u32);
+    let range = Memo::new(move |_| time.range.get());
+    Effect::new(move |_| {
+        let range = range.get();
+        retry.track();
+        let this = generation
+            .try_update_value(|g| {
+                *g += 1;
+                *g
+            })
+            .unwrap_or_default();
+        let now = time.now.get_untracked().max(js_sys::Date::now() as i64);
+        let (from, to) = range.resolve(now);
+        let width = canvas
+            .get_untracked()
+            .map(|c| f64::from(c.client_width()))
+            .unwrap_or(800.0);
+        let ratio = web_sys::window().map_or(1.0, |w| w.device_pixel_ratio());
+        let max_points = ((width * ratio) as usize).clamp(4, 10_000);
+        let selector = spec.with_value(|s| s.selector.clone());
+        spawn_local(async move {
+            let url = format!(
+                "/api/series?match={}&from={from}&to={to}&max_points={max_points}",
+                String::from(js_sys::encode_uri_component(&selector)),
+            );
+            let answer = fetch_json(&url).await;
+            if generation.try_get_value() != Some(this) {
+                return;
+            }
+            match answer {
+                Ok(reply) => {
+                    apply(&reply, range, (spec, lines, recent), (store, follower));
+                    status.set(None);
+                    if reply.series.is_empty() {
+                        retry_later(retry);
+                    }
+                }
+                Err(error) => {
+                    status.set(Some(format!("History unavailable: {error}")));
+                    retry_later(retry);
+                }
+            }
+        });
+    });
+}
+
+fn apply(
+    reply: &SeriesReply,
+    range: TimeRange,
+    (spec, lines, recent): (StoredValue<ChartSpec>, RwSignal<ChartLines>, Recent),
+    (store, follower): (LiveStore, u64),
+) {
+    // A paused (fixed) view keeps what it was given while live points go
+    // on arriving after it: bounded by count, not trimmed by time.
+    let span = if range.is_live() {
+        range.span_ms()
+    } else {
+        i64::MAX / 4
+    };
+    let mut fresh = spec.with_value(|spec| lines_from(spec, &reply.series, reply.step_ms, span));
+    recent.with_value(|recent| {
+        for (key, ts, value) in recent {
+            if let Some(line) = fresh.get_mut(key) {
+                line.line.push(*ts, *value);
+            }
+        }
+    });
+    let keys: Vec<String> = fresh.keys().cloned().collect();
+    lines.set(fresh);
+    store.follow(follower, keys);
+}
+
+fn retry_later(retry: RwSignal<u32>) {
+    let Some(window) = web_sys::window() else {
+        return;
+    };
+    let callback = wasm_bindgen::closure::Closure::once_into_js(move || {
+        retry.try_update(|r| *r += 1);
+    });
+    let _ = window.set_timeout_with_callback_and_timeout_and_arguments_0(
+        callback.unchecked_ref(),
+        EMPTY_RETRY_MS,
+    );
+}
+
+/// A query answer, or what went wrong, for a person.
+async fn fetch_json(url: &str) -> Result<SeriesReply, String> {
+    let window = web_sys::window().ok_or("no window")?;
+    let response: web_sys::Response = JsFuture::from(window.fetch_with_str(url))
+        .await
+        .map_err(|_| "the server cannot be reached".to_string())?
+        .dyn_into()
+        .map_err(|_| "not an HTTP response".to_string())?;
+    let text = JsFuture::from(response.text().map_err(|_| "no body".to_string())?)
+        .await
+        .map_err(|_| "the answer was cut off".to_string())?
+        .as_string()
+        .unwrap_or_default();
+    if !response.ok() {
+        return Err(format!("HTTP {}: {text}", response.status()));
+    }
+    serde_json::from_str(&text).map_err(|e| format!("a malformed answer: {e}"))
+}

@@ -1,0 +1,678 @@
+//! The time-series chart every chart widget uses: several series from one
+//! selector, history from the query API joined to live points, a legend
+//! that isolates and toggles series, a tooltip, the page's shared
+//! crosshair, and drag to zoom.
+//!
+//! Data flow: the chart reads its window from `GET /api/series` at the
+//! resolution its width needs (`max_points`), then follows exactly the
+//! series that answered on the live `series` channel (the store calls its
+//! sink once per frame). Each series is a [`Line`]: history, then live,
+//! with no gap and no repeat. It fetches again whenever the page's range
+//! changes (not when a live range merely scrolls), and keeps the live
+//! samples of the last minutes so a fetch that races live points loses
+//! none of them.
+//!
+//! Drawing happens in one effect that reads exactly what it draws (the
+//! lines, the window, the visible series, the crosshair, a drag), so it
+//! runs at most once per animation frame: the store applies live points
+//! once per frame. The canvas is drawn only while it is on screen (an
+//! `IntersectionObserver`), unless the page is in kiosk mode.
+
+#[cfg(feature = "hydrate")]
+mod draw;
+#[cfg(feature = "hydrate")]
+mod history;
+
+use std::collections::{BTreeMap, VecDeque};
+
+use leptos::prelude::*;
+
+use crate::{
+    chart::{
+        format_value, stats, tooltip_rows, Line, TimeRange, TooltipMode, TooltipSeries, Unit,
+        Visibility,
+    },
+    protocol::SeriesKey,
+    ui::{LiveStore, TimeControl},
+    widgets::render_count,
+};
+
+/// Live samples a chart keeps to replay over a fresh history answer.
+const REPLAY_SAMPLES: usize = 10_000;
+/// The most points one line holds, whatever the range.
+const LINE_CAPACITY: usize = 20_000;
+
+/// What a chart shows.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ChartSpec {
+    /// Names the chart in the page (`data-testid="<id>-chart"`).
+    pub id: String,
+    /// Its heading.
+    pub title: String,
+    /// The series, as a selector (`name{label="value"}`).
+    pub selector: String,
+    /// The label whose value names a series in the legend; without one,
+    /// every series is called `unlabelled` (or by its whole key when that
+    /// is empty).
+    pub label_by: Option<String>,
+    /// What a series without `label_by` is called.
+    pub unlabelled: String,
+    /// What the values measure.
+    pub unit: Unit,
+    /// The value axis always reaches these.
+    pub soft_min: Option<f64>,
+    /// See `soft_min`.
+    pub soft_max: Option<f64>,
+}
+
+/// One series of a chart.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ChartLine {
+    /// The series' key in Prometheus form.
+    pub key: String,
+    /// Its name in the legend.
+    pub label: String,
+    /// Its colour (an index into the palette).
+    pub colour: usize,
+    /// Its points.
+    pub line: Line,
+}
+
+/// A series' key, label and points, as the tooltip looks them up.
+type OwnedSeries = (String, String, Vec<(i64, f64)>);
+
+/// A chart's series, by key.
+pub type ChartLines = BTreeMap<String, ChartLine>;
+
+/// The label a series is shown by.
+fn label_of(spec: &ChartSpec, key: &SeriesKey) -> String {
+    match &spec.label_by {
+        Some(label) => key
+            .labels
+            .get(label)
+            .map(|v| format!("{label} {v}"))
+            .unwrap_or_else(|| spec.unlabelled.clone()),
+        None if !spec.unlabelled.is_empty() => spec.unlabelled.clone(),
+        None => key.to_string(),
+    }
+}
+
+/// Where a series stands in the legend: one without the naming label
+/// first (a total), then by that label's value, numbers in number order
+/// (`core 2` before `core 10`).
+fn legend_order(spec: &ChartSpec, key: &SeriesKey) -> (bool, u64, String, String) {
+    let value = spec
+        .label_by
+        .as_ref()
+        .and_then(|label| key.labels.get(label));
+    let number = value
+        .and_then(|v| v.parse::<u64>().ok())
+        .unwrap_or(u64::MAX);
+    (
+        value.is_some(),
+        number,
+        value.cloned().unwrap_or_default(),
+        key.to_string(),
+    )
+}
+
+/// Lines from a history answer (and the bootstrap), coloured in key order.
+pub fn lines_from(
+    spec: &ChartSpec,
+    series: &[crate::protocol::SeriesPoints],
+    step_ms: Option<i64>,
+    span_ms: i64,
+) -> ChartLines {
+    let mut keyed: Vec<&crate::protocol::SeriesPoints> = series.iter().collect();
+    keyed.sort_by_cached_key(|s| legend_order(spec, &s.key));
+    keyed
+        .into_iter()
+        .enumerate()
+        .map(|(colour, s)| {
+            let key = s.key.to_string();
+            let line = Line::from_history(
+                &s.points,
+                s.band.as_deref(),
+                step_ms,
+                span_ms,
+                LINE_CAPACITY,
+            );
+            let label = label_of(spec, &s.key);
+            (
+                key.clone(),
+                ChartLine {
+                    key,
+                    label,
+                    colour,
+                    line,
+                },
+            )
+        })
+        .collect()
+}
+
+/// The chart. `initial` holds what the server rendered it with (the
+/// bootstrap's points of the chart's series).
+#[component]
+pub fn TimeSeriesChart(
+    spec: ChartSpec,
+    #[prop(optional)] initial: Vec<crate::protocol::SeriesPoints>,
+) -> impl IntoView {
+    let store = expect_context::<LiveStore>();
+    let time = expect_context::<TimeControl>();
+    let spec = StoredValue::new(spec);
+    let span = time.range.get_untracked().span_ms();
+    let lines = RwSignal::new(spec.with_value(|spec| lines_from(spec, &initial, None, span)));
+    let visibility = RwSignal::new(Visibility::default());
+    let mode = RwSignal::new(TooltipMode::All);
+    let pinned = RwSignal::new(None::<i64>);
+    let table = RwSignal::new(false);
+    let status = RwSignal::new(None::<String>);
+    let canvas = NodeRef::<leptos::html::Canvas>::new();
+    // A drag in progress: where it started and where the pointer is.
+    let drag = RwSignal::new(None::<(i64, i64)>);
+    // The value under the pointer (for the single-series tooltip).
+    let pointer_value = RwSignal::new(None::<f64>);
+    // What the screen reader's live region says (set by the arrow keys).
+    let spoken = RwSignal::new(String::new());
+    // Live samples of the last minutes, to replay over a new answer.
+    let recent = StoredValue::new(VecDeque::<(String, i64, f64)>::new());
+
+    let follower = store.add_follower(std::rc::Rc::new(move |frame| {
+        let mut seen = Vec::new();
+        let changed = lines
+            .try_update(|lines| {
+                let mut changed = false;
+                for (key, points) in frame {
+                    let Some(chart_line) = lines.get_mut(key) else {
+                        continue;
+                    };
+                    for &(ts, value) in points {
+                        changed |= chart_line.line.push(ts, value);
+                        seen.push((key.clone(), ts, value));
+                    }
+                }
+                changed
+            })
+            .unwrap_or(false);
+        if let Some(&(_, ts, _)) = seen.iter().max_by_key(|(_, ts, _)| *ts) {
+            time.saw_point(ts, browser_now());
+        }
+        recent.update_value(|recent| {
+            recent.extend(seen);
+            while recent.len() > REPLAY_SAMPLES {
+                recent.pop_front();
+            }
+        });
+        let _ = changed;
+    }));
+    store.follow(
+        follower,
+        lines.with_untracked(|l| l.keys().cloned().collect()),
+    );
+
+    #[cfg(feature = "hydrate")]
+    {
+        history::install(history::Fetcher {
+            spec,
+            lines,
+            recent,
+            status,
+            canvas,
+            follower,
+            store,
+            time,
+        });
+        browser::install_drawing(browser::Drawing {
+            spec,
+            lines,
+            visibility,
+            canvas,
+            time,
+            drag,
+        });
+    }
+
+    let id = spec.with_value(|s| s.id.clone());
+    let title = spec.with_value(|s| s.title.clone());
+    let unit = spec.with_value(|s| s.unit);
+    let keys = Memo::new(move |_| lines.with(|l| l.keys().cloned().collect::<Vec<_>>()));
+
+    // The legend: one entry per series, in key order.
+    let legend = move || {
+        // A live range's lines hold just its span; a fixed one's are
+        // measured within it (live points keep arriving after it).
+        let (from, to) = match time.range.get() {
+            TimeRange::Fixed { from, to } => (from, to),
+            TimeRange::Live { .. } => (i64::MIN, i64::MAX),
+        };
+        lines.with(|lines| {
+            let mut ordered: Vec<&ChartLine> = lines.values().collect();
+            ordered.sort_by_key(|l| l.colour);
+            ordered
+                .into_iter()
+                .map(|l| {
+                    let values = l.line.values();
+                    let stats = stats(&values, from, to);
+                    (l.key.clone(), l.label.clone(), l.colour, stats)
+                })
+                .collect::<Vec<_>>()
+        })
+    };
+    let hint = move || visibility.with(|v| keys.with(|k| v.describe(k)));
+
+    let suppress_click = StoredValue::new(false);
+    let tooltip_at = move |ts: i64| {
+        lines.with(|lines| {
+            visibility.with(|visible| {
+                let series: Vec<OwnedSeries> = lines
+                    .values()
+                    .filter(|l| visible.is_visible(&l.key))
+                    .map(|l| (l.key.clone(), l.label.clone(), l.line.values()))
+                    .collect();
+                let borrowed: Vec<TooltipSeries> = series
+                    .iter()
+                    .map(|(k, l, p)| (k.as_str(), l.as_str(), p.as_slice()))
+                    .collect();
+                let (from, to) = time.range.get_untracked().resolve(time.now.get_untracked());
+                // Near enough: two columns of an 800-pixel chart.
+                let reach = ((to - from) / 400).max(1_000);
+                tooltip_rows(&borrowed, ts, reach, mode.get(), pointer_value.get())
+            })
+        })
+    };
+    let tooltip = move || {
+        if mode.get() == TooltipMode::Off {
+            return None;
+        }
+        let ts = pinned.get().or_else(|| time.crosshair.get())?;
+        Some((ts, tooltip_at(ts)))
+    };
+
+    let click_legend = move |key: String, modifier: bool| {
+        keys.with_untracked(|all| {
+            visibility.update(|v| {
+                if modifier {
+                    v.toggle(&key, all)
+                } else {
+                    v.click(&key, all)
+                }
+            })
+        });
+    };
+
+    view! {
+        <section
+            class="chart-card"
+            data-testid=format!("{id}-chart-card")
+            data-series=move || keys.with(|k| k.len())
+            data-renders=render_count(lines)
+            data-points=move || primary(lines, |l| l.len() as i64)
+            data-oldest=move || primary(lines, |l| l.oldest_ts().unwrap_or_default())
+            data-newest=move || primary(lines, |l| l.newest_ts().unwrap_or_default())
+            data-max-gap=move || primary(lines, Line::largest_gap)
+        >
+            <header class="chart-card__header">
+                <h2 class="chart-card__title" id=format!("{id}-chart-title")>{title.clone()}</h2>
+                <label class="chart-card__control">
+                    "Tooltip "
+                    <select
+                        data-testid=format!("{id}-tooltip-mode")
+                        on:change=move |ev| {
+                            mode.set(TooltipMode::parse(&event_target_value(&ev)).unwrap_or_default());
+                            pinned.set(None);
+                        }
+                    >
+                        <option value="all" selected=true>"all series"</option>
+                        <option value="single">"single"</option>
+                        <option value="off">"off"</option>
+                    </select>
+                </label>
+                <button
+                    class="chart-card__toggle"
+                    data-testid=format!("{id}-table-toggle")
+                    aria-pressed=move || table.get().to_string()
+                    on:click=move |_| table.update(|t| *t = !*t)
+                >
+                    {move || if table.get() { "View as chart" } else { "View as table" }}
+                </button>
+            </header>
+            <div class="chart-card__plot" hidden=move || table.get()>
+                <canvas
+                    class="chart-card__canvas"
+                    data-testid=format!("{id}-chart")
+                    node_ref=canvas
+                    tabindex="0"
+                    role="img"
+                    aria-labelledby=format!("{id}-chart-title")
+                    aria-describedby=format!("{id}-chart-hint")
+                    on:pointermove=move |ev| {
+                        #[cfg(feature = "hydrate")]
+                        browser::pointer_move(canvas, time, drag, pointer_value, &ev);
+                        #[cfg(not(feature = "hydrate"))]
+                        let _ = ev;
+                    }
+                    on:pointerdown=move |ev| {
+                        #[cfg(feature = "hydrate")]
+                        browser::pointer_down(canvas, drag, &ev);
+                        #[cfg(not(feature = "hydrate"))]
+                        let _ = ev;
+                    }
+                    on:pointerup=move |_| {
+                        if let Some((a, b)) = drag.get_untracked() {
+                            drag.set(None);
+                            if time.zoom_into(a, b) {
+                                // A zoom, not a click: nothing is pinned.
+                                suppress_click.set_value(true);
+                            }
+                        }
+                    }
+                    on:pointerleave=move |_| {
+                        time.crosshair.set(None);
+                        drag.set(None);
+                    }
+                    on:keydown=move |ev| {
+                        let step = match ev.key().as_str() {
+                            "ArrowLeft" => -1,
+                            "ArrowRight" => 1,
+                            "Escape" => {
+                                time.crosshair.set(None);
+                                pinned.set(None);
+                                return;
+                            }
+                            _ => return,
+                        };
+                        ev.prevent_default();
+                        let (from, to) = time.window();
+                        let at = time.crosshair.get_untracked();
+                        let next = lines.with_untracked(|lines| step_crosshair(lines, visibility, at, step, from, to));
+                        if let Some(ts) = next {
+                            time.crosshair.set(Some(ts));
+                            spoken.set(spoken_values(&tooltip_at(ts), unit));
+                        }
+                    }
+                    on:click=move |_| {
+                        if suppress_click.get_value() {
+                            suppress_click.set_value(false);
+                            return;
+                        }
+                        if mode.get_untracked() != TooltipMode::Off {
+                            pinned.update(|p| {
+                                *p = match *p {
+                                    Some(_) => None,
+                                    None => time.crosshair.get_untracked(),
+                                }
+                            });
+                        }
+                    }
+                ></canvas>
+                {move || tooltip().map(|(ts, rows)| view! {
+                    <div
+                        class="chart-card__tooltip"
+                        class:chart-card__tooltip--pinned=move || pinned.get().is_some()
+                        data-testid=format!("{}-tooltip", spec.with_value(|s| s.id.clone()))
+                        data-ts=ts
+                    >
+                        {rows.into_iter().map(|row| view! {
+                            <div class="chart-card__tooltip-row">
+                                <span class="chart-card__tooltip-label">{row.label}</span>
+                                <span class="chart-card__tooltip-value">{format_value(unit, row.value, 2)}</span>
+                            </div>
+                        }).collect_view()}
+                    </div>
+                })}
+                <p class="chart-card__status" data-testid=format!("{id}-status") hidden=move || status.with(Option::is_none)>
+                    {move || status.get().unwrap_or_default()}
+                </p>
+            </div>
+            <ul class="chart-card__legend" data-testid=format!("{id}-legend")>
+                {move || legend().into_iter().map(|(key, label, colour, stats)| {
+                    let shown = visibility.with(|v| v.is_visible(&key));
+                    let last = stats.map(|s| format_value(unit, s.last, 2)).unwrap_or_else(|| "—".into());
+                    let click_key = key.clone();
+                    view! {
+                        <li>
+                            <button
+                                class="legend-item"
+                                class:legend-item--hidden=!shown
+                                data-key=key.clone()
+                                aria-pressed=shown.to_string()
+                                title="Click to show only this series; Ctrl-click to show or hide it"
+                                on:click=move |ev| click_legend(click_key.clone(), ev.ctrl_key() || ev.meta_key() || ev.shift_key())
+                            >
+                                <span class=format!("legend-item__swatch legend-item__swatch--{}", colour % 10)></span>
+                                <span class="legend-item__label">{label}</span>
+                                <span class="legend-item__value">{last}</span>
+                            </button>
+                        </li>
+                    }
+                }).collect_view()}
+            </ul>
+            <p class="visually-hidden" aria-live="polite" data-testid=format!("{id}-spoken")>{move || spoken.get()}</p>
+            <p class="chart-card__hint" id=format!("{id}-chart-hint") data-testid=format!("{id}-legend-hint")>{hint}</p>
+            <table class="chart-card__table" hidden=move || !table.get() data-testid=format!("{id}-table")>
+                <thead><tr><th scope="col">"Series"</th><th scope="col">"Min"</th><th scope="col">"Max"</th><th scope="col">"Mean"</th><th scope="col">"Last"</th></tr></thead>
+                <tbody>
+                    {move || legend().into_iter().map(|(_, label, _, stats)| {
+                        let cell = |v: Option<f64>| v.map(|v| format_value(unit, v, 2)).unwrap_or_else(|| "—".into());
+                        view! {
+                            <tr>
+                                <th scope="row">{label}</th>
+                                <td>{cell(stats.map(|s| s.min))}</td>
+                                <td>{cell(stats.map(|s| s.max))}</td>
+                                <td>{cell(stats.map(|s| s.mean))}</td>
+                                <td>{cell(stats.map(|s| s.last))}</td>
+                            </tr>
+                        }
+                    }).collect_view()}
+                </tbody>
+            </table>
+        </section>
+    }
+}
+
+/// The crosshair's next time, `step` points left (-1) or right (1) of
+/// `at` on the first visible line, within `from..=to`; from no crosshair
+/// the newest point.
+fn step_crosshair(
+    lines: &ChartLines,
+    visibility: RwSignal<Visibility>,
+    at: Option<i64>,
+    step: i32,
+    from: i64,
+    to: i64,
+) -> Option<i64> {
+    let line = lines
+        .values()
+        .filter(|l| visibility.with_untracked(|v| v.is_visible(&l.key)))
+        .min_by_key(|l| l.colour)?;
+    let times: Vec<i64> = line
+        .line
+        .points()
+        .map(|p| p.ts)
+        .filter(|ts| (from..=to).contains(ts))
+        .collect();
+    let Some(at) = at else {
+        return times.last().copied();
+    };
+    if step < 0 {
+        times
+            .iter()
+            .rev()
+            .find(|&&ts| ts < at)
+            .or(times.first())
+            .copied()
+    } else {
+        times.iter().find(|&&ts| ts > at).or(times.last()).copied()
+    }
+}
+
+/// The tooltip's rows as a sentence for a screen reader.
+fn spoken_values(rows: &[crate::chart::TooltipRow], unit: Unit) -> String {
+    rows.iter()
+        .map(|row| format!("{} {}", row.label, format_value(unit, row.value, 2)))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// A figure of the legend's first line (the total, when there is one),
+/// for the page's tests and tools: 0 without lines.
+fn primary(lines: RwSignal<ChartLines>, figure: impl Fn(&Line) -> i64) -> i64 {
+    lines.with(|lines| {
+        lines
+            .values()
+            .min_by_key(|l| l.colour)
+            .map_or(0, |l| figure(&l.line))
+    })
+}
+
+/// The browser's clock, Unix ms.
+fn browser_now() -> i64 {
+    #[cfg(feature = "hydrate")]
+    {
+        js_sys::Date::now() as i64
+    }
+    #[cfg(not(feature = "hydrate"))]
+    {
+        0
+    }
+}
+
+#[cfg(feature = "hydrate")]
+mod browser {
+    use leptos::prelude::*;
+
+    use super::{draw, ChartLines, ChartSpec};
+    use crate::{chart::Visibility, ui::TimeControl};
+
+    /// Where the last frame put things, per canvas.
+    pub struct Drawing {
+        pub spec: StoredValue<ChartSpec>,
+        pub lines: RwSignal<ChartLines>,
+        pub visibility: RwSignal<Visibility>,
+        pub canvas: NodeRef<leptos::html::Canvas>,
+        pub time: TimeControl,
+        pub drag: RwSignal<Option<(i64, i64)>>,
+    }
+
+    thread_local! {
+        static LAYOUTS: std::cell::RefCell<Vec<(web_sys::HtmlCanvasElement, draw::Layout)>> =
+            const { std::cell::RefCell::new(Vec::new()) };
+    }
+
+    fn remember(canvas: &web_sys::HtmlCanvasElement, layout: draw::Layout) {
+        LAYOUTS.with_borrow_mut(|layouts| {
+            layouts.retain(|(c, _)| c.is_connected() && c != canvas);
+            layouts.push((canvas.clone(), layout));
+        });
+    }
+
+    fn layout_of(canvas: &web_sys::HtmlCanvasElement) -> Option<draw::Layout> {
+        LAYOUTS.with_borrow(|layouts| {
+            layouts
+                .iter()
+                .find(|(c, _)| c == canvas)
+                .map(|(_, layout)| *layout)
+        })
+    }
+
+    /// Redraws whenever what the chart shows changes.
+    pub fn install_drawing(drawing: Drawing) {
+        let Drawing {
+            spec,
+            lines,
+            visibility,
+            canvas,
+            time,
+            drag,
+        } = drawing;
+        Effect::new(move |_| {
+            let Some(element) = canvas.get() else { return };
+            let (from, to) = time.window();
+            let crosshair = time.crosshair.get();
+            let selection = drag.get();
+            let offset = -(js_sys::Date::new_0().get_timezone_offset() as i32);
+            let result = lines.with(|lines| {
+                visibility.with(|visible| {
+                    spec.with_value(|spec| {
+                        let scene = draw::Scene {
+                            lines: lines
+                                .values()
+                                .filter(|l| visible.is_visible(&l.key))
+                                .map(|l| draw::Drawn {
+                                    line: &l.line,
+                                    colour: l.colour,
+                                })
+                                .collect(),
+                            from,
+                            to,
+                            unit: spec.unit,
+                            soft_min: spec.soft_min,
+                            soft_max: spec.soft_max,
+                            crosshair,
+                            selection,
+                            utc_offset_minutes: offset,
+                        };
+                        draw::draw(&element, &scene)
+                    })
+                })
+            });
+            match result {
+                Ok(layout) => remember(&element, layout),
+                Err(error) => leptos::logging::warn!("livedash: could not draw a chart: {error}"),
+            }
+        });
+    }
+
+    /// The time under the pointer.
+    fn time_at(
+        canvas: NodeRef<leptos::html::Canvas>,
+        event: &web_sys::PointerEvent,
+    ) -> Option<i64> {
+        let element = canvas.get_untracked()?;
+        let layout = layout_of(&element)?;
+        Some(layout.time_at(f64::from(event.offset_x())))
+    }
+
+    /// The value under the pointer.
+    fn value_at(
+        canvas: NodeRef<leptos::html::Canvas>,
+        event: &web_sys::PointerEvent,
+    ) -> Option<f64> {
+        let element = canvas.get_untracked()?;
+        let layout = layout_of(&element)?;
+        Some(layout.value_at(f64::from(event.offset_y())))
+    }
+
+    /// Moves the shared crosshair (and a drag) to the pointer's time.
+    pub fn pointer_move(
+        canvas: NodeRef<leptos::html::Canvas>,
+        time: TimeControl,
+        drag: RwSignal<Option<(i64, i64)>>,
+        pointer_value: RwSignal<Option<f64>>,
+        event: &web_sys::PointerEvent,
+    ) {
+        let Some(ts) = time_at(canvas, event) else {
+            return;
+        };
+        pointer_value.set(value_at(canvas, event));
+        time.crosshair.set(Some(ts));
+        if let Some((start, _)) = drag.get_untracked() {
+            drag.set(Some((start, ts)));
+        }
+    }
+
+    /// Starts a drag (the primary button only).
+    pub fn pointer_down(
+        canvas: NodeRef<leptos::html::Canvas>,
+        drag: RwSignal<Option<(i64, i64)>>,
+        event: &web_sys::PointerEvent,
+    ) {
+        if event.button() != 0 {
+            return;
+        }
+        if let Some(ts) = time_at(canvas, event) {
+            drag.set(Some((ts, ts)));
+        }
+    }
+}
