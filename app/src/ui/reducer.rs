@@ -100,6 +100,9 @@ pub struct PageState {
     values: HostValues,
     /// The status board's keys.
     board_keys: BTreeSet<String>,
+    /// Whether a chart follows series: only then are every series' points
+    /// gathered by key ([`Changes::series`]).
+    follows_series: bool,
 }
 
 /// What one frame gathers before deciding.
@@ -121,7 +124,14 @@ impl PageState {
             host: host.to_string(),
             values,
             board_keys: BTreeSet::new(),
+            follows_series: false,
         }
+    }
+
+    /// Gathers every series' points by key from now on (a chart follows
+    /// them); until then no frame pays for it.
+    pub fn follow_series(&mut self) {
+        self.follows_series = true;
     }
 
     /// The host whose series the page shows (empty: none).
@@ -195,11 +205,13 @@ impl PageState {
             (SERIES_CHANNEL, SERIES_EVENT) => {
                 match serde_json::from_value::<SeriesPoints>(envelope.data.clone()) {
                     Ok(series) => {
-                        gathered
-                            .series
-                            .entry(series.key.to_string())
-                            .or_default()
-                            .extend_from_slice(&series.points);
+                        if self.follows_series {
+                            gathered
+                                .series
+                                .entry(series.key.to_string())
+                                .or_default()
+                                .extend_from_slice(&series.points);
+                        }
                         // Series of other hosts or not shown: a filter
                         // wider than the page's (another tab's) lets
                         // them through.
@@ -352,7 +364,14 @@ mod tests {
     #[test]
     fn every_point_of_the_total_joins_the_chart_and_the_cards_show_the_newest() {
         let cpu = || key(CPU_PERCENT, "web-1", None);
+        let mut unfollowed = PageState::new("web-1", HostValues::default());
+        let quiet = unfollowed.apply(&frame([points(1, cpu(), &[(200, 20.0)])]));
+        assert!(
+            quiet.series.is_empty(),
+            "no chart follows: nothing gathered by key"
+        );
         let mut page = PageState::new("web-1", HostValues::default());
+        page.follow_series();
         let changes = page.apply(&frame([
             points(1, cpu(), &[(200, 20.0)]),
             points(2, key(CPU_PERCENT, "db-1", None), &[(250, 99.0)]),

@@ -193,6 +193,7 @@ impl LiveStore {
                 followers.next_id
             })
             .unwrap_or_default();
+        self.page.update_value(PageState::follow_series);
         let store = *self;
         on_cleanup(move || store.follow(id, Vec::new()));
         let followers = self.followers;

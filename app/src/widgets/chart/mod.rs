@@ -180,21 +180,22 @@ pub fn TimeSeriesChart(
 
     let follower = store.add_follower(std::rc::Rc::new(move |frame| {
         let mut seen = Vec::new();
-        let changed = lines
-            .try_update(|lines| {
-                let mut changed = false;
-                for (key, points) in frame {
-                    let Some(chart_line) = lines.get_mut(key) else {
-                        continue;
-                    };
-                    for &(ts, value) in points {
-                        changed |= chart_line.line.push(ts, value);
-                        seen.push((key.clone(), ts, value));
-                    }
+        // Subscribers (the drawing, the legend) hear of it only when a
+        // point was added: a frame without this chart's series redraws
+        // nothing.
+        lines.maybe_update(|lines| {
+            let mut changed = false;
+            for (key, points) in frame {
+                let Some(chart_line) = lines.get_mut(key) else {
+                    continue;
+                };
+                for &(ts, value) in points {
+                    changed |= chart_line.line.push(ts, value);
+                    seen.push((key.clone(), ts, value));
                 }
-                changed
-            })
-            .unwrap_or(false);
+            }
+            changed
+        });
         if let Some(&(_, ts, _)) = seen.iter().max_by_key(|(_, ts, _)| *ts) {
             time.saw_point(ts, browser_now());
         }
@@ -204,7 +205,6 @@ pub fn TimeSeriesChart(
                 recent.pop_front();
             }
         });
-        let _ = changed;
     }));
     store.follow(
         follower,
@@ -624,24 +624,17 @@ mod browser {
         });
     }
 
-    /// The time under the pointer.
-    fn time_at(
+    /// The time and value under the pointer, by the last frame's layout.
+    fn pointer_at(
         canvas: NodeRef<leptos::html::Canvas>,
         event: &web_sys::PointerEvent,
-    ) -> Option<i64> {
+    ) -> Option<(i64, f64)> {
         let element = canvas.get_untracked()?;
         let layout = layout_of(&element)?;
-        Some(layout.time_at(f64::from(event.offset_x())))
-    }
-
-    /// The value under the pointer.
-    fn value_at(
-        canvas: NodeRef<leptos::html::Canvas>,
-        event: &web_sys::PointerEvent,
-    ) -> Option<f64> {
-        let element = canvas.get_untracked()?;
-        let layout = layout_of(&element)?;
-        Some(layout.value_at(f64::from(event.offset_y())))
+        Some((
+            layout.time_at(f64::from(event.offset_x())),
+            layout.value_at(f64::from(event.offset_y())),
+        ))
     }
 
     /// Moves the shared crosshair (and a drag) to the pointer's time.
@@ -652,10 +645,10 @@ mod browser {
         pointer_value: RwSignal<Option<f64>>,
         event: &web_sys::PointerEvent,
     ) {
-        let Some(ts) = time_at(canvas, event) else {
+        let Some((ts, value)) = pointer_at(canvas, event) else {
             return;
         };
-        pointer_value.set(value_at(canvas, event));
+        pointer_value.set(Some(value));
         time.crosshair.set(Some(ts));
         if let Some((start, _)) = drag.get_untracked() {
             drag.set(Some((start, ts)));
@@ -671,7 +664,7 @@ mod browser {
         if event.button() != 0 {
             return;
         }
-        if let Some(ts) = time_at(canvas, event) {
+        if let Some((ts, _)) = pointer_at(canvas, event) {
             drag.set(Some((ts, ts)));
         }
     }
