@@ -20,32 +20,45 @@ async function storedNewest(server: Livedash): Promise<number> {
   return points.length ? points[points.length - 1][0] : 0;
 }
 
-/** No hole, and no more points than there are sample times. */
-function expectSeamless(extent: ChartExtent) {
+/** The largest gap between the store's own samples of the total from `from` to `to`. */
+async function storedMaxGap(server: Livedash, from: number, to: number): Promise<number> {
+  const selector = encodeURIComponent('livedash_host_cpu_percent{core=""}');
+  const reply = await (await fetch(`${server.url}/api/series?match=${selector}&from=${from}&to=${to}`)).json();
+  const points: [number, number][] = reply.series[0]?.points ?? [];
+  return points.reduce((gap, [ts], i) => (i ? Math.max(gap, ts - points[i - 1][0]) : gap), 0);
+}
+
+/** No hole, and no more points than there are sample times. A hole's
+ * message says whether the store has it too (then the sampler missed a
+ * tick: the page showed what there is) or only the page. */
+async function expectSeamless(server: Livedash, extent: ChartExtent) {
   expect(extent.maxGap, JSON.stringify(extent)).toBeGreaterThan(0);
-  expect(extent.maxGap, JSON.stringify(extent)).toBeLessThan(MAX_GAP);
+  if (extent.maxGap >= MAX_GAP) {
+    const stored = await storedMaxGap(server, extent.oldest, extent.newest);
+    expect(extent.maxGap, `${JSON.stringify(extent)}; the store's largest gap there: ${stored} ms`).toBeLessThan(MAX_GAP);
+  }
   expect(extent.points, JSON.stringify(extent)).toBeLessThanOrEqual(
     Math.round((extent.newest - extent.oldest) / INTERVAL) + 1,
   );
 }
 
 /** The chart holds the last minute from the moment the page is served. */
-async function expectAMinuteOfHistory(page: Page) {
+async function expectAMinuteOfHistory(server: Livedash, page: Page) {
   const extent = await chartExtent(page);
   const now = Date.now();
   expect(extent.points, JSON.stringify(extent)).toBeGreaterThan(100);
   expect(extent.oldest, JSON.stringify(extent)).toBeLessThan(now - 55_000);
   expect(extent.oldest, JSON.stringify(extent)).toBeGreaterThan(now - 65_000);
-  expectSeamless(extent);
+  await expectSeamless(server, extent);
   return extent;
 }
 
 /** The newest point moves on by `ms` and the whole window stays seamless. */
-async function expectLiveFor(page: Page, from: ChartExtent, ms: number) {
+async function expectLiveFor(server: Livedash, page: Page, from: ChartExtent, ms: number) {
   await expect
     .poll(async () => (await chartExtent(page)).newest, { timeout: ms + 5_000 })
     .toBeGreaterThan(from.newest + ms);
-  expectSeamless(await chartExtent(page));
+  await expectSeamless(server, await chartExtent(page));
 }
 
 test('the chart loads with the last minute from the store and goes on live with no seam, after a reconnect and a reload', async ({
@@ -69,9 +82,9 @@ test('the chart loads with the last minute from the store and goes on live with 
     expect(served).toBeGreaterThan(100);
 
     await page.goto(server.url + '/');
-    const loaded = await expectAMinuteOfHistory(page);
+    const loaded = await expectAMinuteOfHistory(server, page);
     await expect(status(page)).toHaveAttribute('data-state', 'live');
-    await expectLiveFor(page, loaded, 3_000);
+    await expectLiveFor(server, page, loaded, 3_000);
 
     // A reconnect resumes from the page's position: what was stored
     // meanwhile arrives, nothing twice.
@@ -81,14 +94,14 @@ test('the chart loads with the last minute from the store and goes on live with 
     await expect.poll(() => storedNewest(server), { intervals: [250] }).toBeGreaterThan(offline.newest + 2_000);
     await context.setOffline(false);
     await expect(status(page)).toHaveAttribute('data-state', 'live', { timeout: 5_000 });
-    await expectLiveFor(page, offline, 3_000);
+    await expectLiveFor(server, page, offline, 3_000);
 
     // A reload starts from the store again: the minute is still there.
     await page.reload();
-    const reloaded = await expectAMinuteOfHistory(page);
+    const reloaded = await expectAMinuteOfHistory(server, page);
     expect(reloaded.newest).toBeGreaterThan(offline.newest);
     await expect(status(page)).toHaveAttribute('data-state', 'live');
-    await expectLiveFor(page, reloaded, 2_000);
+    await expectLiveFor(server, page, reloaded, 2_000);
   } finally {
     await server.stop();
   }

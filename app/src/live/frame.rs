@@ -10,7 +10,9 @@ use std::collections::{HashSet, VecDeque};
 
 use serde_json::Value;
 
-use crate::protocol::{ChannelKind, Envelope, Position, Snapshot, RESET_EVENT, SNAPSHOT_EVENT};
+use crate::protocol::{
+    snapshot_replaces, ChannelKind, Envelope, Position, Snapshot, RESET_EVENT, SNAPSHOT_EVENT,
+};
 
 /// What the transports hand over (and a leading tab relays to the others).
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
@@ -135,12 +137,17 @@ impl FrameBuffer {
     }
 
     /// Adds a delivery. A snapshot makes what came before it on its
-    /// channels moot.
+    /// channels moot, but for samples of series, which it adds to
+    /// ([`snapshot_replaces`]).
     pub fn push(&mut self, delivery: Delivery) {
         if let Delivery::Snapshot { .. } = &delivery {
             self.pending.retain(|old| match old {
-                Delivery::Event(e) => !delivery.covers(&e.channel),
-                Delivery::Snapshot { channels, .. } => !channels.iter().all(|c| delivery.covers(c)),
+                Delivery::Event(e) => {
+                    !(snapshot_replaces(&e.channel) && delivery.covers(&e.channel))
+                }
+                Delivery::Snapshot { channels, .. } => !channels
+                    .iter()
+                    .all(|c| snapshot_replaces(c) && delivery.covers(c)),
             });
         }
         self.pending.push_back(delivery);
@@ -192,7 +199,9 @@ impl FrameBuffer {
                 Delivery::Snapshot {
                     channels, snapshot, ..
                 } => {
-                    frame.events.retain(|e| !channels.contains(&e.channel));
+                    frame.events.retain(|e| {
+                        !(snapshot_replaces(&e.channel) && channels.contains(&e.channel))
+                    });
                     frame.snapshots.push((channels, snapshot));
                 }
                 Delivery::Event(event) => frame.events.push(event),
@@ -267,6 +276,39 @@ mod tests {
         assert_eq!(frame.snapshots.len(), 1);
         assert_eq!(frame.snapshots[0].0, ["feed", "more"]);
         assert_eq!(seqs(&frame.events), [2, 5]);
+    }
+
+    /// Samples of series are facts on their own: a reset's snapshot of the
+    /// series channel (its newest events) adds to them, so those still
+    /// waiting for the frame stay, in the buffer and in the frame.
+    #[test]
+    fn a_series_snapshot_keeps_the_samples_that_came_before_it() {
+        let snapshot = || {
+            Delivery::snapshot(
+                "series,feed",
+                Position::new(1, 9),
+                Snapshot {
+                    reason: Some("position too old".into()),
+                    events: vec![],
+                },
+            )
+        };
+        let mut buffer = FrameBuffer::new(100);
+        buffer.push(event(1, "series", Some("cpu")));
+        buffer.push(event(2, "feed", None));
+        buffer.push(snapshot());
+        buffer.push(event(10, "series", Some("cpu")));
+        let frame = buffer.take();
+        assert_eq!(seqs(&frame.events), [1, 10], "the feed's event is replaced");
+
+        // Taken in one frame after the snapshot was buffered too.
+        let mut buffer = FrameBuffer::new(100);
+        buffer.push(snapshot());
+        buffer.push(event(10, "series", Some("cpu")));
+        buffer.push(snapshot());
+        let frame = buffer.take();
+        assert_eq!(seqs(&frame.events), [10]);
+        assert_eq!(frame.snapshots.len(), 2);
     }
 
     #[test]

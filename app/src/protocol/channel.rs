@@ -56,6 +56,15 @@ pub enum ChannelKind {
     Stream,
 }
 
+/// Whether a snapshot of `channel` replaces what came before it on that
+/// channel. It does on every channel but [`SERIES_CHANNEL`]: its events are
+/// samples, each true on its own, so its snapshot (the newest events after
+/// a `reset`) adds to them, and a sample that waited for the page's next
+/// frame must not be dropped for it.
+pub fn snapshot_replaces(channel: &str) -> bool {
+    channel != SERIES_CHANNEL
+}
+
 impl ChannelKind {
     /// The kind of a channel, by name: `metrics`, `status` and `presence`
     /// hold latest values; every other channel is a stream.

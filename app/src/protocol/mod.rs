@@ -24,8 +24,9 @@ mod messages;
 mod series;
 
 pub use channel::{
-    validate_channel, ChannelKind, ChannelNameError, MAX_CHANNELS_PER_SUBSCRIPTION,
-    MAX_CHANNEL_LEN, MAX_FILTER_KEYS, SERIES_CHANNEL, SERIES_EVENT, SERVER_CHANNELS,
+    snapshot_replaces, validate_channel, ChannelKind, ChannelNameError,
+    MAX_CHANNELS_PER_SUBSCRIPTION, MAX_CHANNEL_LEN, MAX_FILTER_KEYS, SERIES_CHANNEL, SERIES_EVENT,
+    SERVER_CHANNELS,
 };
 pub use http::{ErrorBody, ErrorDetail, PollReply, PublishBody, PublishReply, PublishRequest};
 pub use messages::{ClientMessage, ServerMessage, SnapshotMessage};

@@ -244,14 +244,18 @@ fn publish(hub: &Hub, store: &Store, sample: HostSample, extras: &HostExtras) {
     let mut points = series_points(&sample);
     points.extend(extra_points(&sample.host, sample.ts, extras));
     match store.ingest(&points, Mode::Partial, now_ms()) {
-        Ok(result) if result.refused.is_empty() => {
-            super::live::publish(hub, &points.iter().collect::<Vec<_>>());
+        Ok(result) => {
+            if let Some(first) = result.refused.first() {
+                tracing::warn!(
+                    refused = result.refused.len(),
+                    reason = %first.reason,
+                    "the store refused host samples"
+                );
+            }
+            // What was stored goes live, even when a point beside it was
+            // refused: the page must not miss a sample that a reload shows.
+            super::live::publish_stored(hub, &points, &result);
         }
-        Ok(result) => tracing::warn!(
-            refused = result.refused.len(),
-            reason = %result.refused[0].reason,
-            "the store refused host samples"
-        ),
         Err(error) => tracing::error!(%error, "cannot store a host sample"),
     }
     if let Err(error) = hub.publish(METRICS_CHANNEL, METRICS_EVENT, Some(&sample.host), &sample) {
@@ -445,6 +449,88 @@ mod tests {
         assert!(names.contains(&r#"livedash_host_cpu_percent{core="1",host="web-1"}"#.to_string()));
         assert!(points.iter().all(|p| p.sample.ts == sample.ts));
         assert_eq!(points[0].sample.value, 42.5);
+    }
+
+    /// A sample one of whose points the store refuses (here: older than
+    /// what its series already holds) still goes live with every point
+    /// that was stored; before, the whole sample stayed off the page,
+    /// which then missed a sample that a reload showed.
+    #[test]
+    fn what_a_sample_stored_goes_live_even_when_a_point_beside_it_is_refused() {
+        use crate::store::{head::Limits, StoreConfig};
+        use app::protocol::SERIES_CHANNEL;
+        let dir = std::env::temp_dir().join(format!(
+            "livedash-host-publish-{}-{:?}",
+            std::process::id(),
+            std::thread::current().id()
+        ));
+        let _ = std::fs::remove_dir_all(&dir);
+        let config = StoreConfig {
+            dir: dir.clone(),
+            limits: Limits::default(),
+            retention_ms: 24 * 3_600_000,
+            rollup_retention_ms: [
+                crate::store::MINUTE_RETENTION_MS,
+                crate::store::HOUR_RETENTION_MS,
+            ],
+            rewrite_floor_bytes: crate::store::REWRITE_FLOOR_BYTES,
+        };
+        let (store, _) = Store::open(&config).expect("a store in a fresh directory");
+        let hub = Hub::new(crate::hub::HubConfig::default());
+        let before = hub.open(SERIES_CHANNEL).expect("the series channel opens");
+        let now = now_ms();
+        let sample = HostSample {
+            ts: now,
+            host: "web-1".into(),
+            cpu_percent: 42.5,
+            cores_percent: vec![40.0],
+            memory_used_bytes: 1 << 30,
+            memory_total_bytes: 4 << 30,
+            load_average: LoadAverage {
+                one: 0.5,
+                five: 0.25,
+                fifteen: 0.125,
+            },
+            net_rx_bytes_per_sec: 10.0,
+            net_tx_bytes_per_sec: 20.0,
+        };
+        // The load series already holds a newer point: the sample's is refused.
+        let load = series_points(&sample)
+            .into_iter()
+            .find(|p| p.key.name == "livedash_host_load1")
+            .expect("a load series");
+        let newer = Point {
+            key: load.key.clone(),
+            sample: Sample {
+                ts: now + 1_000,
+                value: 1.0,
+            },
+        };
+        store
+            .ingest(&[newer], Mode::Partial, now)
+            .expect("the newer point is stored");
+
+        publish(&hub, &store, sample.clone(), &HostExtras::default());
+
+        let (_, events) = hub.history(SERIES_CHANNEL);
+        let published: Vec<String> = events
+            .iter()
+            .filter(|e| e.position > before)
+            .filter_map(|e| e.key.as_deref().map(str::to_string))
+            .collect();
+        let total = r#"livedash_host_cpu_percent{host="web-1"}"#;
+        assert!(
+            published.iter().any(|k| k == total),
+            "the stored total goes live: {published:?}"
+        );
+        assert!(
+            !published.iter().any(|k| *k == load.key.to_string()),
+            "the refused point does not: {published:?}"
+        );
+        let all = series_points(&sample).len()
+            + extra_points(&sample.host, sample.ts, &HostExtras::default()).len();
+        assert_eq!(published.len(), all - 1, "every other point goes live");
+        let _ = std::fs::remove_dir_all(&dir);
     }
 
     #[test]
