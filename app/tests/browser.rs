@@ -5,13 +5,14 @@
 #![cfg(all(target_arch = "wasm32", feature = "hydrate"))]
 
 use app::{
+    chart::{log_ticks, value_ticks, Unit},
     live::{
         frame::Delivery,
         state::{ConnectionState, Transport},
     },
     protocol::{Bootstrap, Envelope, Position, SeriesKey, SeriesPoints},
-    ui::{host::CPU_PERCENT, LiveStore},
-    widgets::{ConnectionStatus, CpuChart, StatusBoard},
+    ui::{host::CPU_PERCENT, time::DEFAULT_RANGE, LiveStore, TimeControl},
+    widgets::{ChartSpec, ConnectionStatus, StatusBoard, TimeSeriesChart},
 };
 use leptos::prelude::*;
 use serde_json::{json, Value};
@@ -193,7 +194,22 @@ async fn live_points_continue_the_charts_history_and_a_point_it_holds_is_not_dra
         }],
         ..Bootstrap::default()
     };
-    let (store, container) = mount_with(&bootstrap, || view! { <CpuChart /> });
+    let spec = ChartSpec {
+        id: "cpu".into(),
+        title: "CPU".into(),
+        selector: key.to_string(),
+        label_by: Some("core".into()),
+        unlabelled: "total".into(),
+        unit: Unit::Percent,
+        soft_min: Some(0.0),
+        soft_max: Some(100.0),
+    };
+    let initial = bootstrap.series.clone();
+    let (store, container) = mount_with(&bootstrap, move || {
+        // The page's last minute, as the server rendered it.
+        provide_context(TimeControl::new(DEFAULT_RANGE, T0 + 59_000));
+        view! { <TimeSeriesChart spec=spec initial=initial /> }
+    });
     let read = |name: &str| {
         attribute(&container, "[data-testid=cpu-chart-card]", name)
             .and_then(|value| value.parse::<i64>().ok())
@@ -222,4 +238,22 @@ async fn live_points_continue_the_charts_history_and_a_point_it_holds_is_not_dra
     assert_eq!(read("data-points"), 61);
     assert_eq!(read("data-max-gap"), 1_000, "no hole where they meet");
     assert_eq!(read("data-renders"), renders + 1, "one frame, one redraw");
+}
+
+/// In the browser, ticks are read with JavaScript's `parseFloat` rather
+/// than Rust's parser: they must still be the decimals they name, at the
+/// ends of the float range too.
+#[wasm_bindgen_test]
+fn value_and_log_ticks_are_exact_decimals_in_the_browser() {
+    assert_eq!(value_ticks(0.0, 1.0, 10)[3], 0.3);
+    assert_eq!(
+        value_ticks(1e300, 5e300, 4),
+        [1e300, 2e300, 3e300, 4e300, 5e300]
+    );
+    assert_eq!(
+        value_ticks(1e-300, 5e-300, 4),
+        [1e-300, 2e-300, 3e-300, 4e-300, 5e-300]
+    );
+    assert_eq!(log_ticks(1.0, 1e12, 4), [1.0, 1e3, 1e6, 1e9, 1e12]);
+    assert_eq!(log_ticks(0.0, 5e-324, 3), [1e-323]);
 }

@@ -1,7 +1,5 @@
 import { test, expect, Page } from '@playwright/test';
 import { spawn } from 'node:child_process';
-import { mkdirSync } from 'node:fs';
-import { resolve } from 'node:path';
 import { Livedash } from './support/server';
 
 let server: Livedash;
@@ -80,10 +78,6 @@ test('the page hydrates, goes live and updates the cards and the chart', async (
     burner.kill();
   }
   expect(errors).toEqual([]);
-
-  const screenshots = resolve(__dirname, '../../docs');
-  mkdirSync(screenshots, { recursive: true });
-  await page.screenshot({ path: resolve(screenshots, 'screenshot.png'), fullPage: true });
 });
 
 test('the status shows reconnecting while the server is down and live once it is back', async ({ page }) => {

@@ -30,6 +30,7 @@ mod legend;
 mod line;
 mod range;
 mod reduce;
+mod sort;
 mod ticks;
 mod units;
 
@@ -45,5 +46,6 @@ pub use range::{
 };
 
 pub use reduce::{column_ms_for, Column, PathStep, Reduction, Sample, Summary, UpdateError};
+pub use sort::{sort_stable, sorted_order};
 pub use ticks::{log_ticks, tick_target, time_ticks, value_ticks, TimeTick, TICK_SPACING_PX};
 pub use units::{format_ticks, format_value, value_axis, AxisTick, Unit};

@@ -253,10 +253,7 @@ pub fn value_ticks(min: f64, max: f64, target: usize) -> Vec<f64> {
     // Ticks are `k * nice * 10^exponent` read as a decimal, so 0.3 is the
     // float nearest 0.3 and not 3 * 0.1 = 0.30000000000000004.
     let value_of = |k: f64| -> f64 {
-        let value: f64 = format!("{}e{exponent}", k * nice)
-            .parse()
-            .unwrap_or(f64::NAN);
-        value + 0.0 // turns -0 into 0
+        decimal(&format!("{}e{exponent}", k * nice)) + 0.0 // turns -0 into 0
     };
     let steps_in = |x: f64| {
         let k = if exponent < 0 {
@@ -336,7 +333,18 @@ pub fn log_ticks(min: f64, max: f64, target: usize) -> Vec<f64> {
 /// 10^exponent, correctly rounded (0 below the smallest subnormal, infinite
 /// above the largest float).
 fn pow10(exponent: i32) -> f64 {
-    format!("1e{exponent}").parse().unwrap_or(f64::NAN)
+    decimal(&format!("1e{exponent}"))
+}
+
+/// The float nearest a decimal (NaN when `text` is not one). In the browser
+/// this is JavaScript's `parseFloat`, which rounds correctly too and is
+/// already there: Rust's parser would add 17 KB (its code and a table of
+/// powers of five) to the WASM bundle for these few calls.
+fn decimal(text: &str) -> f64 {
+    #[cfg(all(feature = "hydrate", target_arch = "wasm32"))]
+    return js_sys::parse_float(text);
+    #[cfg(not(all(feature = "hydrate", target_arch = "wasm32")))]
+    return text.parse().unwrap_or(f64::NAN);
 }
 
 #[cfg(test)]

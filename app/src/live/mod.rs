@@ -8,8 +8,8 @@
 //! (`breaker`), exactly-once ordering (`resume`), what a connection asks
 //! for and the WebSocket messages that ask it (`subscription`), messages
 //! waiting for a socket (`outbox`), the per-frame buffer (`frame`), what
-//! widgets subscribe to (`interest`), keyed-collection patches (`patch`)
-//! and the bounded series window (`series`). The browser glue, built with
+//! widgets subscribe to (`interest`) and keyed-collection patches
+//! (`patch`). The browser glue, built with
 //! the `hydrate` feature, feeds the machine page events, timers and
 //! transport callbacks and carries out its effects (`client`), with one
 //! `EventSource`, WebSocket or poll request at a time (`connection`).
@@ -23,7 +23,6 @@ pub mod outbox;
 pub mod patch;
 pub mod policy;
 pub mod resume;
-pub mod series;
 pub mod share;
 pub mod state;
 pub mod subscription;

@@ -12,11 +12,17 @@
 use leptos::prelude::*;
 
 use crate::{
+    chart::Unit,
     protocol::Bootstrap,
-    ui::{LiveStore, DASHBOARD_CHANNEL},
+    protocol::SeriesKey,
+    ui::{
+        host::{CPU_PERCENT, MEMORY_USED_BYTES},
+        time::DEFAULT_RANGE,
+        LiveStore, TimeControl, DASHBOARD_CHANNEL,
+    },
     widgets::{
-        ActivityFeed, ConnectionStatus, CpuCard, CpuChart, LoadCard, MemoryCard, NetworkCard,
-        PanelRow, StatusBoard,
+        ActivityFeed, ChartSpec, ConnectionStatus, CpuCard, LoadCard, MemoryCard, NetworkCard,
+        PanelRow, StatusBoard, TimePicker, TimeSeriesChart,
     },
 };
 
@@ -89,9 +95,61 @@ pub fn App() -> impl IntoView {
     let bootstrap = load_bootstrap();
     let store = LiveStore::new(&bootstrap);
     provide_context(store);
+    // The server renders the default range; the browser then takes the
+    // URL's, so hydration sees the same page the server sent.
+    let time = TimeControl::new(DEFAULT_RANGE, bootstrap.now_ms);
+    provide_context(time);
 
     #[cfg(feature = "hydrate")]
-    store.connect(&bootstrap);
+    {
+        // Read before anything writes the URL; applied after hydration
+        // (effects run once it is done), so the page's text follows the
+        // range as it changes, not only its signals.
+        let from_url = crate::ui::time::url_range();
+        crate::ui::time::install(time);
+        Effect::new(move |_| {
+            if let Some(range) = from_url {
+                time.range.set(range);
+            }
+        });
+        store.connect(&bootstrap);
+    }
+
+    let host = bootstrap.host.clone();
+    let cpu = ChartSpec {
+        id: "cpu".into(),
+        title: "CPU".into(),
+        selector: SeriesKey {
+            name: CPU_PERCENT.into(),
+            labels: [("host".to_string(), host.clone())].into(),
+        }
+        .to_string(),
+        label_by: Some("core".into()),
+        unlabelled: "total".into(),
+        unit: Unit::Percent,
+        soft_min: Some(0.0),
+        soft_max: Some(100.0),
+    };
+    let memory = ChartSpec {
+        id: "memory".into(),
+        title: "Memory in use".into(),
+        selector: SeriesKey {
+            name: MEMORY_USED_BYTES.into(),
+            labels: [("host".to_string(), host.clone())].into(),
+        }
+        .to_string(),
+        label_by: None,
+        unlabelled: "used".into(),
+        unit: Unit::Bytes,
+        soft_min: Some(0.0),
+        soft_max: None,
+    };
+    let cpu_history: Vec<_> = bootstrap
+        .series
+        .iter()
+        .filter(|s| s.key.name == CPU_PERCENT && s.key.labels.get("host") == Some(&host))
+        .cloned()
+        .collect();
 
     view! {
         <div class="dashboard">
@@ -99,6 +157,7 @@ pub fn App() -> impl IntoView {
                 <h1 class="dashboard__title">
                     "livedash" <span class="dashboard__host">{move || store.host()}</span>
                 </h1>
+                <TimePicker />
                 <ConnectionStatus />
             </header>
             <main class="dashboard__grid">
@@ -106,7 +165,8 @@ pub fn App() -> impl IntoView {
                 <MemoryCard />
                 <LoadCard />
                 <NetworkCard />
-                <CpuChart />
+                <TimeSeriesChart spec=cpu initial=cpu_history />
+                <TimeSeriesChart spec=memory />
                 <PanelRow title=DASHBOARD_CHANNEL testid="dashboard-row">
                     <StatusBoard />
                     <ActivityFeed />

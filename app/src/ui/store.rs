@@ -20,19 +20,16 @@ use crate::{
     live::{
         frame::{Delivery, Frame, FrameBuffer},
         interest::{Interest, Needs},
-        series::SeriesWindow,
         share::Role,
         state::{ConnectionState, Transport},
     },
     protocol::{Bootstrap, Position, SERIES_CHANNEL},
     ui::{
-        host::{HostValues, Reading, CPU_CHART_SPAN_MS},
+        host::{HostValues, Reading},
         reducer::{BoardChange, Changes, FeedItem, PageState},
     },
 };
 
-/// The most points the chart keeps, whatever the sample rate.
-pub const CHART_MAX_POINTS: usize = 1_200;
 /// Activity entries kept on the page.
 pub const FEED_LIMIT: usize = 200;
 /// Deliveries buffered between frames (and while paused).
@@ -43,8 +40,6 @@ pub const FRAME_BUFFER: usize = 20_000;
 pub struct LiveStore {
     /// The newest point of each of the host's series the cards show.
     pub values: RwSignal<HostValues>,
-    /// The host's total CPU use over the chart's span.
-    pub cpu_series: RwSignal<SeriesWindow>,
     /// The connection's state.
     pub connection: RwSignal<ConnectionState>,
     /// The transport in use.
@@ -104,8 +99,19 @@ pub type SeriesSink = std::rc::Rc<dyn Fn(&[(String, Vec<(i64, f64)>)])>;
 #[derive(Default)]
 struct Followers {
     next_id: u64,
-    /// Per follower: its sink and the id of its declared need.
-    sinks: BTreeMap<u64, (SeriesSink, Option<u64>)>,
+    /// Per follower: its id, its sink and the id of its declared need. A
+    /// `Vec`: a page has a few charts.
+    sinks: Vec<(u64, SeriesSink, Option<u64>)>,
+}
+
+impl Followers {
+    /// The need slot of follower `id`.
+    fn need_of(&mut self, id: u64) -> Option<&mut Option<u64>> {
+        self.sinks
+            .iter_mut()
+            .find(|(follower, _, _)| *follower == id)
+            .map(|(_, _, need)| need)
+    }
 }
 
 /// What the store holds outside the reactive graph.
@@ -120,7 +126,6 @@ struct Runtime {
 impl LiveStore {
     /// A store holding what the server rendered into the page.
     pub fn new(bootstrap: &Bootstrap) -> Self {
-        let mut series = SeriesWindow::new(CPU_CHART_SPAN_MS, CHART_MAX_POINTS);
         let mut values = HostValues::default();
         let mut keys = Vec::new();
         for shown in &bootstrap.series {
@@ -130,14 +135,10 @@ impl LiveStore {
             keys.push((reading, shown.key.to_string()));
             for &(ts, value) in &shown.points {
                 values.update(reading, ts, value);
-                if reading == Reading::Cpu {
-                    series.push(ts, value);
-                }
             }
         }
         Self {
             values: RwSignal::new(values.clone()),
-            cpu_series: RwSignal::new(series),
             connection: RwSignal::new(ConnectionState::Connecting),
             transport: RwSignal::new(Transport::Sse),
             pinned: RwSignal::new(None),
@@ -189,7 +190,7 @@ impl LiveStore {
             .followers
             .try_update_value(|followers| {
                 followers.next_id += 1;
-                followers.sinks.insert(followers.next_id, (sink, None));
+                followers.sinks.push((followers.next_id, sink, None));
                 followers.next_id
             })
             .unwrap_or_default();
@@ -198,7 +199,7 @@ impl LiveStore {
         on_cleanup(move || store.follow(id, Vec::new()));
         let followers = self.followers;
         on_cleanup(move || {
-            followers.try_update_value(|followers| followers.sinks.remove(&id));
+            followers.try_update_value(|followers| followers.sinks.retain(|(f, _, _)| *f != id));
         });
         id
     }
@@ -208,12 +209,7 @@ impl LiveStore {
     pub fn follow(&self, id: u64, keys: Vec<String>) {
         let previous = self
             .followers
-            .try_update_value(|followers| {
-                followers
-                    .sinks
-                    .get_mut(&id)
-                    .and_then(|(_, need)| need.take())
-            })
+            .try_update_value(|followers| followers.need_of(id).and_then(Option::take))
             .flatten();
         // One change of the needs, so the page resubscribes once.
         let need = self
@@ -226,7 +222,7 @@ impl LiveStore {
             })
             .flatten();
         self.followers.try_update_value(|followers| {
-            if let Some((_, slot)) = followers.sinks.get_mut(&id) {
+            if let Some(slot) = followers.need_of(id) {
                 *slot = need;
             }
         });
@@ -315,7 +311,6 @@ impl LiveStore {
         let Changes {
             resync,
             dashboard_reset,
-            points,
             series,
             values,
             feed,
@@ -338,21 +333,12 @@ impl LiveStore {
             self.board_keys.set(Vec::new());
             self.board.set(BTreeMap::new());
         }
-        if !points.is_empty() {
-            // Points the chart already holds (from the page's history)
-            // change nothing, and do not redraw it.
-            self.cpu_series.maybe_update(|series| {
-                points
-                    .into_iter()
-                    .fold(false, |added, (ts, value)| series.push(ts, value) | added)
-            });
-        }
         if !series.is_empty() {
             let sinks: Vec<SeriesSink> = self.followers.with_value(|followers| {
                 followers
                     .sinks
-                    .values()
-                    .map(|(sink, _)| sink.clone())
+                    .iter()
+                    .map(|(_, sink, _)| sink.clone())
                     .collect()
             });
             for sink in sinks {

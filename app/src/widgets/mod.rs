@@ -2,16 +2,13 @@
 //! [`LiveStore`](crate::ui::LiveStore) in context, so it re-renders only when
 //! its own data changes; each shows how often it did in `data-renders`.
 //!
-//! `TimeSeriesChart` and `TimePicker` (issue 12) are built and pass their
-//! end-to-end tests (`end2end/tests/charts.spec.ts` in 46a3fca), but the
-//! page does not mount them yet: with them the WASM bundle is 314,844 B
-//! brotli, over its 300 KB budget. They go on the page once the bundle is
-//! split or trimmed below it (BENCHMARKS.md, "Front end").
+//! [`TimeSeriesChart`] is every chart of the page (history joined to live,
+//! legend, tooltip, shared crosshair, drag to zoom, table view);
+//! [`TimePicker`] sets the page's time range.
 
 mod activity_feed;
 mod chart;
 mod connection_status;
-mod cpu_chart;
 mod panel_row;
 mod stat_card;
 mod status_board;
@@ -20,7 +17,6 @@ mod time_picker;
 pub use activity_feed::ActivityFeed;
 pub use chart::{ChartSpec, TimeSeriesChart};
 pub use connection_status::ConnectionStatus;
-pub use cpu_chart::CpuChart;
 pub use panel_row::PanelRow;
 pub use stat_card::{CpuCard, LoadCard, MemoryCard, NetworkCard, StatCard};
 pub use status_board::StatusBoard;

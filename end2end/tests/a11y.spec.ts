@@ -1,0 +1,74 @@
+// The page as assistive technology and both themes meet it: an axe-core
+// scan of the loaded, live page (the charts with their history, legends and
+// controls, the time picker, the cards) reports no violation, in the light
+// theme and in the dark one, with the table view and the custom range form
+// (showing an error) open too. The screenshots
+// of both themes in docs/ are taken here.
+import { test, expect, Page } from '@playwright/test';
+import { mkdirSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { Livedash } from './support/server';
+import { status } from './support/page';
+
+let server: Livedash;
+
+test.beforeAll(async () => {
+  server = await Livedash.start(['--sample-interval', '250ms']);
+  // A few seconds of history, so the charts and legends are full.
+  await expect
+    .poll(async () => (await (await fetch(`${server.url}/healthz`)).json()).uptime_s, { timeout: 30_000 })
+    .toBeGreaterThanOrEqual(5);
+});
+
+test.afterAll(async () => {
+  await server.stop();
+});
+
+interface Violation {
+  id: string;
+  impact: string | null;
+  help: string;
+  nodes: { target: string[] }[];
+}
+
+/** Every axe-core violation on the page, one line each. */
+async function violations(page: Page): Promise<string[]> {
+  await page.addScriptTag({ path: require.resolve('axe-core/axe.min.js') });
+  const found: Violation[] = await page.evaluate(async () => {
+    // eslint-disable-next-line @typescript-eslint/no-explicit-any
+    const result = await (window as any).axe.run(document, { resultTypes: ['violations'] });
+    return result.violations;
+  });
+  return found.map((v) => `${v.id} (${v.impact}): ${v.help} at ${v.nodes.map((n) => n.target.join(' ')).join(', ')}`);
+}
+
+async function openLoaded(page: Page) {
+  await page.goto(server.url + '/');
+  await expect(status(page)).toHaveAttribute('data-state', 'live');
+  // History has answered: the total and one line per core.
+  await expect
+    .poll(async () => page.getByTestId('cpu-legend').locator('.legend-item').count(), { timeout: 10_000 })
+    .toBeGreaterThanOrEqual(2);
+}
+
+for (const scheme of ['light', 'dark'] as const) {
+  test(`axe-core finds no violation on the live page in the ${scheme} theme`, async ({ page }) => {
+    await page.emulateMedia({ colorScheme: scheme });
+    await openLoaded(page);
+    expect(await violations(page)).toEqual([]);
+
+    const docs = resolve(__dirname, '../../docs');
+    mkdirSync(docs, { recursive: true });
+    await page.screenshot({ path: resolve(docs, `screenshot-${scheme}.png`), fullPage: true });
+
+    // The table view, and the custom range form showing an error, are
+    // part of the page too.
+    await page.getByTestId('cpu-table-toggle').click();
+    await expect(page.getByTestId('cpu-table')).toBeVisible();
+    await page.getByTestId('range-select').selectOption('custom');
+    await page.getByTestId('range-from').fill('yesterday-ish');
+    await page.getByTestId('range-from').press('Enter');
+    await expect(page.getByTestId('range-error')).not.toBeEmpty();
+    expect(await violations(page)).toEqual([]);
+  });
+}

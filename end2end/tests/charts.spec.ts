@@ -1,0 +1,191 @@
+// The time-series charts as a person uses them: the legend isolates and
+// toggles series and says so, the tooltip's modes and pinning, one
+// crosshair shared by every chart, drag to zoom pauses live scrolling and
+// one click goes back, the range lives in the URL, and the arrow keys read
+// values out.
+import { test, expect, Page, Locator } from '@playwright/test';
+import { Livedash } from './support/server';
+import { status } from './support/page';
+
+let server: Livedash;
+
+test.beforeAll(async () => {
+  server = await Livedash.start(['--sample-interval', '250ms']);
+  // A minute's window needs some history under the pointer.
+  await expect
+    .poll(async () => (await (await fetch(`${server.url}/healthz`)).json()).uptime_s, { timeout: 30_000 })
+    .toBeGreaterThanOrEqual(20);
+});
+
+test.afterAll(async () => {
+  await server.stop();
+});
+
+const cpu = (page: Page) => page.getByTestId('cpu-chart');
+const legendItems = (page: Page) => page.getByTestId('cpu-legend').locator('.legend-item');
+
+async function open(page: Page, query = '') {
+  await page.goto(server.url + '/' + query);
+  await expect(status(page)).toHaveAttribute('data-state', 'live');
+  // History has answered: the total and one line per core.
+  await expect.poll(async () => legendItems(page).count(), { timeout: 10_000 }).toBeGreaterThanOrEqual(2);
+}
+
+async function pressed(items: Locator): Promise<string[]> {
+  return items.evaluateAll((els) => els.map((e) => e.getAttribute('aria-pressed') ?? ''));
+}
+
+/** Moves the pointer to a share of the canvas's width. */
+async function hover(canvas: Locator, share: number) {
+  const box = await canvas.boundingBox();
+  if (!box) throw new Error('no canvas');
+  await canvas.page().mouse.move(box.x + box.width * share, box.y + box.height / 2);
+}
+
+test('a click isolates a series, a second click shows all, a ctrl-click toggles one, and the hint says so', async ({ page }) => {
+  await open(page);
+  const items = legendItems(page);
+  const count = await items.count();
+  const hint = page.getByTestId('cpu-legend-hint');
+  await expect(items.first()).toContainText('total');
+
+  await items.nth(1).click();
+  expect(await pressed(items)).toEqual(Array.from({ length: count }, (_, i) => String(i === 1)));
+  await expect(hint).toContainText('Showing only');
+
+  await items.nth(1).click();
+  expect(await pressed(items)).toEqual(Array(count).fill('true'));
+
+  await items.first().click({ modifiers: ['Control'] });
+  expect(await pressed(items)).toEqual(Array.from({ length: count }, (_, i) => String(i !== 0)));
+  await expect(hint).toContainText(`1 of ${count} series hidden`);
+});
+
+test('the tooltip shows every series, one, or none, and a click pins it', async ({ page }) => {
+  await open(page);
+  const tooltip = page.getByTestId('cpu-tooltip');
+  const count = await legendItems(page).count();
+  await hover(cpu(page), 0.9);
+  await expect(tooltip.locator('.chart-card__tooltip-row')).toHaveCount(count);
+  const values = await tooltip.locator('.chart-card__tooltip-value').allTextContents();
+  const numbers = values.map((v) => parseFloat(v));
+  expect([...numbers].sort((a, b) => b - a), `largest first: ${values}`).toEqual(numbers);
+
+  await page.getByTestId('cpu-tooltip-mode').selectOption('single');
+  await hover(cpu(page), 0.7);
+  await expect(tooltip.locator('.chart-card__tooltip-row')).toHaveCount(1);
+
+  await page.getByTestId('cpu-tooltip-mode').selectOption('off');
+  await hover(cpu(page), 0.6);
+  await expect(tooltip).toHaveCount(0);
+
+  await page.getByTestId('cpu-tooltip-mode').selectOption('all');
+  await hover(cpu(page), 0.5);
+  await cpu(page).click({ position: { x: 200, y: 100 } });
+  await expect(tooltip).toHaveClass(/chart-card__tooltip--pinned/);
+  const pinnedAt = await tooltip.getAttribute('data-ts');
+  await page.mouse.move(5, 5);
+  await expect(tooltip).toBeVisible();
+  expect(await tooltip.getAttribute('data-ts')).toBe(pinnedAt);
+});
+
+test('the crosshair is shared: hovering one chart shows the time on the other', async ({ page }) => {
+  await open(page);
+  await expect.poll(async () => page.getByTestId('memory-legend').locator('.legend-item').count()).toBe(1);
+  await hover(cpu(page), 0.75);
+  const cpuTs = Number(await page.getByTestId('cpu-tooltip').getAttribute('data-ts'));
+  const memoryTooltip = page.getByTestId('memory-tooltip');
+  await expect(memoryTooltip).toBeVisible();
+  expect(Number(await memoryTooltip.getAttribute('data-ts'))).toBe(cpuTs);
+  await page.mouse.move(5, 5);
+  await expect(memoryTooltip).toHaveCount(0);
+});
+
+test('a drag zooms into the past and pauses; live data keeps arriving; back to live resumes; the URL keeps the view', async ({ page }) => {
+  await open(page);
+  const badge = page.getByTestId('live-badge');
+  await expect(badge).toHaveText('LIVE');
+  const box = (await cpu(page).boundingBox())!;
+  await page.mouse.move(box.x + box.width * 0.3, box.y + box.height / 2);
+  await page.mouse.down();
+  await page.mouse.move(box.x + box.width * 0.5, box.y + box.height / 2, { steps: 5 });
+  await page.mouse.move(box.x + box.width * 0.6, box.y + box.height / 2, { steps: 5 });
+  await page.mouse.up();
+  await expect(badge).toHaveText('PAUSED');
+  await expect(page.getByTestId('cpu-tooltip')).not.toHaveClass(/pinned/);
+  await expect.poll(() => new URL(page.url()).searchParams.get('from')).not.toBeNull();
+  const url = new URL(page.url());
+  const from = Date.parse(url.searchParams.get('from')!);
+  const to = Date.parse(url.searchParams.get('to')!);
+  expect(to - from).toBeGreaterThan(10_000);
+  expect(to - from).toBeLessThan(30_000);
+
+  // Paused, the newest data still arrives.
+  const card = page.getByTestId('cpu-chart-card');
+  const newest = Number(await card.getAttribute('data-newest'));
+  await expect.poll(async () => Number(await card.getAttribute('data-newest')), { timeout: 5_000 }).toBeGreaterThan(newest + 500);
+
+  // A reload shows the same paused view.
+  await page.reload();
+  await expect(page.getByTestId('live-badge')).toHaveText('PAUSED');
+  expect(new URL(page.url()).searchParams.get('from')).toBe(url.searchParams.get('from'));
+
+  await page.getByTestId('back-to-live').click();
+  await expect(badge).toHaveText('LIVE');
+  await expect.poll(() => new URL(page.url()).searchParams.get('range')).toBe('1m');
+  expect(new URL(page.url()).searchParams.get('from')).toBeNull();
+});
+
+test('the range picker and the URL agree, and a bad URL range falls back to the default', async ({ page }) => {
+  await open(page, '?range=5m');
+  await expect(page.getByTestId('range-select')).toHaveValue('5m');
+  await page.getByTestId('range-select').selectOption('15m');
+  await expect.poll(() => new URL(page.url()).searchParams.get('range')).toBe('15m');
+  await page.reload();
+  await expect(page.getByTestId('range-select')).toHaveValue('15m');
+
+  await page.keyboard.press('z');
+  await expect.poll(() => new URL(page.url()).searchParams.get('range')).toBe('30m');
+  await page.keyboard.press('b');
+  await expect.poll(() => new URL(page.url()).searchParams.get('range')).toBe('15m');
+
+  await page.getByTestId('range-select').selectOption('custom');
+  await page.getByTestId('range-from').fill('now-5x');
+  await page.getByTestId('range-to').press('Enter');
+  await expect(page.getByTestId('range-error')).toContainText('unknown unit');
+  await page.getByTestId('range-from').fill('now-2m');
+  await page.getByTestId('range-to').fill('now-1m');
+  await page.getByTestId('range-to').press('Enter');
+  await expect(page.getByTestId('live-badge')).toHaveText('PAUSED');
+
+  await open(page, '?range=bogus');
+  await expect(page.getByTestId('range-select')).toHaveValue('1m');
+  await expect(page.getByTestId('live-badge')).toHaveText('LIVE');
+});
+
+test('the arrow keys move the crosshair point by point and a live region reads the values', async ({ page }) => {
+  await open(page);
+  await cpu(page).focus();
+  await page.keyboard.press('ArrowLeft');
+  const spoken = page.getByTestId('cpu-spoken');
+  await expect(spoken).toContainText('total');
+  await expect(spoken).toContainText('%');
+  const tooltip = page.getByTestId('cpu-tooltip');
+  const first = Number(await tooltip.getAttribute('data-ts'));
+  await page.keyboard.press('ArrowLeft');
+  await page.keyboard.press('ArrowLeft');
+  await expect.poll(async () => Number(await tooltip.getAttribute('data-ts'))).toBeLessThan(first);
+  await page.keyboard.press('Escape');
+  await expect(tooltip).toHaveCount(0);
+});
+
+test('view as table shows the same series with their figures', async ({ page }) => {
+  await open(page);
+  const count = await legendItems(page).count();
+  await page.getByTestId('cpu-table-toggle').click();
+  const table = page.getByTestId('cpu-table');
+  await expect(table).toBeVisible();
+  await expect(table.locator('tbody tr')).toHaveCount(count);
+  await expect(table.locator('tbody tr').first()).toContainText('total');
+  await expect(cpu(page)).toBeHidden();
+});
