@@ -5,7 +5,7 @@
 #![cfg(all(target_arch = "wasm32", feature = "hydrate"))]
 
 use app::{
-    chart::{log_ticks, value_ticks, Unit},
+    chart::{log_ticks, value_ticks, ChartStyle, Unit},
     live::{
         frame::Delivery,
         state::{ConnectionState, Transport},
@@ -203,6 +203,8 @@ async fn live_points_continue_the_charts_history_and_a_point_it_holds_is_not_dra
         unit: Unit::Percent,
         soft_min: Some(0.0),
         soft_max: Some(100.0),
+        style: ChartStyle::default(),
+        thresholds: Vec::new(),
     };
     let initial = bootstrap.series.clone();
     let (store, container) = mount_with(&bootstrap, move || {

@@ -189,3 +189,61 @@ test('view as table shows the same series with their figures', async ({ page }) 
   await expect(table.locator('tbody tr').first()).toContainText('total');
   await expect(cpu(page)).toBeHidden();
 });
+
+/** The most pixels of one row of `canvas` that are `rgb` (within 8 per channel). */
+async function rowOf(canvas: Locator, rgb: [number, number, number]): Promise<{ most: number; width: number }> {
+  return canvas.evaluate((c: HTMLCanvasElement, rgb: number[]) => {
+    const context = c.getContext('2d');
+    if (!context) return { most: 0, width: c.width };
+    const { data } = context.getImageData(0, 0, c.width, c.height);
+    let most = 0;
+    for (let y = 0; y < c.height; y++) {
+      let count = 0;
+      for (let x = 0; x < c.width; x++) {
+        const i = (y * c.width + x) * 4;
+        if (data[i + 3] > 200 && [0, 1, 2].every((k) => Math.abs(data[i + k] - rgb[k]) <= 8)) count++;
+      }
+      most = Math.max(most, count);
+    }
+    return { most, width: c.width };
+  }, rgb);
+}
+
+test('thresholds are listed and drawn across the chart even where the data never goes', async ({ page }) => {
+  await open(page);
+  await expect(page.getByTestId('cpu-thresholds')).toHaveText('Warning at 80%, Critical at 95%');
+  await expect(page.getByTestId('memory-thresholds')).toContainText('Warning at');
+  // CPU stays far below 95% here, yet the critical line spans the plot;
+  // memory's warning line sits at nine tenths of the installed memory.
+  const critical = await rowOf(cpu(page), [0xd6, 0x45, 0x45]);
+  expect(critical.most, JSON.stringify(critical)).toBeGreaterThan(critical.width * 0.5);
+  const warning = await rowOf(page.getByTestId('memory-chart'), [0xd9, 0x8a, 0x00]);
+  expect(warning.most, JSON.stringify(warning)).toBeGreaterThan(warning.width * 0.5);
+});
+
+test('a chart off screen is not drawn while its data goes on, is drawn as it is when it comes back, and kiosk mode draws it always', async ({
+  page,
+}) => {
+  await page.setViewportSize({ width: 1280, height: 420 });
+  const memory = page.getByTestId('memory-chart');
+  const card = page.getByTestId('memory-chart-card');
+  const draws = async () => Number((await memory.getAttribute('data-draws')) ?? 0);
+  const newest = async () => Number((await card.getAttribute('data-newest')) ?? 0);
+
+  await open(page);
+  await page.evaluate(() => window.scrollTo(0, 0));
+  await expect(memory).not.toBeInViewport();
+  const before = await draws();
+  const seen = await newest();
+  await expect.poll(newest, { timeout: 5_000 }).toBeGreaterThan(seen + 1_000);
+  expect(await draws(), 'live points arrived, nothing was drawn').toBe(before);
+
+  await memory.scrollIntoViewIfNeeded();
+  await expect.poll(draws, { timeout: 5_000 }).toBeGreaterThan(before);
+
+  await open(page, '?kiosk');
+  await page.evaluate(() => window.scrollTo(0, 0));
+  await expect(memory).not.toBeInViewport();
+  const kiosk = await draws();
+  await expect.poll(draws, { timeout: 5_000 }).toBeGreaterThan(kiosk + 2);
+});

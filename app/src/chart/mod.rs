@@ -25,12 +25,16 @@
 //!   the URL; [`ZoomStack`] is the way back.
 //! - [`stats`], [`Visibility`] and [`tooltip_rows`] are what the legend and
 //!   the tooltip say; [`sort_rows`] orders the legend table.
+//! - [`ChartStyle`] says how series are drawn (lines, points or bars,
+//!   straight or stepped, filled, gaps left or joined); [`Threshold`]s are
+//!   levels the value axis always reaches.
 
 mod legend;
 mod line;
 mod range;
 mod reduce;
 mod sort;
+mod style;
 mod ticks;
 mod units;
 
@@ -47,5 +51,9 @@ pub use range::{
 
 pub use reduce::{column_ms_for, Column, PathStep, Reduction, Sample, Summary, UpdateError};
 pub use sort::{sort_stable, sorted_order};
+pub use style::{
+    area, bar_base, gap_after, mark_gaps, stepped, with_thresholds, ChartStyle, Draw,
+    Interpolation, Level, Threshold,
+};
 pub use ticks::{log_ticks, tick_target, time_ticks, value_ticks, TimeTick, TICK_SPACING_PX};
 pub use units::{format_ticks, format_value, value_axis, AxisTick, Unit};

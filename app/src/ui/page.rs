@@ -12,11 +12,11 @@
 use leptos::prelude::*;
 
 use crate::{
-    chart::Unit,
+    chart::{ChartStyle, Level, Threshold, Unit},
     protocol::Bootstrap,
     protocol::SeriesKey,
     ui::{
-        host::{CPU_PERCENT, MEMORY_USED_BYTES},
+        host::{Reading, CPU_PERCENT, MEMORY_USED_BYTES},
         time::DEFAULT_RANGE,
         LiveStore, TimeControl, DASHBOARD_CHANNEL,
     },
@@ -129,7 +129,28 @@ pub fn App() -> impl IntoView {
         unit: Unit::Percent,
         soft_min: Some(0.0),
         soft_max: Some(100.0),
+        style: ChartStyle::default(),
+        thresholds: vec![
+            Threshold {
+                label: Level::Warning.name().into(),
+                value: 80.0,
+                to: None,
+                level: Level::Warning,
+            },
+            Threshold {
+                label: Level::Critical.name().into(),
+                value: 95.0,
+                to: None,
+                level: Level::Critical,
+            },
+        ],
     };
+    // Memory is drawn filled against what is installed: the axis reaches
+    // the total, with a warning at nine tenths of it.
+    let memory_total = store
+        .values
+        .with_untracked(|values| values.get(Reading::MemoryTotal))
+        .filter(|total| *total > 0.0);
     let memory = ChartSpec {
         id: "memory".into(),
         title: "Memory in use".into(),
@@ -142,7 +163,20 @@ pub fn App() -> impl IntoView {
         unlabelled: "used".into(),
         unit: Unit::Bytes,
         soft_min: Some(0.0),
-        soft_max: None,
+        soft_max: memory_total,
+        style: ChartStyle {
+            fill: 0.2,
+            ..ChartStyle::default()
+        },
+        thresholds: memory_total
+            .map(|total| Threshold {
+                label: Level::Warning.name().into(),
+                value: total * 0.9,
+                to: None,
+                level: Level::Warning,
+            })
+            .into_iter()
+            .collect(),
     };
     let cpu_history: Vec<_> = bootstrap
         .series

@@ -21,7 +21,9 @@ use wasm_bindgen::JsCast;
 use web_sys::{CanvasRenderingContext2d, HtmlCanvasElement};
 
 use crate::chart::{
-    column_ms_for, tick_target, time_ticks, value_axis, Line, PathStep, Reduction, Unit,
+    area, bar_base, column_ms_for, gap_after, mark_gaps, stepped, tick_target, time_ticks,
+    value_axis, with_thresholds, ChartStyle, Draw, Interpolation, Level, Line, PathStep, Reduction,
+    Threshold, Unit,
 };
 
 /// The series palette: distinguishable on light and dark backgrounds.
@@ -37,6 +39,14 @@ pub const PALETTE: [(u8, u8, u8); 10] = [
     (0xb5, 0x4a, 0xc9),
     (0x7a, 0x86, 0x99),
 ];
+
+/// Threshold colours: the page's warning amber and critical red.
+pub const fn level_colour(level: Level) -> RGBColor {
+    match level {
+        Level::Warning => RGBColor(0xd9, 0x8a, 0x00),
+        Level::Critical => RGBColor(0xd6, 0x45, 0x45),
+    }
+}
 
 const GRID: RGBColor = RGBColor(0x8a, 0x94, 0xa6);
 const TEXT: RGBColor = RGBColor(0x8a, 0x94, 0xa6);
@@ -69,6 +79,10 @@ pub struct Scene<'a> {
     pub selection: Option<(i64, i64)>,
     /// The viewer's offset from UTC, in minutes (east positive).
     pub utc_offset_minutes: i32,
+    /// How the lines are drawn.
+    pub style: ChartStyle,
+    /// Levels drawn across the plot, always in view.
+    pub thresholds: &'a [Threshold],
 }
 
 /// Where a frame put things, in CSS pixels relative to the canvas.
@@ -156,6 +170,7 @@ pub fn draw(canvas: &HtmlCanvasElement, scene: &Scene) -> Result<Layout, String>
     if let Some(max) = scene.soft_max {
         high = high.max(max);
     }
+    (low, high) = with_thresholds(low, high, scene.thresholds);
     if !low.is_finite() || !high.is_finite() {
         (low, high) = (0.0, 1.0);
     }
@@ -233,48 +248,114 @@ pub fn draw(canvas: &HtmlCanvasElement, scene: &Scene) -> Result<Layout, String>
     ))
     .map_err(err)?;
 
+    // Thresholds under the lines: a band, then its line.
+    let device = |points: &[(f64, f64)]| -> Vec<(i32, i32)> {
+        points.iter().map(|&(x, y)| (px(x), px(y))).collect()
+    };
+    for threshold in scene.thresholds.iter().filter(|t| t.value.is_finite()) {
+        let colour = level_colour(threshold.level);
+        let y = layout.y_of(threshold.value);
+        if let Some(to) = threshold.to.filter(|v| v.is_finite()) {
+            root.draw(&Rectangle::new(
+                [
+                    (px(layout.left), px(y)),
+                    (px(layout.right), px(layout.y_of(to))),
+                ],
+                colour.mix(0.12).filled(),
+            ))
+            .map_err(err)?;
+        }
+        root.draw(&PathElement::new(
+            device(&[(layout.left, y), (layout.right, y)]),
+            colour.stroke_width(((ratio).round() as u32).max(1)),
+        ))
+        .map_err(err)?;
+    }
+
     // The lines, reduced to the plot's device-pixel columns.
     let columns = ((plot_css_width * ratio).round() as usize).max(1);
     let column_ms = column_ms_for(to - from, columns);
     let stroke = ((1.5 * ratio).round() as u32).max(1);
+    let style = scene.style;
+    let base_y = layout.y_of(bar_base(layout.min, layout.max));
     for drawn in &scene.lines {
         let (r, g, b) = PALETTE[drawn.colour % PALETTE.len()];
         let colour = RGBColor(r, g, b);
         if drawn.line.step_ms().is_some() {
             draw_band(&root, drawn.line, &layout, ratio, colour)?;
         }
-        let values = drawn.line.values();
+        let mut values = drawn.line.values();
+        if !style.connect_gaps {
+            if let Some(gap) = gap_after(&values, drawn.line.step_ms()) {
+                values = mark_gaps(&values, gap);
+            }
+        }
         let reduction = Reduction::from_points(&values, from, columns, column_ms);
-        let mut stretch: Vec<(i32, i32)> = Vec::new();
-        let flush = |stretch: &mut Vec<(i32, i32)>| -> Result<(), String> {
-            match stretch.len() {
-                0 => {}
-                1 => {
-                    root.draw(&Circle::new(stretch[0], stroke + 1, colour.filled()))
-                        .map_err(err)?;
+        if style.draw == Draw::Bars {
+            for column in reduction.columns() {
+                let Some(summary) = column.summary else {
+                    continue;
+                };
+                let base = bar_base(layout.min, layout.max);
+                // The extreme farther from the base, so a spike shows.
+                let value = if summary.max.value - base >= base - summary.min.value {
+                    summary.max.value
+                } else {
+                    summary.min.value
+                };
+                let left = px(layout.x_of(column.index * column_ms));
+                let right = px(layout.x_of((column.index + 1) * column_ms)).max(left + 1);
+                root.draw(&Rectangle::new(
+                    [(left, px(layout.y_of(value))), (right, px(base_y))],
+                    colour.mix(0.85).filled(),
+                ))
+                .map_err(err)?;
+            }
+            continue;
+        }
+        // Stretches of the line between gaps, in CSS pixels.
+        let mut stretches: Vec<Vec<(f64, f64)>> = Vec::new();
+        for step in reduction.path() {
+            let sample = match step {
+                PathStep::MoveTo(s) => {
+                    stretches.push(Vec::new());
+                    s
+                }
+                PathStep::LineTo(s) => s,
+            };
+            if let Some(stretch) = stretches.last_mut() {
+                stretch.push((layout.x_of(sample.ts), layout.y_of(sample.value)));
+            }
+        }
+        for stretch in stretches {
+            let shape = match style.interpolation {
+                Interpolation::Linear => stretch.clone(),
+                Interpolation::Step => stepped(&stretch),
+            };
+            if style.fill > 0.0 && shape.len() >= 2 {
+                root.draw(&Polygon::new(
+                    device(&area(&shape, base_y)),
+                    colour.mix(style.fill.min(1.0)).filled(),
+                ))
+                .map_err(err)?;
+            }
+            match (style.draw, shape.len()) {
+                (_, 0) => {}
+                (Draw::Points, _) | (_, 1) => {
+                    for vertex in device(&stretch) {
+                        root.draw(&Circle::new(vertex, stroke + 1, colour.filled()))
+                            .map_err(err)?;
+                    }
                 }
                 _ => {
                     root.draw(&PathElement::new(
-                        std::mem::take(stretch),
+                        device(&shape),
                         colour.stroke_width(stroke),
                     ))
                     .map_err(err)?;
                 }
             }
-            stretch.clear();
-            Ok(())
-        };
-        for step in reduction.path() {
-            let (sample, fresh) = match step {
-                PathStep::MoveTo(s) => (s, true),
-                PathStep::LineTo(s) => (s, false),
-            };
-            if fresh {
-                flush(&mut stretch)?;
-            }
-            stretch.push((px(layout.x_of(sample.ts)), px(layout.y_of(sample.value))));
         }
-        flush(&mut stretch)?;
     }
 
     if let Some((a, b)) = scene.selection {

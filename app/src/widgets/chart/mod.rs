@@ -16,7 +16,9 @@
 //! lines, the window, the visible series, the crosshair, a drag), so it
 //! runs at most once per animation frame: the store applies live points
 //! once per frame. The canvas is drawn only while it is on screen (an
-//! `IntersectionObserver`), unless the page is in kiosk mode.
+//! `IntersectionObserver`), unless the page is in kiosk mode (`?kiosk`).
+//! Series are drawn as the spec's [`ChartStyle`] says, with its
+//! thresholds always in view.
 
 #[cfg(feature = "hydrate")]
 mod draw;
@@ -29,8 +31,8 @@ use leptos::prelude::*;
 
 use crate::{
     chart::{
-        format_value, sort_stable, stats, tooltip_rows, Line, TimeRange, TooltipMode,
-        TooltipSeries, Unit, Visibility,
+        format_value, sort_stable, stats, tooltip_rows, ChartStyle, Line, Threshold, TimeRange,
+        TooltipMode, TooltipSeries, Unit, Visibility,
     },
     protocol::SeriesKey,
     ui::{LiveStore, TimeControl},
@@ -63,6 +65,10 @@ pub struct ChartSpec {
     pub soft_min: Option<f64>,
     /// See `soft_min`.
     pub soft_max: Option<f64>,
+    /// How the series are drawn.
+    pub style: ChartStyle,
+    /// Levels drawn across the chart; the value axis always reaches them.
+    pub thresholds: Vec<Threshold>,
 }
 
 /// One series of a chart.
@@ -267,6 +273,8 @@ pub fn TimeSeriesChart(
     let id = spec.with_value(|s| s.id.clone());
     let title = spec.with_value(|s| s.title.clone());
     let unit = spec.with_value(|s| s.unit);
+    let thresholds = spec.with_value(|s| describe_thresholds(&s.thresholds, s.unit));
+    let no_thresholds = thresholds.is_empty();
     let keys = Memo::new(move |_| lines.with(|l| l.keys().cloned().collect::<Vec<_>>()));
 
     // The legend: one entry per series, in key order.
@@ -378,7 +386,7 @@ pub fn TimeSeriesChart(
                     tabindex="0"
                     role="img"
                     aria-labelledby=format!("{id}-chart-title")
-                    aria-describedby=format!("{id}-chart-hint")
+                    aria-describedby=format!("{id}-chart-hint {id}-thresholds")
                     on:pointermove=move |ev| {
                         #[cfg(feature = "hydrate")]
                         browser::pointer_move(canvas, time, drag, pointer_value, &ev);
@@ -483,6 +491,7 @@ pub fn TimeSeriesChart(
             </ul>
             <p class="visually-hidden" aria-live="polite" data-testid=format!("{id}-spoken")>{move || spoken.get()}</p>
             <p class="chart-card__hint" id=format!("{id}-chart-hint") data-testid=format!("{id}-legend-hint")>{hint}</p>
+            <p class="chart-card__thresholds" id=format!("{id}-thresholds") data-testid=format!("{id}-thresholds") hidden=no_thresholds>{thresholds}</p>
             <table class="chart-card__table" hidden=move || !table.get() data-testid=format!("{id}-table")>
                 <thead><tr><th scope="col">"Series"</th><th scope="col">"Min"</th><th scope="col">"Max"</th><th scope="col">"Mean"</th><th scope="col">"Last"</th></tr></thead>
                 <tbody>
@@ -538,6 +547,24 @@ fn step_crosshair(
     } else {
         times.iter().find(|&&ts| ts > at).or(times.last()).copied()
     }
+}
+
+/// The thresholds as the page lists them: `Warning at 80%, Critical
+/// 90% to 100%`.
+fn describe_thresholds(thresholds: &[Threshold], unit: Unit) -> String {
+    thresholds
+        .iter()
+        .map(|t| match t.to {
+            Some(to) => format!(
+                "{} {} to {}",
+                t.label,
+                format_value(unit, t.value, 2),
+                format_value(unit, to, 2)
+            ),
+            None => format!("{} at {}", t.label, format_value(unit, t.value, 2)),
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// The tooltip's rows as a sentence for a screen reader.
@@ -609,7 +636,66 @@ mod browser {
         })
     }
 
-    /// Redraws whenever what the chart shows changes.
+    /// Whether the page is a wall screen (`?kiosk` in its address): then
+    /// every chart is drawn, on screen or not.
+    fn kiosk() -> bool {
+        web_sys::window()
+            .and_then(|w| w.location().search().ok())
+            .and_then(|search| web_sys::UrlSearchParams::new_with_str(&search).ok())
+            .is_some_and(|params| params.has("kiosk"))
+    }
+
+    /// A signal that says whether the canvas is on screen, kept by an
+    /// `IntersectionObserver` that is disconnected (and its callback
+    /// released) when the chart goes away. Always true in kiosk mode.
+    fn on_screen(canvas: NodeRef<leptos::html::Canvas>) -> RwSignal<bool> {
+        use wasm_bindgen::{closure::Closure, JsCast};
+        type Watch = (
+            web_sys::IntersectionObserver,
+            Closure<dyn Fn(js_sys::Array)>,
+        );
+
+        let visible = RwSignal::new(true);
+        if kiosk() {
+            return visible;
+        }
+        let watch = StoredValue::new_local(None::<Watch>);
+        Effect::new(move |_| {
+            let Some(element) = canvas.get() else { return };
+            if watch.with_value(Option::is_some) {
+                return;
+            }
+            let callback = Closure::<dyn Fn(js_sys::Array)>::new(move |entries: js_sys::Array| {
+                let newest = entries
+                    .iter()
+                    .filter_map(|e| e.dyn_into::<web_sys::IntersectionObserverEntry>().ok())
+                    .last();
+                if let Some(entry) = newest {
+                    visible.set(entry.is_intersecting());
+                }
+            });
+            if let Ok(observer) =
+                web_sys::IntersectionObserver::new(callback.as_ref().unchecked_ref())
+            {
+                observer.observe(&element);
+                watch.set_value(Some((observer, callback)));
+            }
+        });
+        on_cleanup(move || {
+            watch.try_update_value(|watch| {
+                if let Some((observer, _)) = watch.take() {
+                    observer.disconnect();
+                }
+            });
+        });
+        visible
+    }
+
+    /// Redraws whenever what the chart shows changes, while it is on
+    /// screen (or the page is in kiosk mode). Off screen the effect reads
+    /// nothing but the visibility, so live points cost no drawing until the
+    /// chart comes back, and then one frame draws it as it is. The canvas
+    /// counts its frames in `data-draws`.
     pub fn install_drawing(drawing: Drawing) {
         let Drawing {
             spec,
@@ -619,7 +705,12 @@ mod browser {
             time,
             drag,
         } = drawing;
+        let visible = on_screen(canvas);
+        let draws = StoredValue::new(0_u32);
         Effect::new(move |_| {
+            if !visible.get() {
+                return;
+            }
             let Some(element) = canvas.get() else { return };
             let (from, to) = time.window();
             let crosshair = time.crosshair.get();
@@ -642,6 +733,8 @@ mod browser {
                             unit: spec.unit,
                             soft_min: spec.soft_min,
                             soft_max: spec.soft_max,
+                            style: spec.style,
+                            thresholds: &spec.thresholds,
                             crosshair,
                             selection,
                             utc_offset_minutes: offset,
@@ -650,6 +743,8 @@ mod browser {
                     })
                 })
             });
+            draws.update_value(|n| *n += 1);
+            let _ = element.set_attribute("data-draws", &draws.get_value().to_string());
             match result {
                 Ok(layout) => remember(&element, layout),
                 Err(error) => leptos::logging::warn!("livedash: could not draw a chart: {error}"),
