@@ -106,3 +106,44 @@ test('the chart loads with the last minute from the store and goes on live with 
     await server.stop();
   }
 });
+
+test('after a disconnect longer than the live log reaches back, the chart reads the hole from the store and has none', async ({
+  page,
+  context,
+}) => {
+  test.setTimeout(90_000);
+  // A log of 60 events holds about two samples of this host: an outage of
+  // a few seconds is past what a resume can replay, so the server answers
+  // the reconnect with a reset (the newest events only).
+  const server = await Livedash.start(['--sample-interval', `${INTERVAL}ms`, '--history-events', '60']);
+  try {
+    await expect
+      .poll(async () => (await (await fetch(`${server.url}/healthz`)).json()).uptime_s, { timeout: 30_000 })
+      .toBeGreaterThanOrEqual(8);
+    await page.goto(server.url + '/');
+    await expect(status(page)).toHaveAttribute('data-state', 'live');
+    const loaded = await chartExtent(page);
+    expect(loaded.points).toBeGreaterThan(10);
+
+    await context.setOffline(true);
+    await expect(status(page)).toHaveAttribute('data-state', 'offline', { timeout: 3_000 });
+    const offline = await chartExtent(page);
+    await expect.poll(() => storedNewest(server), { intervals: [250] }).toBeGreaterThan(offline.newest + 5_000);
+    const resets = async () => {
+      const text = await (await fetch(`${server.url}/metrics`)).text();
+      return Number(/^livedash_resets_total(?:\{[^}]*\})? (\d+)/m.exec(text)?.[1] ?? 0);
+    };
+    const resetsBefore = await resets();
+    await context.setOffline(false);
+    await expect(status(page)).toHaveAttribute('data-state', 'live', { timeout: 5_000 });
+    await expect.poll(resets, { timeout: 5_000 }).toBeGreaterThan(resetsBefore);
+
+    // The outage's samples come from the store, then live goes on.
+    await expect
+      .poll(async () => (await chartExtent(page)).maxGap, { timeout: 10_000 })
+      .toBeLessThan(MAX_GAP);
+    await expectLiveFor(server, page, offline, 6_000);
+  } finally {
+    await server.stop();
+  }
+});

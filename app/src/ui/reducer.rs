@@ -69,6 +69,10 @@ pub struct Changes {
     /// A snapshot replaced the dashboard channel: empty the feed (and its
     /// count) and the board before anything below.
     pub dashboard_reset: bool,
+    /// The page may have missed points of series: a `reset` sent a
+    /// snapshot of the series channel (only its newest events), or the
+    /// frame overflowed. Charts read their window from the store again.
+    pub series_missed: bool,
     /// Every series' points in the frame, by key (Prometheus form), for
     /// the charts that follow them.
     pub series: Vec<(String, Vec<(i64, f64)>)>,
@@ -159,10 +163,14 @@ impl PageState {
     pub fn apply(&mut self, frame: &Frame) -> Changes {
         let mut changes = Changes {
             resync: frame.overflowed,
+            series_missed: frame.overflowed,
             ..Changes::default()
         };
         let mut gathered = Gathered::default();
         for (channels, snapshot) in &frame.snapshots {
+            if channels.iter().any(|c| c == SERIES_CHANNEL) {
+                changes.series_missed = true;
+            }
             if channels.iter().any(|c| c == DASHBOARD_CHANNEL) {
                 changes.dashboard_reset = true;
                 // An earlier snapshot of the channel in this frame is
@@ -466,6 +474,10 @@ mod tests {
             )]
         );
         assert_eq!(changes.values.and_then(|v| v.get(Reading::Cpu)), Some(2.0));
+        assert!(
+            changes.series_missed,
+            "the snapshot holds only the newest events: charts read the store again"
+        );
     }
 
     #[test]
@@ -487,7 +499,7 @@ mod tests {
                 },
             ]
         );
-        assert!(!changes.dashboard_reset && !changes.resync);
+        assert!(!changes.dashboard_reset && !changes.resync && !changes.series_missed);
     }
 
     #[test]
@@ -615,7 +627,7 @@ mod tests {
             buffer.push(message(seq));
         }
         let changes = PageState::new("", HostValues::default()).apply(&buffer.take());
-        assert!(changes.resync);
+        assert!(changes.resync && changes.series_missed);
         assert_eq!(changes.feed.len(), 4);
     }
 

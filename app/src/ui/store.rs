@@ -60,6 +60,10 @@ pub struct LiveStore {
     pub feed: RwSignal<VecDeque<FeedItem>>,
     /// How many activity events the page has applied.
     pub feed_count: RwSignal<u64>,
+    /// How many times the page may have missed series points (a `reset`
+    /// of the series channel, a frame that overflowed): each chart reads
+    /// its window from the store again when it changes.
+    pub series_missed: RwSignal<u32>,
     /// The keys of the status board, in order.
     pub board_keys: RwSignal<Vec<String>>,
     /// Each board item's value: one signal per key.
@@ -152,6 +156,7 @@ impl LiveStore {
             paused: RwSignal::new(false),
             feed: RwSignal::new(VecDeque::new()),
             feed_count: RwSignal::new(0),
+            series_missed: RwSignal::new(0),
             board_keys: RwSignal::new(Vec::new()),
             board: RwSignal::new(BTreeMap::new()),
             needs: RwSignal::new(Needs::default()),
@@ -311,6 +316,7 @@ impl LiveStore {
         let Changes {
             resync,
             dashboard_reset,
+            series_missed,
             series,
             values,
             feed,
@@ -326,6 +332,9 @@ impl LiveStore {
         if resync {
             leptos::logging::warn!("livedash: the page fell too far behind; resynchronising");
             self.resync();
+        }
+        if series_missed {
+            self.series_missed.update(|n| *n += 1);
         }
         if dashboard_reset {
             self.feed.set(VecDeque::new());

@@ -1,5 +1,8 @@
 //! A chart's history: its window read from `GET /api/series` whenever the
-//! page's range changes, joined to the live points that keep arriving.
+//! page's range changes, and again whenever the page may have missed live
+//! points (a `reset` after a long disconnect sends only the newest events;
+//! [`LiveStore::series_missed`]), joined to the live points that keep
+//! arriving. So a hole that a reconnect left is filled from the store.
 //!
 //! Each fetch carries a generation number; an answer that arrives after a
 //! newer fetch started is dropped, so fast range changes never show an old
@@ -58,6 +61,7 @@ pub fn install(fetcher: Fetcher) {
     Effect::new(move |_| {
         let range = range.get();
         retry.track();
+        store.series_missed.track();
         let this = generation
             .try_update_value(|g| {
                 *g += 1;
