@@ -52,7 +52,7 @@ pub use range::{
 pub use reduce::{column_ms_for, Column, PathStep, Reduction, Sample, Summary, UpdateError};
 pub use sort::{sort_stable, sorted_order};
 pub use style::{
-    area, bar_base, gap_after, mark_gaps, stepped, with_thresholds, ChartStyle, Draw,
+    area, bar_base, gap_after, has_gap, mark_gaps, stepped, with_thresholds, ChartStyle, Draw,
     Interpolation, Level, Threshold,
 };
 pub use ticks::{log_ticks, tick_target, time_ticks, value_ticks, TimeTick, TICK_SPACING_PX};

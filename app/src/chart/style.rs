@@ -135,6 +135,13 @@ pub fn gap_after(points: &[(i64, f64)], step_ms: Option<i64>) -> Option<i64> {
     Some(step_ms.map_or(usual, |step| usual.max(step.saturating_mul(2))))
 }
 
+/// Whether two neighbours of `points` are more than `gap_ms` apart.
+pub fn has_gap(points: &[(i64, f64)], gap_ms: i64) -> bool {
+    points
+        .windows(2)
+        .any(|pair| pair[1].0.saturating_sub(pair[0].0) > gap_ms)
+}
+
 /// `points` with a gap marker (a NaN, which breaks a drawn line) wherever
 /// two neighbours are more than `gap_ms` apart.
 pub fn mark_gaps(points: &[(i64, f64)], gap_ms: i64) -> Vec<(i64, f64)> {
@@ -243,6 +250,7 @@ mod tests {
         assert!(marked[2].1.is_nan());
         assert_eq!(marked[3..], points[2..]);
         assert_eq!(mark_gaps(&points, 10_000), points, "joined when told");
+        assert!(has_gap(&points, 3_000) && !has_gap(&points, 10_000));
         assert!(mark_gaps(&[], 1).is_empty());
     }
 

@@ -15,6 +15,9 @@ mod status_board;
 mod time_picker;
 
 pub use activity_feed::ActivityFeed;
+#[cfg(feature = "hydrate")]
+#[doc(hidden)]
+pub use chart::bench_draw;
 pub use chart::{ChartSpec, TimeSeriesChart};
 pub use connection_status::ConnectionStatus;
 pub use panel_row::PanelRow;

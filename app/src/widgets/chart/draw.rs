@@ -21,7 +21,7 @@ use wasm_bindgen::JsCast;
 use web_sys::{CanvasRenderingContext2d, HtmlCanvasElement};
 
 use crate::chart::{
-    area, bar_base, column_ms_for, gap_after, mark_gaps, stepped, tick_target, time_ticks,
+    area, bar_base, column_ms_for, gap_after, has_gap, mark_gaps, stepped, tick_target, time_ticks,
     value_axis, with_thresholds, ChartStyle, Draw, Interpolation, Level, Line, PathStep, Reduction,
     Threshold, Unit,
 };
@@ -265,9 +265,13 @@ pub fn draw(canvas: &HtmlCanvasElement, scene: &Scene) -> Result<Layout, String>
             ))
             .map_err(err)?;
         }
-        root.draw(&PathElement::new(
-            device(&[(layout.left, y), (layout.right, y)]),
-            colour.stroke_width(((ratio).round() as u32).max(1)),
+        // A filled row of whole device pixels, not a stroked path: a 1 px
+        // stroke on a pixel boundary would blur over two rows.
+        let top = px(y);
+        let thickness = (ratio.round() as i32).max(1);
+        root.draw(&Rectangle::new(
+            [(px(layout.left), top), (px(layout.right), top + thickness)],
+            colour.filled(),
         ))
         .map_err(err)?;
     }
@@ -286,8 +290,12 @@ pub fn draw(canvas: &HtmlCanvasElement, scene: &Scene) -> Result<Layout, String>
         }
         let mut values = drawn.line.values();
         if !style.connect_gaps {
+            // A copy with markers only when there is a gap to mark: most
+            // frames of a live chart have none.
             if let Some(gap) = gap_after(&values, drawn.line.step_ms()) {
-                values = mark_gaps(&values, gap);
+                if has_gap(&values, gap) {
+                    values = mark_gaps(&values, gap);
+                }
             }
         }
         let reduction = Reduction::from_points(&values, from, columns, column_ms);

@@ -25,6 +25,37 @@ mod draw;
 #[cfg(feature = "hydrate")]
 mod history;
 
+/// Draws `lines` on `canvas` over `from..=to` as the page would, for the
+/// in-browser redraw benchmark (`app/tests/chart_bench.rs`); not used by
+/// the page.
+#[cfg(feature = "hydrate")]
+#[doc(hidden)]
+pub fn bench_draw(
+    canvas: &web_sys::HtmlCanvasElement,
+    lines: &[Line],
+    from: i64,
+    to: i64,
+) -> Result<(), String> {
+    let scene = draw::Scene {
+        lines: lines
+            .iter()
+            .enumerate()
+            .map(|(colour, line)| draw::Drawn { line, colour })
+            .collect(),
+        from,
+        to,
+        unit: Unit::Percent,
+        soft_min: None,
+        soft_max: None,
+        crosshair: None,
+        selection: None,
+        utc_offset_minutes: 0,
+        style: ChartStyle::default(),
+        thresholds: &[],
+    };
+    draw::draw(canvas, &scene).map(|_| ())
+}
+
 use std::collections::VecDeque;
 
 use leptos::prelude::*;
