@@ -8,11 +8,24 @@
 //! reading each line's points, the per-pixel reduction, the ticks, and
 //! plotters' calls on the 2D context of an 800 x 300 canvas at device pixel
 //! ratio 1.
+//!
+//! `fifty_charts` mounts 50 of the page's chart widgets, every one on
+//! screen, and feeds the store 2,000 series events a second for 10 s, as
+//! the live client would: it prints the frame intervals the browser
+//! achieved (from `requestAnimationFrame`; 16.7 ms is 60 fps) and how many
+//! times the charts were drawn.
 
 #![cfg(all(target_arch = "wasm32", feature = "hydrate"))]
 
-use app::{chart::Line, widgets::bench_draw};
-use wasm_bindgen::JsCast;
+use app::{
+    chart::{ChartStyle, Line, Unit},
+    live::frame::Delivery,
+    protocol::{Bootstrap, Envelope, Position, SeriesKey, SeriesPoints},
+    ui::{time::DEFAULT_RANGE, LiveStore, TimeControl},
+    widgets::{bench_draw, ChartSpec, TimeSeriesChart},
+};
+use leptos::prelude::*;
+use wasm_bindgen::{closure::Closure, JsCast};
 use wasm_bindgen_test::*;
 
 wasm_bindgen_test_configure!(run_in_browser);
@@ -87,4 +100,174 @@ fn redraw() {
         let (median, p95) = time(&canvas, &lines, runs);
         console_log!("chart-bench livedash | {name} | median {median:.1} ms | p95 {p95:.1} ms");
     }
+}
+
+/// Waits `ms` milliseconds (the page's timers and frames run meanwhile).
+async fn sleep(ms: i32) {
+    let promise = js_sys::Promise::new(&mut |resolve, _| {
+        let _ = web_sys::window()
+            .unwrap()
+            .set_timeout_with_callback_and_timeout_and_arguments_0(&resolve, ms);
+    });
+    let _ = wasm_bindgen_futures::JsFuture::from(promise).await;
+}
+
+/// The `p`th percentile of `values` (sorted in place).
+fn percentile(values: &mut [f64], p: usize) -> f64 {
+    values.sort_by(f64::total_cmp);
+    values[(values.len() * p / 100).min(values.len() - 1)]
+}
+
+#[wasm_bindgen_test]
+#[ignore = "a benchmark: scripts/chart-bench.sh runs it"]
+async fn fifty_charts() {
+    const CHARTS: usize = 50;
+    const EVENTS_PER_SECOND: usize = 2_000;
+    const SECONDS: usize = 10;
+    let now = js_sys::Date::now() as i64;
+    let keys: Vec<SeriesKey> = (0..CHARTS)
+        .map(|i| SeriesKey::new("bench_value", [("chart".to_string(), i.to_string())]).unwrap())
+        .collect();
+    // Each chart starts from a minute of history, as the page's do.
+    let bootstrap = Bootstrap {
+        position: Some(Position::new(1, 1)),
+        host: "bench".into(),
+        series: keys
+            .iter()
+            .map(|key| SeriesPoints {
+                key: key.clone(),
+                points: (0..60).map(|s| (now - 60_000 + s * 1_000, 50.0)).collect(),
+                band: None,
+            })
+            .collect(),
+        ..Bootstrap::default()
+    };
+    let document = web_sys::window().unwrap().document().unwrap();
+    let container: web_sys::HtmlElement = document.create_element("div").unwrap().unchecked_into();
+    // Every chart on screen: a 10 x 5 grid of small charts.
+    container
+        .set_attribute(
+            "style",
+            "position: fixed; inset: 0; display: grid; grid-template-columns: repeat(10, 1fr); \
+             font-size: 8px; overflow: hidden",
+        )
+        .unwrap();
+    let style = document.create_element("style").unwrap();
+    style.set_text_content(Some(
+        ".chart-card { overflow: hidden; height: 20vh } \
+         .chart-card__canvas { width: 100%; height: 80px; display: block } \
+         .chart-card__header, .chart-card__legend, .chart-card__hint { display: none }",
+    ));
+    document.head().unwrap().append_child(&style).unwrap();
+    document.body().unwrap().append_child(&container).unwrap();
+    let owner = Owner::new();
+    owner.set();
+    let store = LiveStore::new(&bootstrap);
+    let initial = bootstrap.series.clone();
+    let handle = leptos::mount::mount_to(container.clone(), move || {
+        provide_context(store);
+        provide_context(TimeControl::new(DEFAULT_RANGE, now));
+        initial
+            .into_iter()
+            .enumerate()
+            .map(|(i, series)| {
+                let spec = ChartSpec {
+                    id: format!("c{i}"),
+                    title: format!("Chart {i}"),
+                    selector: series.key.to_string(),
+                    label_by: None,
+                    unlabelled: "value".into(),
+                    unit: Unit::Count,
+                    soft_min: None,
+                    soft_max: None,
+                    style: ChartStyle::default(),
+                    thresholds: Vec::new(),
+                };
+                view! { <TimeSeriesChart spec=spec initial=vec![series] /> }
+            })
+            .collect_view()
+    });
+    sleep(500).await;
+
+    // The browser's frames, timed by requestAnimationFrame.
+    let frames = std::rc::Rc::new(std::cell::RefCell::new(Vec::<f64>::new()));
+    let running = std::rc::Rc::new(std::cell::Cell::new(true));
+    let tick: std::rc::Rc<std::cell::RefCell<Option<Closure<dyn FnMut(f64)>>>> =
+        std::rc::Rc::new(std::cell::RefCell::new(None));
+    {
+        let (frames, running, again) = (frames.clone(), running.clone(), tick.clone());
+        *tick.borrow_mut() = Some(Closure::new(move |at: f64| {
+            frames.borrow_mut().push(at);
+            if running.get() {
+                if let Some(callback) = again.borrow().as_ref() {
+                    let _ = web_sys::window()
+                        .unwrap()
+                        .request_animation_frame(callback.as_ref().unchecked_ref());
+                }
+            }
+        }));
+    }
+    let window = web_sys::window().unwrap();
+    if let Some(callback) = tick.borrow().as_ref() {
+        window
+            .request_animation_frame(callback.as_ref().unchecked_ref())
+            .unwrap();
+    }
+
+    // 2,000 events a second by the clock (however late the timers fire),
+    // each a point of one chart's series; the store applies them once per
+    // frame, as on the page.
+    let performance = window.performance().unwrap();
+    let start = performance.now();
+    let mut sent = 0_usize;
+    let mut seq = 1_u64;
+    while performance.now() - start < (SECONDS * 1_000) as f64 {
+        let due = ((performance.now() - start) * EVENTS_PER_SECOND as f64 / 1_000.0) as usize;
+        let ts = js_sys::Date::now() as i64;
+        while sent < due {
+            seq += 1;
+            let key = &keys[sent % CHARTS];
+            store.receive(Delivery::Event(Envelope {
+                id: Position::new(1, seq),
+                channel: "series".into(),
+                event: "points".into(),
+                key: Some(key.to_string()),
+                ts,
+                data: serde_json::to_value(SeriesPoints {
+                    key: key.clone(),
+                    points: vec![(
+                        ts + (sent % 1_000) as i64,
+                        50.0 + 40.0 * ((seq % 100) as f64 / 100.0),
+                    )],
+                    band: None,
+                })
+                .unwrap(),
+            }));
+            sent += 1;
+        }
+        sleep(10).await;
+    }
+    let elapsed = (performance.now() - start) / 1_000.0;
+    running.set(false);
+    sleep(100).await;
+    let at = frames.borrow().clone();
+    let mut intervals: Vec<f64> = at.windows(2).map(|w| w[1] - w[0]).collect();
+    let draws: u32 = (0..CHARTS)
+        .filter_map(|i| {
+            container
+                .query_selector(&format!("[data-testid=c{i}-chart]"))
+                .ok()
+                .flatten()
+                .and_then(|c| c.get_attribute("data-draws"))
+                .and_then(|d| d.parse::<u32>().ok())
+        })
+        .sum();
+    let frames_seen = intervals.len();
+    let p50 = percentile(&mut intervals, 50);
+    let p95 = percentile(&mut intervals, 95);
+    console_log!(
+        "chart-bench livedash | 50 charts, {sent} events in {elapsed:.1} s ({rate:.0}/s) | frames {frames_seen}, interval median {p50:.1} ms, p95 {p95:.1} ms | chart draws {draws}",
+        rate = sent as f64 / elapsed
+    );
+    std::mem::forget(handle);
 }
