@@ -425,10 +425,10 @@ mod tests {
         assert_eq!(counter_rate(5, 5, Duration::from_secs(1)), 0.0);
     }
 
-    #[test]
-    fn a_sample_becomes_one_point_per_series_labelled_with_its_host() {
-        let sample = HostSample {
-            ts: 1_795_000_000_000,
+    /// A sample of a two-core host `web-1` taken at `ts`.
+    fn web_1_sample(ts: i64) -> HostSample {
+        HostSample {
+            ts,
             host: "web-1".into(),
             cpu_percent: 42.5,
             cores_percent: vec![40.0, 45.0],
@@ -441,7 +441,12 @@ mod tests {
             },
             net_rx_bytes_per_sec: 10.0,
             net_tx_bytes_per_sec: 20.0,
-        };
+        }
+    }
+
+    #[test]
+    fn a_sample_becomes_one_point_per_series_labelled_with_its_host() {
+        let sample = web_1_sample(1_795_000_000_000);
         let points = series_points(&sample);
         let names: Vec<String> = points.iter().map(|p| p.key.to_string()).collect();
         assert_eq!(names.len(), 10);
@@ -479,21 +484,7 @@ mod tests {
         let hub = Hub::new(crate::hub::HubConfig::default());
         let before = hub.open(SERIES_CHANNEL).expect("the series channel opens");
         let now = now_ms();
-        let sample = HostSample {
-            ts: now,
-            host: "web-1".into(),
-            cpu_percent: 42.5,
-            cores_percent: vec![40.0],
-            memory_used_bytes: 1 << 30,
-            memory_total_bytes: 4 << 30,
-            load_average: LoadAverage {
-                one: 0.5,
-                five: 0.25,
-                fifteen: 0.125,
-            },
-            net_rx_bytes_per_sec: 10.0,
-            net_tx_bytes_per_sec: 20.0,
-        };
+        let sample = web_1_sample(now);
         // The load series already holds a newer point: the sample's is refused.
         let load = series_points(&sample)
             .into_iter()
