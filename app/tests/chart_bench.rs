@@ -17,14 +17,15 @@
 
 #![cfg(all(target_arch = "wasm32", feature = "hydrate"))]
 
+mod support;
+
 use app::{
-    chart::{ChartStyle, Line, Unit},
-    live::frame::Delivery,
-    protocol::{Bootstrap, Envelope, Position, SeriesKey, SeriesPoints},
-    ui::{time::DEFAULT_RANGE, LiveStore, TimeControl},
-    widgets::{bench_draw, ChartSpec, TimeSeriesChart},
+    chart::Line,
+    ui::{time::DEFAULT_RANGE, LiveStore},
+    widgets::bench_draw,
 };
 use leptos::prelude::*;
+use support::{grid, percentile, point, sleep, views, Charts};
 use wasm_bindgen::{closure::Closure, JsCast};
 use wasm_bindgen_test::*;
 
@@ -102,22 +103,6 @@ fn redraw() {
     }
 }
 
-/// Waits `ms` milliseconds (the page's timers and frames run meanwhile).
-async fn sleep(ms: i32) {
-    let promise = js_sys::Promise::new(&mut |resolve, _| {
-        let _ = web_sys::window()
-            .unwrap()
-            .set_timeout_with_callback_and_timeout_and_arguments_0(&resolve, ms);
-    });
-    let _ = wasm_bindgen_futures::JsFuture::from(promise).await;
-}
-
-/// The `p`th percentile of `values` (sorted in place).
-fn percentile(values: &mut [f64], p: usize) -> f64 {
-    values.sort_by(f64::total_cmp);
-    values[(values.len() * p / 100).min(values.len() - 1)]
-}
-
 #[wasm_bindgen_test]
 #[ignore = "a benchmark: scripts/chart-bench.sh runs it"]
 async fn fifty_charts() {
@@ -125,67 +110,14 @@ async fn fifty_charts() {
     const EVENTS_PER_SECOND: usize = 2_000;
     const SECONDS: usize = 10;
     let now = js_sys::Date::now() as i64;
-    let keys: Vec<SeriesKey> = (0..CHARTS)
-        .map(|i| SeriesKey::new("bench_value", [("chart".to_string(), i.to_string())]).unwrap())
-        .collect();
-    // Each chart starts from a minute of history, as the page's do.
-    let bootstrap = Bootstrap {
-        position: Some(Position::new(1, 1)),
-        host: "bench".into(),
-        series: keys
-            .iter()
-            .map(|key| SeriesPoints {
-                key: key.clone(),
-                points: (0..60).map(|s| (now - 60_000 + s * 1_000, 50.0)).collect(),
-                band: None,
-            })
-            .collect(),
-        ..Bootstrap::default()
-    };
-    let document = web_sys::window().unwrap().document().unwrap();
-    let container: web_sys::HtmlElement = document.create_element("div").unwrap().unchecked_into();
-    // Every chart on screen: a 10 x 5 grid of small charts.
-    container
-        .set_attribute(
-            "style",
-            "position: fixed; inset: 0; display: grid; grid-template-columns: repeat(10, 1fr); \
-             font-size: 8px; overflow: hidden",
-        )
-        .unwrap();
-    let style = document.create_element("style").unwrap();
-    style.set_text_content(Some(
-        ".chart-card { overflow: hidden; height: 20vh } \
-         .chart-card__canvas { width: 100%; height: 80px; display: block } \
-         .chart-card__header, .chart-card__legend, .chart-card__hint { display: none }",
-    ));
-    document.head().unwrap().append_child(&style).unwrap();
-    document.body().unwrap().append_child(&container).unwrap();
+    let charts = Charts::new(CHARTS, now);
+    let container = grid();
     let owner = Owner::new();
     owner.set();
-    let store = LiveStore::new(&bootstrap);
-    let initial = bootstrap.series.clone();
-    let handle = leptos::mount::mount_to(container.clone(), move || {
-        provide_context(store);
-        provide_context(TimeControl::new(DEFAULT_RANGE, now));
-        initial
-            .into_iter()
-            .enumerate()
-            .map(|(i, series)| {
-                let spec = ChartSpec {
-                    id: format!("c{i}"),
-                    title: format!("Chart {i}"),
-                    selector: series.key.to_string(),
-                    label_by: None,
-                    unlabelled: "value".into(),
-                    unit: Unit::Count,
-                    soft_min: None,
-                    soft_max: None,
-                    style: ChartStyle::default(),
-                    thresholds: Vec::new(),
-                };
-                view! { <TimeSeriesChart spec=spec initial=vec![series] /> }
-            })
-            .collect_view()
+    let store = LiveStore::new(&charts.bootstrap);
+    let series = charts.bootstrap.series.clone();
+    let handle = support::mount(&container, store, DEFAULT_RANGE.span_ms(), now, move || {
+        views(&series)
     });
     sleep(500).await;
 
@@ -226,23 +158,13 @@ async fn fifty_charts() {
         let ts = js_sys::Date::now() as i64;
         while sent < due {
             seq += 1;
-            let key = &keys[sent % CHARTS];
-            store.receive(Delivery::Event(Envelope {
-                id: Position::new(1, seq),
-                channel: "series".into(),
-                event: "points".into(),
-                key: Some(key.to_string()),
-                ts,
-                data: serde_json::to_value(SeriesPoints {
-                    key: key.clone(),
-                    points: vec![(
-                        ts + (sent % 1_000) as i64,
-                        50.0 + 40.0 * ((seq % 100) as f64 / 100.0),
-                    )],
-                    band: None,
-                })
-                .unwrap(),
-            }));
+            let key = &charts.keys[sent % CHARTS];
+            store.receive(point(
+                seq,
+                key,
+                ts + (sent % 1_000) as i64,
+                50.0 + 40.0 * ((seq % 100) as f64 / 100.0),
+            ));
             sent += 1;
         }
         sleep(10).await;

@@ -13,6 +13,8 @@ pub mod reducer;
 #[cfg(any(feature = "ssr", feature = "hydrate"))]
 mod page;
 #[cfg(any(feature = "ssr", feature = "hydrate"))]
+mod release;
+#[cfg(any(feature = "ssr", feature = "hydrate"))]
 mod store;
 #[cfg(any(feature = "ssr", feature = "hydrate"))]
 pub mod time;
@@ -24,4 +26,4 @@ pub use page::{shell, App, PageAssets, BOOTSTRAP_ELEMENT_ID};
 #[cfg(any(feature = "ssr", feature = "hydrate"))]
 pub use store::{LiveStore, SeriesSink};
 #[cfg(any(feature = "ssr", feature = "hydrate"))]
-pub use time::TimeControl;
+pub use time::{TimeControl, TimeView};

@@ -170,6 +170,13 @@ impl LiveStore {
         }
     }
 
+    /// The calling widget's memo of [`LiveStore::series_missed`], released
+    /// when the widget is cleaned up (see `ui::release`).
+    pub fn missed(&self) -> Memo<u32> {
+        let missed = self.series_missed;
+        super::release::detached_memo(move |_| missed.get())
+    }
+
     /// Declares that the calling widget needs `channel` (only `keys` of it,
     /// when given) for as long as it is mounted. The client subscribes to
     /// the union of what mounted widgets need, and drops what no widget

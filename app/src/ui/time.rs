@@ -14,6 +14,7 @@
 
 use leptos::prelude::*;
 
+use super::release::detached_memo;
 use crate::chart::{zoom_out, zoom_to, TimeRange, ZoomStack};
 
 /// The range a page opens with when its URL names none.
@@ -35,6 +36,24 @@ pub struct TimeControl {
     skew_ms: StoredValue<i64>,
 }
 
+/// One widget's view of the page's time: its own memos of the range, the
+/// clock and the crosshair (so a widget that goes away leaves nothing in
+/// the page's signals; see `ui::release`). Set them through the
+/// [`TimeControl`].
+#[derive(Clone, Copy)]
+pub struct TimeView {
+    pub range: Memo<TimeRange>,
+    pub now: Memo<i64>,
+    pub crosshair: Memo<Option<i64>>,
+}
+
+impl TimeView {
+    /// The shown window, `(from, to)` in Unix ms.
+    pub fn window(&self) -> (i64, i64) {
+        self.range.get().resolve(self.now.get())
+    }
+}
+
 impl TimeControl {
     /// A control showing `range`, at `now`.
     pub fn new(range: TimeRange, now: i64) -> Self {
@@ -49,6 +68,17 @@ impl TimeControl {
             }),
             zoom: RwSignal::new(ZoomStack::default()),
             skew_ms: StoredValue::new(0),
+        }
+    }
+
+    /// The calling widget's view of the page's time, released when the
+    /// widget is cleaned up.
+    pub fn view(&self) -> TimeView {
+        let control = *self;
+        TimeView {
+            range: detached_memo(move |_| control.range.get()),
+            now: detached_memo(move |_| control.now.get()),
+            crosshair: detached_memo(move |_| control.crosshair.get()),
         }
     }
 

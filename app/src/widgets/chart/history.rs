@@ -12,16 +12,20 @@
 //! the answer already holds change nothing ([`Line::push`](crate::chart::Line::push)
 //! drops them), the ones that raced it are kept. The chart then follows
 //! exactly the series that answered.
+//!
+//! A chart that goes away (a dashboard left) takes its work with it: the
+//! request in flight is aborted and a pending retry cancelled, so leaving
+//! and opening dashboards all day leaves nothing behind.
 
 use leptos::{prelude::*, task::spawn_local};
-use wasm_bindgen::JsCast;
+use wasm_bindgen::{closure::Closure, JsCast};
 use wasm_bindgen_futures::JsFuture;
 
 use super::{lines_from, ChartLines, ChartSpec};
 use crate::{
     chart::TimeRange,
     protocol::SeriesReply,
-    ui::{LiveStore, TimeControl},
+    ui::{LiveStore, TimeView},
 };
 
 /// How long after an empty answer (no series yet) the chart asks again.
@@ -39,7 +43,28 @@ pub struct Fetcher {
     pub canvas: NodeRef<leptos::html::Canvas>,
     pub follower: u64,
     pub store: LiveStore,
-    pub time: TimeControl,
+    pub clock: TimeView,
+}
+
+/// A chart's fetching between two runs: the request in flight (aborted
+/// when a newer one supersedes it) and the timer of a retry.
+#[derive(Default)]
+struct Pending {
+    abort: Option<web_sys::AbortController>,
+    retry: Option<(i32, Closure<dyn FnMut()>)>,
+}
+
+impl Pending {
+    fn cancel(&mut self) {
+        if let Some(abort) = self.abort.take() {
+            abort.abort();
+        }
+        if let Some((handle, _callback)) = self.retry.take() {
+            if let Some(window) = web_sys::window() {
+                window.clear_timeout_with_handle(handle);
+            }
+        }
+    }
 }
 
 /// Fetches the window now and again whenever the range changes.
@@ -52,23 +77,30 @@ pub fn install(fetcher: Fetcher) {
         canvas,
         follower,
         store,
-        time,
+        clock,
     } = fetcher;
     let generation = StoredValue::new(0u64);
     // A retry after an empty answer bumps this.
     let retry = RwSignal::new(0u32);
-    let range = Memo::new(move |_| time.range.get());
+    let pending = StoredValue::new_local(Pending::default());
+    on_cleanup(move || {
+        pending
+            .try_update_value(Pending::cancel)
+            .unwrap_or_default()
+    });
+    let range = clock.range;
+    let missed = store.missed();
     Effect::new(move |_| {
         let range = range.get();
         retry.track();
-        store.series_missed.track();
+        missed.track();
         let this = generation
             .try_update_value(|g| {
                 *g += 1;
                 *g
             })
             .unwrap_or_default();
-        let now = time.now.get_untracked().max(js_sys::Date::now() as i64);
+        let now = clock.now.get_untracked().max(js_sys::Date::now() as i64);
         let (from, to) = range.resolve(now);
         let width = canvas
             .get_untracked()
@@ -77,26 +109,33 @@ pub fn install(fetcher: Fetcher) {
         let ratio = web_sys::window().map_or(1.0, |w| w.device_pixel_ratio());
         let max_points = ((width * ratio) as usize).clamp(4, 10_000);
         let selector = spec.with_value(|s| s.selector.clone());
+        let abort = web_sys::AbortController::new().ok();
+        let signal = abort.as_ref().map(web_sys::AbortController::signal);
+        pending.update_value(|pending| {
+            pending.cancel();
+            pending.abort = abort;
+        });
         spawn_local(async move {
             let url = format!(
                 "/api/series?match={}&from={from}&to={to}&max_points={max_points}",
                 String::from(js_sys::encode_uri_component(&selector)),
             );
-            let answer = fetch_json(&url).await;
+            let answer = fetch_json(&url, signal).await;
             if generation.try_get_value() != Some(this) {
                 return;
             }
+            pending.try_update_value(|pending| pending.abort = None);
             match answer {
                 Ok(reply) => {
                     apply(&reply, range, (spec, lines, recent), (store, follower));
                     status.set(None);
                     if reply.series.is_empty() {
-                        retry_later(retry);
+                        retry_later(retry, pending);
                     }
                 }
                 Err(error) => {
                     status.set(Some(format!("History unavailable: {error}")));
-                    retry_later(retry);
+                    retry_later(retry, pending);
                 }
             }
         });
@@ -129,23 +168,33 @@ fn apply(
     store.follow(follower, keys);
 }
 
-fn retry_later(retry: RwSignal<u32>) {
+/// Asks again in [`EMPTY_RETRY_MS`], unless the chart goes away first.
+fn retry_later(retry: RwSignal<u32>, pending: StoredValue<Pending, LocalStorage>) {
     let Some(window) = web_sys::window() else {
         return;
     };
-    let callback = wasm_bindgen::closure::Closure::once_into_js(move || {
+    let callback = Closure::<dyn FnMut()>::new(move || {
         retry.try_update(|r| *r += 1);
     });
-    let _ = window.set_timeout_with_callback_and_timeout_and_arguments_0(
-        callback.unchecked_ref(),
+    if let Ok(handle) = window.set_timeout_with_callback_and_timeout_and_arguments_0(
+        callback.as_ref().unchecked_ref(),
         EMPTY_RETRY_MS,
-    );
+    ) {
+        // The timer's callback lives until the next fetch or the chart's
+        // end (a fired timer's is dropped with it then).
+        pending.try_update_value(|pending| pending.retry = Some((handle, callback)));
+    }
 }
 
-/// A query answer, or what went wrong, for a person.
-async fn fetch_json(url: &str) -> Result<SeriesReply, String> {
+/// A query answer, or what went wrong, for a person. `signal` aborts it.
+async fn fetch_json(
+    url: &str,
+    signal: Option<web_sys::AbortSignal>,
+) -> Result<SeriesReply, String> {
     let window = web_sys::window().ok_or("no window")?;
-    let response: web_sys::Response = JsFuture::from(window.fetch_with_str(url))
+    let init = web_sys::RequestInit::new();
+    init.set_signal(signal.as_ref());
+    let response: web_sys::Response = JsFuture::from(window.fetch_with_str_and_init(url, &init))
         .await
         .map_err(|_| "the server cannot be reached".to_string())?
         .dyn_into()

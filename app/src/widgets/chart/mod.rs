@@ -228,6 +228,8 @@ pub fn TimeSeriesChart(
 ) -> impl IntoView {
     let store = expect_context::<LiveStore>();
     let time = expect_context::<TimeControl>();
+    // Reads of the page's time go through the chart's own memos.
+    let clock = time.view();
     let spec = StoredValue::new(spec);
     let span = time.range.get_untracked().span_ms();
     let lines = RwSignal::new(spec.with_value(|spec| lines_from(spec, &initial, None, span)));
@@ -289,14 +291,14 @@ pub fn TimeSeriesChart(
             canvas,
             follower,
             store,
-            time,
+            clock,
         });
         browser::install_drawing(browser::Drawing {
             spec,
             lines,
             visibility,
             canvas,
-            time,
+            clock,
             drag,
         });
     }
@@ -312,7 +314,7 @@ pub fn TimeSeriesChart(
     let legend = move || {
         // A live range's lines hold just its span; a fixed one's are
         // measured within it (live points keep arriving after it).
-        let (from, to) = match time.range.get() {
+        let (from, to) = match clock.range.get() {
             TimeRange::Fixed { from, to } => (from, to),
             TimeRange::Live { .. } => (i64::MIN, i64::MAX),
         };
@@ -357,7 +359,7 @@ pub fn TimeSeriesChart(
         if mode.get() == TooltipMode::Off {
             return None;
         }
-        let ts = pinned.get().or_else(|| time.crosshair.get())?;
+        let ts = pinned.get().or_else(|| clock.crosshair.get())?;
         Some((ts, tooltip_at(ts)))
     };
 
@@ -642,7 +644,7 @@ mod browser {
         pub lines: RwSignal<ChartLines>,
         pub visibility: RwSignal<Visibility>,
         pub canvas: NodeRef<leptos::html::Canvas>,
-        pub time: TimeControl,
+        pub clock: crate::ui::TimeView,
         pub drag: RwSignal<Option<(i64, i64)>>,
     }
 
@@ -733,7 +735,7 @@ mod browser {
             lines,
             visibility,
             canvas,
-            time,
+            clock,
             drag,
         } = drawing;
         let visible = on_screen(canvas);
@@ -743,8 +745,8 @@ mod browser {
                 return;
             }
             let Some(element) = canvas.get() else { return };
-            let (from, to) = time.window();
-            let crosshair = time.crosshair.get();
+            let (from, to) = clock.window();
+            let crosshair = clock.crosshair.get();
             let selection = drag.get();
             let offset = -(js_sys::Date::new_0().get_timezone_offset() as i32);
             let result = lines.with(|lines| {
