@@ -247,3 +247,53 @@ test('a chart off screen is not drawn while its data goes on, is drawn as it is 
   const kiosk = await draws();
   await expect.poll(draws, { timeout: 5_000 }).toBeGreaterThan(kiosk + 2);
 });
+
+/** The colour of the pixel at a CSS-pixel point of a canvas (alpha 0: nothing drawn). */
+async function pixel(canvas: Locator, x: number, y: number): Promise<number[]> {
+  return canvas.evaluate(
+    (el, [x, y]) => {
+      const c = el as HTMLCanvasElement;
+      const ratio = c.width / c.clientWidth;
+      return Array.from(c.getContext('2d')!.getImageData(Math.round(x * ratio), Math.round(y * ratio), 1, 1).data);
+    },
+    [x, y],
+  );
+}
+
+test('the cores chart stacks each core on the ones before it, as shares of 100%, or not at all', async ({ page }) => {
+  await open(page);
+  const chart = page.getByTestId('cores-chart');
+  const stacking = page.getByTestId('cores-stacking');
+  const cores = page.getByTestId('cores-legend').locator('.legend-item');
+  await expect.poll(() => cores.count(), { timeout: 10_000 }).toBeGreaterThanOrEqual(1);
+  await expect(cores.first()).toContainText('0');
+  await expect(stacking).toHaveValue('normal');
+  const axisTop = async () => Number(await chart.getAttribute('data-value-max'));
+  const draws = async () => Number(await chart.getAttribute('data-draws'));
+
+  // Stacked, the axis reaches the sum of the cores' newest values.
+  const lasts = async () =>
+    (await cores.locator('.legend-item__value').allTextContents()).map((t) => parseFloat(t)).filter((v) => !isNaN(v));
+  await expect.poll(async () => (await lasts()).length).toBe(await cores.count());
+  const sum = (await lasts()).reduce((a, b) => a + b, 0);
+  expect(await axisTop()).toBeGreaterThanOrEqual(sum * 0.9);
+
+  // 100%: the axis ends at 100 and the stack fills the plot to its top
+  // at the newest time.
+  let before = await draws();
+  await stacking.selectOption('percent');
+  await expect.poll(draws).toBeGreaterThan(before);
+  await expect.poll(axisTop).toBe(100);
+  const box = await chart.boundingBox();
+  if (!box) throw new Error('no canvas');
+  const top = await pixel(chart, box.width - 14, 11);
+  expect(top[3], `the plot's top right corner: ${top}`).toBeGreaterThan(0);
+
+  // Off: each core from zero, so the axis needs no more than the highest.
+  before = await draws();
+  await stacking.selectOption('off');
+  await expect.poll(draws).toBeGreaterThan(before);
+  await expect(stacking).toHaveValue('off');
+  expect(await axisTop()).toBeLessThanOrEqual(100);
+  expect(await axisTop()).toBeGreaterThan(0);
+});

@@ -28,12 +28,15 @@
 //! - [`ChartStyle`] says how series are drawn (lines, points or bars,
 //!   straight or stepped, filled, gaps left or joined); [`Threshold`]s are
 //!   levels the value axis always reaches.
+//! - [`Stacking`]: series drawn on top of each other, or as shares of
+//!   100%, summed per pixel column ([`stack`]).
 
 mod legend;
 mod line;
 mod range;
 mod reduce;
 mod sort;
+mod stack;
 mod style;
 mod ticks;
 mod units;
@@ -51,6 +54,7 @@ pub use range::{
 
 pub use reduce::{column_ms_for, Column, PathStep, Reduction, Sample, Summary, UpdateError};
 pub use sort::{sort_stable, sorted_order};
+pub use stack::{column_values, stack, Stacking};
 pub use style::{
     area, bar_base, gap_after, has_gap, mark_gaps, stepped, with_thresholds, ChartStyle, Draw,
     Interpolation, Level, Threshold,

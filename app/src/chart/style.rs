@@ -45,6 +45,9 @@ pub struct ChartStyle {
     /// Join the line across stretches without samples instead of leaving
     /// the gap (see [`gap_after`]).
     pub connect_gaps: bool,
+    /// Each series on its own, on top of the ones before it, or as its
+    /// share of 100%.
+    pub stacking: super::Stacking,
 }
 
 impl Default for ChartStyle {
@@ -54,6 +57,7 @@ impl Default for ChartStyle {
             interpolation: Interpolation::Linear,
             fill: 0.0,
             connect_gaps: false,
+            stacking: super::Stacking::Off,
         }
     }
 }

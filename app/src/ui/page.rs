@@ -12,7 +12,7 @@
 use leptos::prelude::*;
 
 use crate::{
-    chart::{ChartStyle, Level, Threshold, Unit},
+    chart::{ChartStyle, Level, Stacking, Threshold, Unit},
     protocol::Bootstrap,
     protocol::SeriesKey,
     ui::{
@@ -147,6 +147,27 @@ pub fn App() -> impl IntoView {
     };
     // Memory is drawn filled against what is installed: the axis reaches
     // the total, with a warning at nine tenths of it.
+    // Each core's share, stacked: the top is the sum over the cores.
+    let host_key = SeriesKey {
+        name: CPU_PERCENT.into(),
+        labels: [("host".to_string(), host.clone())].into(),
+    }
+    .to_string();
+    let cores = ChartSpec {
+        id: "cores".into(),
+        title: "CPU by core".into(),
+        selector: host_key.replacen('{', r#"{core!="","#, 1),
+        label_by: Some("core".into()),
+        unlabelled: "total".into(),
+        unit: Unit::Percent,
+        soft_min: Some(0.0),
+        soft_max: None,
+        style: ChartStyle {
+            stacking: Stacking::Normal,
+            ..ChartStyle::default()
+        },
+        thresholds: Vec::new(),
+    };
     let memory_total = store
         .values
         .with_untracked(|values| values.get(Reading::MemoryTotal))
@@ -184,6 +205,11 @@ pub fn App() -> impl IntoView {
         .filter(|s| s.key.name == CPU_PERCENT && s.key.labels.get("host") == Some(&host))
         .cloned()
         .collect();
+    let core_history: Vec<_> = cpu_history
+        .iter()
+        .filter(|s| s.key.labels.get("core").is_some_and(|c| !c.is_empty()))
+        .cloned()
+        .collect();
 
     view! {
         <div class="dashboard">
@@ -201,6 +227,7 @@ pub fn App() -> impl IntoView {
                 <NetworkCard />
                 <TimeSeriesChart spec=cpu initial=cpu_history />
                 <TimeSeriesChart spec=memory />
+                <TimeSeriesChart spec=cores initial=core_history />
                 <PanelRow title=DASHBOARD_CHANNEL testid="dashboard-row">
                     <StatusBoard />
                     <ActivityFeed />

@@ -21,9 +21,9 @@ use wasm_bindgen::JsCast;
 use web_sys::{CanvasRenderingContext2d, HtmlCanvasElement};
 
 use crate::chart::{
-    area, bar_base, column_ms_for, gap_after, has_gap, mark_gaps, stepped, tick_target, time_ticks,
-    value_axis, with_thresholds, ChartStyle, Draw, Interpolation, Level, Line, PathStep, Reduction,
-    Threshold, Unit,
+    area, bar_base, column_ms_for, column_values, gap_after, has_gap, mark_gaps, stack, stepped,
+    tick_target, time_ticks, value_axis, with_thresholds, ChartStyle, Draw, Interpolation, Level,
+    Line, PathStep, Reduction, Stacking, Threshold, Unit,
 };
 
 /// The series palette: distinguishable on light and dark backgrounds.
@@ -153,14 +153,28 @@ pub fn draw(canvas: &HtmlCanvasElement, scene: &Scene) -> Result<Layout, String>
     clear(canvas)?;
     let (from, to) = (scene.from, scene.to.max(scene.from + 1));
 
-    // The value range: every visible point's band, and the soft bounds.
+    let stacked = stack_scene(
+        scene,
+        from,
+        to,
+        ((css_width * ratio).round() as usize).max(1),
+    );
+    // The value range: every visible point's band (or the stack's edges),
+    // and the soft bounds.
     let mut low = f64::INFINITY;
     let mut high = f64::NEG_INFINITY;
-    for drawn in &scene.lines {
-        for point in drawn.line.points() {
-            if point.ts >= from && point.ts <= to {
-                low = low.min(point.min);
-                high = high.max(point.max);
+    if let Some(stacked) = &stacked {
+        for (lower, upper) in stacked.bands.iter().flatten().flatten() {
+            low = low.min(*lower);
+            high = high.max(*upper);
+        }
+    } else {
+        for drawn in &scene.lines {
+            for point in drawn.line.points() {
+                if point.ts >= from && point.ts <= to {
+                    low = low.min(point.min);
+                    high = high.max(point.max);
+                }
             }
         }
     }
@@ -175,7 +189,12 @@ pub fn draw(canvas: &HtmlCanvasElement, scene: &Scene) -> Result<Layout, String>
         (low, high) = (0.0, 1.0);
     }
     let rows = ((css_height - 30.0) / 40.0).clamp(2.0, 8.0) as usize;
-    let axis = value_axis(scene.unit, low, high, rows);
+    // A 100% stack reads in percent whatever its series measure.
+    let unit = match scene.style.stacking {
+        Stacking::Percent => Unit::Percent,
+        _ => scene.unit,
+    };
+    let axis = value_axis(unit, low, high, rows);
     let (min, max) = match (axis.first(), axis.last()) {
         (Some(first), Some(last)) if last.value > first.value => (first.value, last.value),
         _ => (low, high.max(low + 1.0)),
@@ -200,7 +219,7 @@ pub fn draw(canvas: &HtmlCanvasElement, scene: &Scene) -> Result<Layout, String>
     let root = backend.into_drawing_area();
     let px = |v: f64| (v * ratio).round() as i32;
     let font = ((12.0 * ratio) as u32).max(10);
-    let text = |anchor: Pos| ("sans-serif", font).into_font().color(&TEXT).pos(anchor);
+    let text = |anchor: Pos| (FontFamily::SansSerif, font).into_font().color(&TEXT).pos(anchor);
     let err = |e: DrawingAreaErrorKind<_>| e.to_string();
 
     // Grid and value labels.
@@ -282,22 +301,16 @@ pub fn draw(canvas: &HtmlCanvasElement, scene: &Scene) -> Result<Layout, String>
     let stroke = ((1.5 * ratio).round() as u32).max(1);
     let style = scene.style;
     let base_y = layout.y_of(bar_base(layout.min, layout.max));
-    for drawn in &scene.lines {
+    if let Some(stacked) = &stacked {
+        draw_stack(&root, scene, stacked, &layout, ratio)?;
+    }
+    for drawn in scene.lines.iter().filter(|_| stacked.is_none()) {
         let (r, g, b) = PALETTE[drawn.colour % PALETTE.len()];
         let colour = RGBColor(r, g, b);
         if drawn.line.step_ms().is_some() {
             draw_band(&root, drawn.line, &layout, ratio, colour)?;
         }
-        let mut values = drawn.line.values();
-        if !style.connect_gaps {
-            // A copy with markers only when there is a gap to mark: most
-            // frames of a live chart have none.
-            if let Some(gap) = gap_after(&values, drawn.line.step_ms()) {
-                if has_gap(&values, gap) {
-                    values = mark_gaps(&values, gap);
-                }
-            }
-        }
+        let values = drawn_values(drawn.line, style);
         let reduction = Reduction::from_points(&values, from, columns, column_ms);
         if style.draw == Draw::Bars {
             for column in reduction.columns() {
@@ -387,6 +400,108 @@ pub fn draw(canvas: &HtmlCanvasElement, scene: &Scene) -> Result<Layout, String>
     }
     root.present().map_err(|e| e.to_string())?;
     Ok(layout)
+}
+
+/// A line's points as drawn: with gap markers where the style leaves gaps.
+fn drawn_values(line: &Line, style: ChartStyle) -> Vec<(i64, f64)> {
+    let values = line.values();
+    if !style.connect_gaps {
+        // A copy with markers only when there is a gap to mark: most
+        // frames of a live chart have none.
+        if let Some(gap) = gap_after(&values, line.step_ms()) {
+            if has_gap(&values, gap) {
+                return mark_gaps(&values, gap);
+            }
+        }
+    }
+    values
+}
+
+/// The visible lines stacked on the columns of the window.
+struct Stacked {
+    column_ms: i64,
+    first_column: i64,
+    /// Per line (in the scene's order), per column, its lower and upper edge.
+    bands: Vec<Vec<Option<(f64, f64)>>>,
+}
+
+/// The scene's lines stacked over `columns` columns from `from` to `to`;
+/// `None` when the style does not stack.
+fn stack_scene(scene: &Scene, from: i64, to: i64, columns: usize) -> Option<Stacked> {
+    if scene.style.stacking == Stacking::Off || scene.lines.is_empty() {
+        return None;
+    }
+    let column_ms = column_ms_for(to - from, columns);
+    let series: Vec<Vec<Option<f64>>> = scene
+        .lines
+        .iter()
+        .map(|drawn| {
+            let values = drawn_values(drawn.line, scene.style);
+            column_values(&Reduction::from_points(&values, from, columns, column_ms))
+        })
+        .collect();
+    Some(Stacked {
+        column_ms,
+        first_column: from.div_euclid(column_ms),
+        bands: stack(&series, scene.style.stacking),
+    })
+}
+
+/// Each stacked line as a filled band from its lower to its upper edge,
+/// outlined along the top; a column without a value breaks the band.
+fn draw_stack(
+    root: &DrawingArea<CanvasBackend, plotters::coord::Shift>,
+    scene: &Scene,
+    stacked: &Stacked,
+    layout: &Layout,
+    ratio: f64,
+) -> Result<(), String> {
+    let px = |v: f64| (v * ratio).round() as i32;
+    let err = |e: DrawingAreaErrorKind<_>| e.to_string();
+    let stroke = ((1.5 * ratio).round() as u32).max(1);
+    let fill = if scene.style.fill > 0.0 {
+        scene.style.fill.min(1.0)
+    } else {
+        0.6
+    };
+    let x_of = |slot: usize| {
+        let column = stacked.first_column + slot as i64;
+        px(layout.x_of(column * stacked.column_ms + stacked.column_ms / 2))
+    };
+    for (drawn, band) in scene.lines.iter().zip(&stacked.bands) {
+        let (r, g, b) = PALETTE[drawn.colour % PALETTE.len()];
+        let colour = RGBColor(r, g, b);
+        let mut slot = 0;
+        while slot < band.len() {
+            let start = slot;
+            while slot < band.len() && band[slot].is_some() {
+                slot += 1;
+            }
+            let stretch: Vec<(usize, (f64, f64))> = (start..slot)
+                .filter_map(|s| band[s].map(|edges| (s, edges)))
+                .collect();
+            slot += 1;
+            if stretch.is_empty() {
+                continue;
+            }
+            let top: Vec<(i32, i32)> = stretch
+                .iter()
+                .map(|&(s, (_, upper))| (x_of(s), px(layout.y_of(upper))))
+                .collect();
+            let mut outline = top.clone();
+            outline.extend(
+                stretch
+                    .iter()
+                    .rev()
+                    .map(|&(s, (lower, _))| (x_of(s), px(layout.y_of(lower)))),
+            );
+            root.draw(&Polygon::new(outline, colour.mix(fill).filled()))
+                .map_err(err)?;
+            root.draw(&PathElement::new(top, colour.stroke_width(stroke)))
+                .map_err(err)?;
+        }
+    }
+    Ok(())
 }
 
 /// A rollup line's min-max band, one quadrilateral strip.

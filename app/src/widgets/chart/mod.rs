@@ -62,8 +62,8 @@ use leptos::prelude::*;
 
 use crate::{
     chart::{
-        format_value, sort_stable, stats, tooltip_rows, ChartStyle, Line, Threshold, TimeRange,
-        TooltipMode, TooltipSeries, Unit, Visibility,
+        format_value, sort_stable, stats, tooltip_rows, ChartStyle, Line, Stacking, Threshold,
+        TimeRange, TooltipMode, TooltipSeries, Unit, Visibility,
     },
     protocol::SeriesKey,
     ui::{LiveStore, TimeControl},
@@ -235,6 +235,7 @@ pub fn TimeSeriesChart(
     let lines = RwSignal::new(spec.with_value(|spec| lines_from(spec, &initial, None, span)));
     let visibility = RwSignal::new(Visibility::default());
     let mode = RwSignal::new(TooltipMode::All);
+    let stacking = RwSignal::new(spec.with_value(|s| s.style.stacking));
     let pinned = RwSignal::new(None::<i64>);
     let table = RwSignal::new(false);
     let status = RwSignal::new(None::<String>);
@@ -300,6 +301,7 @@ pub fn TimeSeriesChart(
             canvas,
             clock,
             drag,
+            stacking,
         });
     }
 
@@ -400,6 +402,21 @@ pub fn TimeSeriesChart(
                         <option value="all" selected=true>"all series"</option>
                         <option value="single">"single"</option>
                         <option value="off">"off"</option>
+                    </select>
+                </label>
+                <label class="chart-card__control">
+                    "Stack "
+                    <select
+                        data-testid=format!("{id}-stacking")
+                        on:change=move |ev| {
+                            if let Some(mode) = Stacking::parse(&event_target_value(&ev)) {
+                                stacking.set(mode);
+                            }
+                        }
+                    >
+                        {Stacking::ALL.into_iter().map(|option| view! {
+                            <option value=option.name() selected=move || stacking.get() == option>{option.label()}</option>
+                        }).collect_view()}
                     </select>
                 </label>
                 <button
@@ -646,6 +663,7 @@ mod browser {
         pub canvas: NodeRef<leptos::html::Canvas>,
         pub clock: crate::ui::TimeView,
         pub drag: RwSignal<Option<(i64, i64)>>,
+        pub stacking: RwSignal<crate::chart::Stacking>,
     }
 
     thread_local! {
@@ -737,6 +755,7 @@ mod browser {
             canvas,
             clock,
             drag,
+            stacking,
         } = drawing;
         let visible = on_screen(canvas);
         let draws = StoredValue::new(0_u32);
@@ -748,6 +767,7 @@ mod browser {
             let (from, to) = clock.window();
             let crosshair = clock.crosshair.get();
             let selection = drag.get();
+            let stacking = stacking.get();
             let offset = -(js_sys::Date::new_0().get_timezone_offset() as i32);
             let result = lines.with(|lines| {
                 visibility.with(|visible| {
@@ -766,7 +786,10 @@ mod browser {
                             unit: spec.unit,
                             soft_min: spec.soft_min,
                             soft_max: spec.soft_max,
-                            style: spec.style,
+                            style: crate::chart::ChartStyle {
+                                stacking,
+                                ..spec.style
+                            },
                             thresholds: &spec.thresholds,
                             crosshair,
                             selection,
@@ -779,7 +802,11 @@ mod browser {
             draws.update_value(|n| *n += 1);
             let _ = element.set_attribute("data-draws", &draws.get_value().to_string());
             match result {
-                Ok(layout) => remember(&element, layout),
+                Ok(layout) => {
+                    // The value axis' top, for the tests.
+                    let _ = element.set_attribute("data-value-max", &layout.max.to_string());
+                    remember(&element, layout)
+                }
                 Err(error) => leptos::logging::warn!("livedash: could not draw a chart: {error}"),
             }
         });
