@@ -219,7 +219,12 @@ pub fn draw(canvas: &HtmlCanvasElement, scene: &Scene) -> Result<Layout, String>
     let root = backend.into_drawing_area();
     let px = |v: f64| (v * ratio).round() as i32;
     let font = ((12.0 * ratio) as u32).max(10);
-    let text = |anchor: Pos| (FontFamily::SansSerif, font).into_font().color(&TEXT).pos(anchor);
+    let text = |anchor: Pos| {
+        (FontFamily::SansSerif, font)
+            .into_font()
+            .color(&TEXT)
+            .pos(anchor)
+    };
     let err = |e: DrawingAreaErrorKind<_>| e.to_string();
 
     // Grid and value labels.
