@@ -265,6 +265,8 @@ test('the cores chart stacks each core on the ones before it, as shares of 100%,
   const chart = page.getByTestId('cores-chart');
   const stacking = page.getByTestId('cores-stacking');
   const cores = page.getByTestId('cores-legend').locator('.legend-item');
+  // Below the fold: a chart is drawn only while it is on screen.
+  await chart.scrollIntoViewIfNeeded();
   await expect.poll(() => cores.count(), { timeout: 10_000 }).toBeGreaterThanOrEqual(1);
   await expect(cores.first()).toContainText('0');
   await expect(stacking).toHaveValue('normal');
@@ -276,7 +278,7 @@ test('the cores chart stacks each core on the ones before it, as shares of 100%,
     (await cores.locator('.legend-item__value').allTextContents()).map((t) => parseFloat(t)).filter((v) => !isNaN(v));
   await expect.poll(async () => (await lasts()).length).toBe(await cores.count());
   const sum = (await lasts()).reduce((a, b) => a + b, 0);
-  expect(await axisTop()).toBeGreaterThanOrEqual(sum * 0.9);
+  expect(await axisTop(), `legend: ${await cores.allTextContents()}`).toBeGreaterThanOrEqual(sum * 0.9);
 
   // 100%: the axis ends at 100 and the stack fills the plot to its top
   // at the newest time.
