@@ -188,6 +188,26 @@ test('view as table shows the same series with their figures', async ({ page }) 
   await expect(table.locator('tbody tr')).toHaveCount(count);
   await expect(table.locator('tbody tr').first()).toContainText('total');
   await expect(cpu(page)).toBeHidden();
+
+  // The column headers sort the table: a figure from the largest, a click
+  // again turns it around, names from A; the header says which.
+  const header = (name: string) => table.locator('thead th', { hasText: name });
+  const column = async (index: number) =>
+    (await table.locator(`tbody tr > :nth-child(${index})`).allTextContents()).map((t) => t.trim());
+  const numbers = (texts: string[]) => texts.map((t) => parseFloat(t)).filter((v) => !isNaN(v));
+  await header('Max').getByRole('button').click();
+  await expect(header('Max')).toHaveAttribute('aria-sort', 'descending');
+  await expect(header('Series')).toHaveAttribute('aria-sort', 'none');
+  const descending = numbers(await column(3));
+  expect(descending.length).toBeGreaterThan(1);
+  expect(descending).toEqual([...descending].sort((a, b) => b - a));
+  await header('Max').getByRole('button').click();
+  await expect(header('Max')).toHaveAttribute('aria-sort', 'ascending');
+  const ascending = numbers(await column(3));
+  expect(ascending).toEqual([...ascending].sort((a, b) => a - b));
+  await header('Series').getByRole('button').click();
+  await expect(header('Series')).toHaveAttribute('aria-sort', 'ascending');
+  expect((await column(1)).at(-1)).toBe('total');
 });
 
 /** The most pixels of one row of `canvas` that are `rgb` (within 8 per channel). */

@@ -103,6 +103,15 @@ pub struct LegendOrder {
 }
 
 impl LegendOrder {
+    /// The order a first click on the header of `column` sets (the table
+    /// was in the legend's order): names from A, figures from the largest.
+    pub fn first(column: LegendSort) -> Self {
+        Self {
+            by: column,
+            descending: column != LegendSort::Name,
+        }
+    }
+
     /// The order after a click on the header of `column`: the same column
     /// turns around; another starts with names from A and figures from the
     /// largest, which is what a person looks for first.
@@ -113,10 +122,7 @@ impl LegendOrder {
                 ..self
             }
         } else {
-            Self {
-                by: column,
-                descending: column != LegendSort::Name,
-            }
+            Self::first(column)
         }
     }
 }

@@ -62,8 +62,9 @@ use leptos::prelude::*;
 
 use crate::{
     chart::{
-        format_value, sort_stable, stats, tooltip_rows, ChartStyle, Line, Stacking, Threshold,
-        TimeRange, TooltipMode, TooltipSeries, Unit, Visibility,
+        format_value, sort_rows, sort_stable, stats, tooltip_rows, ChartStyle, LegendOrder,
+        LegendRow, LegendSort, Line, Stacking, Threshold, TimeRange, TooltipMode, TooltipSeries,
+        Unit, Visibility,
     },
     protocol::SeriesKey,
     ui::{LiveStore, TimeControl},
@@ -238,6 +239,9 @@ pub fn TimeSeriesChart(
     let stacking = RwSignal::new(spec.with_value(|s| s.style.stacking));
     let pinned = RwSignal::new(None::<i64>);
     let table = RwSignal::new(false);
+    // The table's order, once a column header was clicked (before: the
+    // legend's).
+    let order = RwSignal::new(None::<LegendOrder>);
     let status = RwSignal::new(None::<String>);
     let canvas = NodeRef::<leptos::html::Canvas>::new();
     // A drag in progress: where it started and where the pointer is.
@@ -543,20 +547,42 @@ pub fn TimeSeriesChart(
             <p class="chart-card__hint" id=format!("{id}-chart-hint") data-testid=format!("{id}-legend-hint")>{hint}</p>
             <p class="chart-card__thresholds" id=format!("{id}-thresholds") data-testid=format!("{id}-thresholds") hidden=no_thresholds>{thresholds}</p>
             <table class="chart-card__table" hidden=move || !table.get() data-testid=format!("{id}-table")>
-                <thead><tr><th scope="col">"Series"</th><th scope="col">"Min"</th><th scope="col">"Max"</th><th scope="col">"Mean"</th><th scope="col">"Last"</th></tr></thead>
+                <thead><tr>
+                    {[(LegendSort::Name, "Series"), (LegendSort::Min, "Min"), (LegendSort::Max, "Max"), (LegendSort::Mean, "Mean"), (LegendSort::Last, "Last")]
+                        .into_iter()
+                        .map(|(column, title)| view! {
+                            <th scope="col" aria-sort=move || order.with(|o| match o.map(|o| (o.by == column, o.descending)) {
+                                Some((true, false)) => "ascending",
+                                Some((true, true)) => "descending",
+                                _ => "none",
+                            })>
+                                <button class="chart-card__sort" title="Sort by this column; again to reverse" on:click=move |_| order.update(|o| *o = Some(o.map_or(LegendOrder::first(column), |o| o.clicked(column))))>{title}</button>
+                            </th>
+                        })
+                        .collect_view()}
+                </tr></thead>
                 <tbody>
-                    {move || legend().into_iter().map(|(_, label, _, stats)| {
-                        let cell = |v: Option<f64>| v.map(|v| format_value(unit, v, 2)).unwrap_or_else(|| "—".into());
-                        view! {
-                            <tr>
-                                <th scope="row">{label}</th>
-                                <td>{cell(stats.map(|s| s.min))}</td>
-                                <td>{cell(stats.map(|s| s.max))}</td>
-                                <td>{cell(stats.map(|s| s.mean))}</td>
-                                <td>{cell(stats.map(|s| s.last))}</td>
-                            </tr>
+                    {move || {
+                        let mut rows: Vec<LegendRow> = legend()
+                            .into_iter()
+                            .map(|(key, label, _, stats)| LegendRow { key, label, stats })
+                            .collect();
+                        if let Some(LegendOrder { by, descending }) = order.get() {
+                            sort_rows(&mut rows, by, descending);
                         }
-                    }).collect_view()}
+                        rows.into_iter().map(|LegendRow { label, stats, .. }| {
+                            let cell = |v: Option<f64>| v.map(|v| format_value(unit, v, 2)).unwrap_or_else(|| "—".into());
+                            view! {
+                                <tr>
+                                    <th scope="row">{label}</th>
+                                    <td>{cell(stats.map(|s| s.min))}</td>
+                                    <td>{cell(stats.map(|s| s.max))}</td>
+                                    <td>{cell(stats.map(|s| s.mean))}</td>
+                                    <td>{cell(stats.map(|s| s.last))}</td>
+                                </tr>
+                            }
+                        }).collect_view()
+                    }}
                 </tbody>
             </table>
         </section>
