@@ -319,3 +319,48 @@ test('the cores chart stacks each core on the ones before it, as shares of 100%,
   expect(await axisTop()).toBeLessThanOrEqual(100);
   expect(await axisTop()).toBeGreaterThan(0);
 });
+
+test('on a touch screen one finger pans the chart and two fingers pinch it; both pause, and back to live resumes', async ({ page }) => {
+  await open(page);
+  const badge = page.getByTestId('live-badge');
+  const box = (await cpu(page).boundingBox())!;
+  const cdp = await page.context().newCDPSession(page);
+  await cdp.send('Emulation.setTouchEmulationEnabled', { enabled: true, maxTouchPoints: 5 });
+  const y = box.y + box.height / 2;
+  const at = (share: number) => box.x + box.width * share;
+  const touch = (type: string, shares: number[]) =>
+    cdp.send('Input.dispatchTouchEvent', {
+      type,
+      touchPoints: shares.map((share, id) => ({ x: at(share), y, id })),
+    });
+  const shown = () => {
+    const url = new URL(page.url());
+    return { from: Date.parse(url.searchParams.get('from') ?? ''), to: Date.parse(url.searchParams.get('to') ?? '') };
+  };
+
+  // Two fingers spread from 40%..60% to 30%..70% of the chart: half the span.
+  await touch('touchStart', [0.4, 0.6]);
+  await expect(badge).toHaveText('PAUSED');
+  await expect.poll(() => new URL(page.url()).searchParams.get('from')).not.toBeNull();
+  const before = shown();
+  for (const step of [0.25, 0.5, 0.75, 1]) {
+    await touch('touchMove', [0.4 - 0.1 * step, 0.6 + 0.1 * step]);
+  }
+  await touch('touchEnd', []);
+  await expect.poll(() => shown().to - shown().from).toBeLessThan((before.to - before.from) * 0.6);
+  const pinched = shown();
+  expect(pinched.to - pinched.from).toBeGreaterThan((before.to - before.from) * 0.4);
+  // The middle stayed in the middle.
+  expect(Math.abs((pinched.from + pinched.to) / 2 - (before.from + before.to) / 2)).toBeLessThan(3_000);
+
+  // One finger dragged to the right shows earlier times, the span kept.
+  await touch('touchStart', [0.3]);
+  for (const share of [0.4, 0.5, 0.6]) await touch('touchMove', [share]);
+  await touch('touchEnd', []);
+  await expect.poll(() => shown().from).toBeLessThan(pinched.from - 2_000);
+  const panned = shown();
+  expect(Math.abs(panned.to - panned.from - (pinched.to - pinched.from))).toBeLessThan(2_000);
+
+  await page.getByTestId('back-to-live').click();
+  await expect(badge).toHaveText('LIVE');
+});

@@ -47,9 +47,9 @@ pub use legend::{
 };
 pub use line::{Line, LinePoint};
 pub use range::{
-    format_duration, format_time, parse_duration, parse_time, zoom_out, zoom_to, Preset,
-    RangeError, TimePoint, TimeRange, ZoomStack, FROM_KEY, MAX_SPAN_MS, MAX_TIME_MS, MIN_TIME_MS,
-    MIN_ZOOM_MS, PRESETS, QUERY_KEYS, RANGE_KEY, TO_KEY, ZOOM_HISTORY_LIMIT,
+    format_duration, format_time, gesture_window, parse_duration, parse_time, zoom_out, zoom_to,
+    Preset, RangeError, TimePoint, TimeRange, ZoomStack, FROM_KEY, MAX_SPAN_MS, MAX_TIME_MS,
+    MIN_TIME_MS, MIN_ZOOM_MS, PRESETS, QUERY_KEYS, RANGE_KEY, TO_KEY, ZOOM_HISTORY_LIMIT,
 };
 
 pub use reduce::{column_ms_for, Column, PathStep, Reduction, Sample, Summary, UpdateError};

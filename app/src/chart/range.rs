@@ -36,7 +36,7 @@ mod zoom;
 pub use expr::{
     format_duration, format_time, parse_duration, parse_time, TimePoint, MAX_TIME_MS, MIN_TIME_MS,
 };
-pub use zoom::{zoom_out, zoom_to, ZoomStack, MIN_ZOOM_MS, ZOOM_HISTORY_LIMIT};
+pub use zoom::{gesture_window, zoom_out, zoom_to, ZoomStack, MIN_ZOOM_MS, ZOOM_HISTORY_LIMIT};
 
 use expr::{quoted, DAY, HOUR, MINUTE};
 

@@ -383,3 +383,47 @@ fn a_drag_narrower_than_a_second_or_wider_than_any_range_is_not_a_zoom() {
     assert_eq!(zoom_to(NOW - MAX_SPAN_MS - 1, NOW), None);
     assert_eq!(zoom_to(i64::MIN, i64::MAX), None);
 }
+
+#[test]
+fn one_finger_pans_keeping_the_time_under_it() {
+    let window = (NOW - 60_000, NOW);
+    // 100 px of a 600 px plot to the right: 10 s earlier.
+    assert_eq!(
+        gesture_window(window, &[300.0], &[400.0], 600.0),
+        Some((NOW - 70_000, NOW - 10_000))
+    );
+}
+
+#[test]
+fn spreading_two_fingers_zooms_in_around_them_and_pinching_zooms_out() {
+    let window = (NOW - 60_000, NOW);
+    // From 200..400 px to 100..500 px: half the span, the middle kept.
+    assert_eq!(
+        gesture_window(window, &[200.0, 400.0], &[100.0, 500.0], 600.0),
+        Some((NOW - 45_000, NOW - 15_000))
+    );
+    assert_eq!(
+        gesture_window(window, &[100.0, 500.0], &[200.0, 400.0], 600.0),
+        Some((NOW - 90_000, NOW + 30_000))
+    );
+}
+
+#[test]
+fn a_gesture_too_narrow_or_crossed_or_without_fingers_changes_nothing() {
+    let window = (NOW - 60_000, NOW);
+    assert_eq!(
+        gesture_window(window, &[200.0, 205.0], &[100.0, 500.0], 600.0),
+        None
+    );
+    assert_eq!(
+        gesture_window(window, &[200.0, 400.0], &[400.0, 200.0], 600.0),
+        None
+    );
+    assert_eq!(gesture_window(window, &[], &[], 600.0), None);
+    assert_eq!(gesture_window(window, &[1.0], &[f64::NAN], 600.0), None);
+    assert_eq!(gesture_window(window, &[1.0], &[2.0], 0.0), None);
+    // However far the fingers spread, the span stays at least the minimum.
+    let (from, to) =
+        gesture_window((NOW - 6_000, NOW), &[300.0, 320.0], &[0.0, 600.0], 600.0).unwrap();
+    assert_eq!(to - from, MIN_ZOOM_MS);
+}

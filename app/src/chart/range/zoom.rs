@@ -115,3 +115,43 @@ pub fn zoom_to(a: i64, b: i64) -> Option<TimeRange> {
     }
     TimeRange::fixed(from, to).ok()
 }
+
+/// The window after a touch gesture on a plot `width` pixels wide, given
+/// the window `from..to` and the fingers' positions (pixels from the
+/// plot's left) when the gesture began, and where those fingers are now.
+/// One finger pans: the time under it stays under it. Two fingers pinch:
+/// the times under both stay under them, so spreading them zooms in and
+/// moving them together pans. The span stays within [`MIN_ZOOM_MS`] and
+/// [`MAX_SPAN_MS`](super::MAX_SPAN_MS); `None` when there is nothing to do
+/// (no fingers, fingers too close to tell apart, a plot without width).
+pub fn gesture_window(
+    (from, to): (i64, i64),
+    start: &[f64],
+    now: &[f64],
+    width: f64,
+) -> Option<(i64, i64)> {
+    if width < 1.0 || !start.iter().chain(now).all(|x| x.is_finite()) {
+        return None;
+    }
+    let span = (to - from) as f64;
+    let time_at = |x: f64| from as f64 + x / width * span;
+    let (from, span) = match (start, now) {
+        ([a], [a_now]) => (from as f64 - (a_now - a) / width * span, span),
+        ([a, b, ..], [a_now, b_now, ..]) => {
+            let (apart, apart_before) = (b_now - a_now, b - a);
+            // Too close to tell apart, or crossed over: nothing to read.
+            if apart.abs() < 10.0 || apart_before.abs() < 10.0 || apart * apart_before < 0.0 {
+                return None;
+            }
+            let (ta, tb) = (time_at(*a), time_at(*b));
+            let span =
+                ((tb - ta) * width / apart).clamp(MIN_ZOOM_MS as f64, super::MAX_SPAN_MS as f64);
+            // The time between the fingers stays between them.
+            let middle = (a_now + b_now) / 2.0 / width;
+            ((ta + tb) / 2.0 - middle * span, span)
+        }
+        _ => return None,
+    };
+    let from = from.round() as i64;
+    Some((from, from + span.round() as i64))
+}

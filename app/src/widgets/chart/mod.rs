@@ -244,6 +244,9 @@ pub fn TimeSeriesChart(
     let order = RwSignal::new(None::<LegendOrder>);
     let status = RwSignal::new(None::<String>);
     let canvas = NodeRef::<leptos::html::Canvas>::new();
+    // A touch gesture in progress (pan with one finger, pinch with two).
+    #[cfg(feature = "hydrate")]
+    let touches = StoredValue::new(browser::Touches::default());
     // A drag in progress: where it started and where the pointer is.
     let drag = RwSignal::new(None::<(i64, i64)>);
     // The value under the pointer (for the single-series tooltip).
@@ -443,17 +446,33 @@ pub fn TimeSeriesChart(
                     aria-describedby=format!("{id}-chart-hint {id}-thresholds")
                     on:pointermove=move |ev| {
                         #[cfg(feature = "hydrate")]
-                        browser::pointer_move(canvas, time, drag, pointer_value, &ev);
+                        if !browser::touch_move(canvas, time, touches, &ev) {
+                            browser::pointer_move(canvas, time, drag, pointer_value, &ev);
+                        }
                         #[cfg(not(feature = "hydrate"))]
                         let _ = ev;
                     }
                     on:pointerdown=move |ev| {
                         #[cfg(feature = "hydrate")]
-                        browser::pointer_down(canvas, drag, &ev);
+                        if !browser::touch_down(canvas, time, touches, &ev) {
+                            browser::pointer_down(canvas, drag, &ev);
+                        }
                         #[cfg(not(feature = "hydrate"))]
                         let _ = ev;
                     }
-                    on:pointerup=move |_| {
+                    on:pointercancel=move |ev| {
+                        #[cfg(feature = "hydrate")]
+                        browser::touch_up(time, touches, &ev);
+                        #[cfg(not(feature = "hydrate"))]
+                        let _ = ev;
+                    }
+                    on:pointerup=move |ev| {
+                        #[cfg(feature = "hydrate")]
+                        if browser::touch_up(time, touches, &ev) {
+                            return;
+                        }
+                        #[cfg(not(feature = "hydrate"))]
+                        let _ = ev;
                         if let Some((a, b)) = drag.get_untracked() {
                             drag.set(None);
                             if time.zoom_into(a, b) {
@@ -679,7 +698,10 @@ mod browser {
     use leptos::prelude::*;
 
     use super::{draw, ChartLines, ChartSpec};
-    use crate::{chart::Visibility, ui::TimeControl};
+    use crate::{
+        chart::{gesture_window, TimeRange, Visibility},
+        ui::TimeControl,
+    };
 
     /// Where the last frame put things, per canvas.
     pub struct Drawing {
@@ -869,6 +891,117 @@ mod browser {
         }
     }
 
+    /// A touch gesture under way: the window and the fingers (pointer id,
+    /// pixels from the plot's left) when it began, and where they are now.
+    #[derive(Clone, Debug, Default)]
+    pub struct Touches {
+        window: (i64, i64),
+        start: Vec<(i32, f64)>,
+        now: Vec<(i32, f64)>,
+    }
+
+    impl Touches {
+        /// Begins again from here, with the fingers down now.
+        fn restart(&mut self, window: (i64, i64)) {
+            self.window = window;
+            self.start = self.now.clone();
+        }
+    }
+
+    fn shown_window(time: TimeControl) -> (i64, i64) {
+        time.range.get_untracked().resolve(time.now.get_untracked())
+    }
+
+    /// The pointer's distance from the plot's left and the plot's width.
+    fn plot_x(
+        canvas: NodeRef<leptos::html::Canvas>,
+        event: &web_sys::PointerEvent,
+    ) -> Option<(f64, f64)> {
+        let layout = layout_of(&canvas.get_untracked()?)?;
+        Some((
+            f64::from(event.offset_x()) - layout.left,
+            layout.right - layout.left,
+        ))
+    }
+
+    /// A finger down on the chart (other pointers: `false`, left alone).
+    /// The first one pauses the view where it is, so back returns to it.
+    pub fn touch_down(
+        canvas: NodeRef<leptos::html::Canvas>,
+        time: TimeControl,
+        touches: StoredValue<Touches>,
+        event: &web_sys::PointerEvent,
+    ) -> bool {
+        if event.pointer_type() != "touch" {
+            return false;
+        }
+        let Some((x, _)) = plot_x(canvas, event) else {
+            return true;
+        };
+        if let Some(element) = canvas.get_untracked() {
+            let _ = element.set_pointer_capture(event.pointer_id());
+        }
+        let (from, to) = shown_window(time);
+        if time.range.with_untracked(TimeRange::is_live) {
+            if let Ok(range) = TimeRange::fixed(from, to) {
+                time.set(range);
+            }
+        }
+        touches.update_value(|t| {
+            t.now.retain(|(id, _)| *id != event.pointer_id());
+            t.now.push((event.pointer_id(), x));
+            t.restart((from, to));
+        });
+        true
+    }
+
+    /// A finger moved: one pans the view, two pinch it.
+    pub fn touch_move(
+        canvas: NodeRef<leptos::html::Canvas>,
+        time: TimeControl,
+        touches: StoredValue<Touches>,
+        event: &web_sys::PointerEvent,
+    ) -> bool {
+        if event.pointer_type() != "touch" {
+            return false;
+        }
+        let Some((x, width)) = plot_x(canvas, event) else {
+            return true;
+        };
+        let window = touches.try_update_value(|t| {
+            for finger in t.now.iter_mut().filter(|(id, _)| *id == event.pointer_id()) {
+                finger.1 = x;
+            }
+            let xs = |fingers: &[(i32, f64)]| fingers.iter().map(|&(_, x)| x).collect::<Vec<_>>();
+            gesture_window(t.window, &xs(&t.start), &xs(&t.now), width)
+        });
+        if let Some(Ok(range)) = window
+            .flatten()
+            .map(|(from, to)| TimeRange::fixed(from, to))
+        {
+            time.range.set(range);
+        }
+        true
+    }
+
+    /// A finger lifted (or the gesture cancelled): the others go on from
+    /// where they are.
+    pub fn touch_up(
+        time: TimeControl,
+        touches: StoredValue<Touches>,
+        event: &web_sys::PointerEvent,
+    ) -> bool {
+        if event.pointer_type() != "touch" {
+            return false;
+        }
+        let window = shown_window(time);
+        touches.update_value(|t| {
+            t.now.retain(|(id, _)| *id != event.pointer_id());
+            t.restart(window);
+        });
+        true
+    }
+
     /// Starts a drag (the primary button only).
     pub fn pointer_down(
         canvas: NodeRef<leptos::html::Canvas>,
@@ -883,3 +1016,4 @@ mod browser {
         }
     }
 }
+
