@@ -10,8 +10,18 @@
 //! (no blank frame). When the answer lands its lines replace the old ones
 //! and the live samples of the last minutes are replayed over them: those
 //! the answer already holds change nothing ([`Line::push`](crate::chart::Line::push)
-//! drops them), the ones that raced it are kept. The chart then follows
-//! exactly the series that answered.
+//! drops them), the ones that raced it are kept, and so are the raw points
+//! the chart held past the answer's newest (its server-rendered ones, from
+//! before the page's live position). The chart then follows exactly the
+//! series that answered.
+//!
+//! A live window is asked for relative to the server's clock
+//! (`from=now-60000ms&to=now`): the page's live position was taken before
+//! the query runs, so every point stored before the query is in the answer
+//! and every point stored after it reaches the page live, whatever the
+//! browser's clock says. A window ending at the browser's now left out a
+//! sample stamped a moment later but published before the page's
+//! position: a hole no live event would fill.
 //!
 //! A chart that goes away (a dashboard left) takes its work with it: the
 //! request in flight is aborted and a pending retry cancelled, so leaving
@@ -93,7 +103,9 @@ pub fn install(fetcher: Fetcher) {
     Effect::new(move |_| {
         let range = range.get();
         retry.track();
-        missed.track();
+        // Read, not only tracked: a memo that was never read has not run,
+        // so it follows nothing yet and would never say the count moved.
+        let _ = missed.get();
         let this = generation
             .try_update_value(|g| {
                 *g += 1;
@@ -115,9 +127,18 @@ pub fn install(fetcher: Fetcher) {
             pending.cancel();
             pending.abort = abort;
         });
+        // A live window ends at the server's now, not this browser's: a
+        // point stored before the page's live position but stamped after
+        // the browser's clock (a clock behind the server's, or a sample
+        // taken while the page loaded) is in the answer, never lost
+        // between history and live.
+        let window = match range {
+            TimeRange::Live { span_ms } => format!("from=now-{span_ms}ms&to=now"),
+            TimeRange::Fixed { .. } => format!("from={from}&to={to}"),
+        };
         spawn_local(async move {
             let url = format!(
-                "/api/series?match={}&from={from}&to={to}&max_points={max_points}",
+                "/api/series?match={}&{window}&max_points={max_points}",
                 String::from(js_sys::encode_uri_component(&selector)),
             );
             let answer = fetch_json(&url, signal).await;
@@ -163,6 +184,10 @@ fn apply(
             }
         }
     });
+    // What the chart already held past the answer (the page's own
+    // bootstrap points, live points replayed above) stays: those points
+    // came before the live position and would never come again.
+    lines.with_untracked(|held| fresh.carry_over(held));
     let keys: Vec<String> = fresh.keys().cloned().collect();
     lines.set(fresh);
     store.follow(follower, keys);

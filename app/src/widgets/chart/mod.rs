@@ -139,6 +139,28 @@ impl ChartLines {
         self.0.get_mut(at)
     }
 
+    /// Keeps the raw samples `held` has past each of these lines' newest:
+    /// a history answer replaces what a chart shows, but the points the
+    /// page got before its live position (its server-rendered ones) and
+    /// that the answer does not reach yet would never come again. Only
+    /// between raw lines: a rollup bucket is not a sample to push.
+    #[cfg_attr(not(feature = "hydrate"), allow(dead_code))]
+    pub fn carry_over(&mut self, held: &ChartLines) {
+        for line in &mut self.0 {
+            let Ok(at) = held.0.binary_search_by(|l| l.key.cmp(&line.key)) else {
+                continue;
+            };
+            let old = &held.0[at].line;
+            if old.step_ms().is_some() || line.line.step_ms().is_some() {
+                continue;
+            }
+            let newest = line.line.newest_ts().unwrap_or(i64::MIN);
+            for point in old.points().filter(|p| p.ts > newest) {
+                line.line.push(point.ts, point.value);
+            }
+        }
+    }
+
     /// The series' keys, in order.
     pub fn keys(&self) -> impl Iterator<Item = &String> {
         self.0.iter().map(|l| &l.key)
@@ -1017,3 +1039,43 @@ mod browser {
     }
 }
 
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn lines(points: &[(i64, f64)], step_ms: Option<i64>) -> ChartLines {
+        ChartLines::new(vec![ChartLine {
+            key: "cpu".into(),
+            label: "cpu".into(),
+            colour: 0,
+            line: Line::from_history(points, None, step_ms, 60_000, LINE_CAPACITY),
+        }])
+    }
+
+    fn times(lines: &ChartLines) -> Vec<i64> {
+        lines.values().flat_map(|l| l.line.points().map(|p| p.ts)).collect()
+    }
+
+    #[test]
+    fn a_history_answer_that_stops_short_keeps_the_newer_points_the_chart_held() {
+        // The page was rendered with a sample at 1_500 that the answer
+        // (read up to 1_000) does not reach; it is before the page's live
+        // position, so only the chart has it.
+        let held = lines(&[(500, 1.0), (1_000, 2.0), (1_500, 3.0)], None);
+        let mut fresh = lines(&[(0, 0.0), (500, 1.0), (1_000, 2.0)], None);
+        fresh.carry_over(&held);
+        assert_eq!(times(&fresh), [0, 500, 1_000, 1_500]);
+        // An answer that holds it already changes nothing.
+        let mut complete = lines(&[(1_000, 2.0), (1_500, 3.0), (2_000, 4.0)], None);
+        complete.carry_over(&held);
+        assert_eq!(times(&complete), [1_000, 1_500, 2_000]);
+    }
+
+    #[test]
+    fn rollup_buckets_are_not_carried_over_as_samples() {
+        let held = lines(&[(0, 1.0), (10_000, 2.0)], Some(10_000));
+        let mut fresh = lines(&[(0, 1.0)], None);
+        fresh.carry_over(&held);
+        assert_eq!(times(&fresh), [0]);
+    }
+}
