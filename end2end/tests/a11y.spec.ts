@@ -59,7 +59,14 @@ for (const scheme of ['light', 'dark'] as const) {
 
     const docs = resolve(__dirname, '../../docs');
     mkdirSync(docs, { recursive: true });
+    // A chart off screen is not drawn: the whole page in view draws them all.
+    const height = await page.evaluate(() => document.documentElement.scrollHeight);
+    await page.setViewportSize({ width: 1280, height });
+    const cores = page.getByTestId('cores-chart');
+    const drawn = Number(await cores.getAttribute('data-draws'));
+    await expect.poll(async () => Number(await cores.getAttribute('data-draws'))).toBeGreaterThan(drawn);
     await page.screenshot({ path: resolve(docs, `screenshot-${scheme}.png`), fullPage: true });
+    await page.setViewportSize({ width: 1280, height: 800 });
 
     // The table view, and the custom range form showing an error, are
     // part of the page too.
