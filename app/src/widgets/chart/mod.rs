@@ -1053,7 +1053,10 @@ mod tests {
     }
 
     fn times(lines: &ChartLines) -> Vec<i64> {
-        lines.values().flat_map(|l| l.line.points().map(|p| p.ts)).collect()
+        lines
+            .values()
+            .flat_map(|l| l.line.points().map(|p| p.ts))
+            .collect()
     }
 
     #[test]
