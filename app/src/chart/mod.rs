@@ -59,5 +59,8 @@ pub use style::{
     area, bar_base, gap_after, has_gap, mark_gaps, stepped, with_thresholds, ChartStyle, Draw,
     Interpolation, Level, Threshold,
 };
-pub use ticks::{log_ticks, tick_target, time_ticks, value_ticks, TimeTick, TICK_SPACING_PX};
+pub use ticks::{
+    label_anchor, log_ticks, tick_target, time_ticks, value_ticks, LabelAnchor, TimeTick,
+    TICK_SPACING_PX,
+};
 pub use units::{format_ticks, format_value, value_axis, AxisTick, Unit};

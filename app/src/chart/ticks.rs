@@ -88,6 +88,31 @@ pub fn tick_target(width_px: u32) -> usize {
     (width_px / TICK_SPACING_PX).max(1) as usize
 }
 
+/// Where a label goes on an axis `width` CSS pixels wide.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum LabelAnchor {
+    /// Centred on its tick at this x.
+    Centre(f64),
+    /// Its left side at this x (it would cross the left edge).
+    Start(f64),
+    /// Its right side at this x (it would cross the right edge).
+    End(f64),
+}
+
+/// The anchor of a `chars` long time label for the tick at `x`: centred,
+/// unless that cuts it off at an edge, then against the edge (about 7 CSS
+/// px a character, 2 px from the edge).
+pub fn label_anchor(x: f64, chars: usize, width: f64) -> LabelAnchor {
+    let half = chars as f64 * 3.5;
+    if x + half > width {
+        LabelAnchor::End(width - 2.0)
+    } else if x - half < 0.0 {
+        LabelAnchor::Start(2.0)
+    } else {
+        LabelAnchor::Centre(x)
+    }
+}
+
 /// Ticks from `from` to `to` (both included, Unix milliseconds), at most
 /// `target + 1` of them, labelled in local time `utc_offset_minutes` ahead of
 /// UTC (east is positive: +60 in Paris in winter; note that JavaScript's

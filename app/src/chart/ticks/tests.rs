@@ -236,3 +236,11 @@ fn log_ticks_of_non_positive_values() {
     assert!(log_ticks(-5.0, 0.0, 10).is_empty());
     assert_eq!(log_ticks(0.0, 5e-324, 3), [1e-323]);
 }
+
+#[test]
+fn a_time_label_near_an_edge_is_set_against_it_not_cut_off() {
+    // "12:00:10" is 8 characters, about 28 px either side of its tick.
+    assert_eq!(label_anchor(400.0, 8, 800.0), LabelAnchor::Centre(400.0));
+    assert_eq!(label_anchor(790.0, 8, 800.0), LabelAnchor::End(798.0));
+    assert_eq!(label_anchor(10.0, 8, 800.0), LabelAnchor::Start(2.0));
+}

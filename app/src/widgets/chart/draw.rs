@@ -21,9 +21,9 @@ use wasm_bindgen::JsCast;
 use web_sys::{CanvasRenderingContext2d, HtmlCanvasElement};
 
 use crate::chart::{
-    area, bar_base, column_ms_for, column_values, gap_after, has_gap, mark_gaps, stack, stepped,
-    tick_target, time_ticks, value_axis, with_thresholds, ChartStyle, Draw, Interpolation, Level,
-    Line, PathStep, Reduction, Stacking, Threshold, Unit,
+    area, bar_base, column_ms_for, column_values, gap_after, has_gap, label_anchor, mark_gaps,
+    stack, stepped, tick_target, time_ticks, value_axis, with_thresholds, ChartStyle, Draw,
+    Interpolation, LabelAnchor, Level, Line, PathStep, Reduction, Stacking, Threshold, Unit,
 };
 
 /// The series palette: distinguishable on light and dark backgrounds.
@@ -256,10 +256,17 @@ pub fn draw(canvas: &HtmlCanvasElement, scene: &Scene) -> Result<Layout, String>
             GRID.mix(0.12).stroke_width(1),
         ))
         .map_err(err)?;
+        // A label centred on a tick near an edge would be cut off.
+        let (label_x, align) =
+            match label_anchor(layout.x_of(tick.ts), tick.label.chars().count(), css_width) {
+                LabelAnchor::Centre(_) => (x, HPos::Center),
+                LabelAnchor::Start(at) => (px(at), HPos::Left),
+                LabelAnchor::End(at) => (px(at), HPos::Right),
+            };
         root.draw(&Text::new(
             tick.label,
-            (x, px(layout.bottom + 6.0)),
-            text(Pos::new(HPos::Center, VPos::Top)),
+            (label_x, px(layout.bottom + 6.0)),
+            text(Pos::new(align, VPos::Top)),
         ))
         .map_err(err)?;
     }
