@@ -259,3 +259,117 @@ fn value_and_log_ticks_are_exact_decimals_in_the_browser() {
     assert_eq!(log_ticks(1.0, 1e12, 4), [1.0, 1e3, 1e6, 1e9, 1e12]);
     assert_eq!(log_ticks(0.0, 5e-324, 3), [1e-323]);
 }
+
+/// Replaces `window.fetch` for URLs naming `series` (others go on to the
+/// real one): each is recorded in `window.__seriesFetches` and answered
+/// with `window.__seriesReply`. Returns the real `fetch`, to put back.
+fn stub_series_fetch(series: &str) -> js_sys::Function {
+    let window = web_sys::window().unwrap();
+    let real: js_sys::Function = js_sys::Reflect::get(&window, &"fetch".into())
+        .unwrap()
+        .unchecked_into();
+    let stub = js_sys::Function::new_with_args(
+        "real, series",
+        "window.__seriesFetches = [];
+         return function (url, init) {
+           if (!String(url).includes(series)) return real.call(window, url, init);
+           window.__seriesFetches.push(String(url));
+           return Promise.resolve(new Response(JSON.stringify(window.__seriesReply), { status: 200 }));
+         };",
+    )
+    .call2(&window, &real, &series.into())
+    .unwrap();
+    js_sys::Reflect::set(&window, &"fetch".into(), &stub).unwrap();
+    real
+}
+
+fn series_fetches() -> Vec<String> {
+    let window = web_sys::window().unwrap();
+    let list: js_sys::Array = js_sys::Reflect::get(&window, &"__seriesFetches".into())
+        .unwrap()
+        .unchecked_into();
+    list.iter().filter_map(|url| url.as_string()).collect()
+}
+
+fn set_series_reply(reply: &Value) {
+    let window = web_sys::window().unwrap();
+    let parsed = js_sys::JSON::parse(&reply.to_string()).unwrap();
+    js_sys::Reflect::set(&window, &"__seriesReply".into(), &parsed).unwrap();
+}
+
+#[wasm_bindgen_test]
+async fn a_chart_reads_its_window_again_when_points_may_be_missed_and_keeps_what_it_held() {
+    let key = SeriesKey::new("missed_probe", [("host".to_string(), "web-1".to_string())]).unwrap();
+    const T0: i64 = 1_795_000_000_000;
+    let reply = |newest: i64| {
+        json!({ "series": [{
+            "name": "missed_probe",
+            "labels": { "host": "web-1" },
+            "points": (0..=(newest - T0) / 1_000).map(|s| json!([T0 + s * 1_000, 1.0])).collect::<Vec<_>>(),
+        }] })
+    };
+    set_series_reply(&reply(T0 + 59_000));
+    let real_fetch = stub_series_fetch("missed_probe");
+    let bootstrap = Bootstrap {
+        position: Some(Position::new(1, 10)),
+        host: "web-1".into(),
+        series: vec![SeriesPoints {
+            key: key.clone(),
+            points: (0..60).map(|s| (T0 + s * 1_000, 1.0)).collect(),
+            band: None,
+        }],
+        ..Bootstrap::default()
+    };
+    let spec = ChartSpec {
+        id: "probe".into(),
+        title: "Probe".into(),
+        selector: key.to_string(),
+        label_by: None,
+        unlabelled: "value".into(),
+        unit: Unit::Count,
+        soft_min: None,
+        soft_max: None,
+        style: ChartStyle::default(),
+        thresholds: Vec::new(),
+    };
+    let initial = bootstrap.series.clone();
+    let (store, container) = mount_with(&bootstrap, move || {
+        provide_context(TimeControl::new(DEFAULT_RANGE, T0 + 59_000));
+        view! { <TimeSeriesChart spec=spec initial=initial /> }
+    });
+    let read = |name: &str| {
+        attribute(&container, "[data-testid=probe-chart-card]", name)
+            .and_then(|value| value.parse::<i64>().ok())
+            .unwrap_or(-1)
+    };
+    settle().await;
+    let first = series_fetches();
+    assert_eq!(
+        first.len(),
+        1,
+        "the window is read once at start: {first:?}"
+    );
+    // A live window ends at the server's now, whatever this clock says.
+    assert!(first[0].contains("from=now-60000ms&to=now"), "{}", first[0]);
+
+    // The store answers up to a second before the newest point the page
+    // was rendered with (its clock, or its write, a moment behind).
+    set_series_reply(&reply(T0 + 58_000));
+    store.series_missed.update(|n| *n += 1);
+    settle().await;
+    let again = series_fetches();
+    // Restore before asserting: the other tests share this page.
+    js_sys::Reflect::set(&web_sys::window().unwrap(), &"fetch".into(), &real_fetch).unwrap();
+    assert_eq!(
+        again.len(),
+        2,
+        "missed points make the chart read its window again"
+    );
+    assert_eq!(
+        read("data-newest"),
+        T0 + 59_000,
+        "what the chart held past the answer stays"
+    );
+    assert_eq!(read("data-points"), 60);
+    assert_eq!(read("data-max-gap"), 1_000);
+}
