@@ -149,6 +149,20 @@ impl Line {
         self.points.iter()
     }
 
+    /// The points from the one just before `ts` on, oldest first (the
+    /// earlier ones skipped by a binary search): what a window from `ts`
+    /// needs, gaps into it included.
+    pub fn points_near(&self, ts: i64) -> impl Iterator<Item = &LinePoint> {
+        let first = self.points.partition_point(|p| p.ts < ts).saturating_sub(1);
+        self.points.range(first..)
+    }
+
+    /// The spacing past which two neighbours are a gap
+    /// ([`gap_after`](super::gap_after)), read in place.
+    pub fn gap_ms(&self) -> Option<i64> {
+        super::style::gap_after_by(self.points.len(), |i| self.points[i].ts, self.step_ms)
+    }
+
     /// The points as `(ts, value)` pairs, oldest first.
     pub fn values(&self) -> Vec<(i64, f64)> {
         self.points.iter().map(|p| (p.ts, p.value)).collect()

@@ -237,6 +237,50 @@ impl Reduction {
         reduction
     }
 
+    /// The same as [`Reduction::from_points`] over the points with a gap
+    /// marker (a NaN at one past the earlier point) wherever two
+    /// neighbours are more than `gap_ms` apart, read in place: no copy of
+    /// the points, no second pass to look for gaps. `points` is sorted by
+    /// time and may start anywhere before the window (from the point just
+    /// before it, a gap into the window is still seen; the window starts
+    /// at the column holding `from`, up to a column before it).
+    pub fn from_iter(
+        points: impl IntoIterator<Item = (i64, f64)>,
+        gap_ms: Option<i64>,
+        from: i64,
+        width: usize,
+        column_ms: i64,
+    ) -> Self {
+        let mut reduction = Self::new(from, width, column_ms);
+        let (start, end) = reduction.window();
+        let mut before: Option<i64> = None;
+        for (ts, value) in points {
+            if let (Some(gap), Some(earlier)) = (gap_ms, before) {
+                if ts.saturating_sub(earlier) > gap {
+                    let marker = earlier.saturating_add(1);
+                    if marker >= end {
+                        break;
+                    }
+                    reduction.take(marker, f64::NAN, start);
+                }
+            }
+            before = Some(ts);
+            if ts >= end {
+                break;
+            }
+            reduction.take(ts, value, start);
+        }
+        reduction
+    }
+
+    /// Folds in a point at or after `start` that is no older than the
+    /// newest; others are skipped.
+    fn take(&mut self, ts: i64, value: f64, start: i64) {
+        if ts >= start && self.newest.is_none_or(|newest| ts >= newest) {
+            self.absorb(ts, value);
+        }
+    }
+
     /// Folds in a point no older than those already in, in O(1). A point
     /// before the window is invisible and ignored. A non-finite `value` is a
     /// gap marker.

@@ -110,16 +110,21 @@ const SPACING_SAMPLE: usize = 64;
 /// three times their usual (median) interval, and at least twice
 /// `step_ms` for bucketed history. `None` with fewer than two points.
 pub fn gap_after(points: &[(i64, f64)], step_ms: Option<i64>) -> Option<i64> {
-    if points.len() < 2 {
+    gap_after_by(points.len(), |i| points[i].0, step_ms)
+}
+
+/// [`gap_after`] for `len` points whose `i`th time is `ts_at(i)` (a line
+/// read in place).
+pub fn gap_after_by(len: usize, ts_at: impl Fn(usize) -> i64, step_ms: Option<i64>) -> Option<i64> {
+    if len < 2 {
         return None;
     }
     // An even sample of the intervals: the median of 64 is as good a
     // judge as that of 20,000, for a fraction of the work each frame.
-    let stride = (points.len() - 1).div_ceil(SPACING_SAMPLE).max(1);
-    let mut intervals: Vec<i64> = points
-        .windows(2)
+    let stride = (len - 1).div_ceil(SPACING_SAMPLE).max(1);
+    let mut intervals: Vec<i64> = (0..len - 1)
         .step_by(stride)
-        .map(|pair| pair[1].0.saturating_sub(pair[0].0))
+        .map(|i| ts_at(i + 1).saturating_sub(ts_at(i)))
         .filter(|&d| d > 0)
         .collect();
     if intervals.is_empty() {

@@ -352,3 +352,42 @@ fn column_width_rounds_up_so_the_span_fits() {
     assert_eq!(column_ms_for(0, 0), 1);
     assert_eq!(column_ms_for(i64::MAX, 1), i64::MAX);
 }
+
+#[test]
+fn reading_in_place_with_gap_markers_matches_reducing_the_marked_copy() {
+    let mut rng = XorShift(0x5EED_CAFE);
+    for _ in 0..300 {
+        let width = 1 + rng.below(40) as usize;
+        let column_ms = 1 + rng.below(30) as i64;
+        let count = rng.below(400) as usize;
+        // Finite values only: a line holds no markers of its own.
+        let points: Vec<(i64, f64)> = random_points(&mut rng, count)
+            .into_iter()
+            .filter(|p| p.1.is_finite())
+            .collect();
+        let first = points.first().map_or(0, |p| p.0);
+        let from = first - 50 + rng.below(400) as i64;
+        let gap = rng.chance(4).then(|| 1 + rng.below(60) as i64);
+        let marked = match gap {
+            Some(gap) => crate::chart::mark_gaps(&points, gap),
+            None => points.clone(),
+        };
+        let expected = Reduction::from_points(&marked, from, width, column_ms);
+        // From the point just before the window (which may start a column
+        // before `from`), as a line hands them over.
+        let before = points
+            .partition_point(|p| p.0 < from - column_ms)
+            .saturating_sub(1);
+        let read = Reduction::from_iter(
+            points[before..].iter().copied(),
+            gap,
+            from,
+            width,
+            column_ms,
+        );
+        assert_eq!(
+            read, expected,
+            "from {from}, width {width}, column {column_ms} ms, gap {gap:?}"
+        );
+    }
+}

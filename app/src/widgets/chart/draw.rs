@@ -170,8 +170,11 @@ pub fn draw(canvas: &HtmlCanvasElement, scene: &Scene) -> Result<Layout, String>
         }
     } else {
         for drawn in &scene.lines {
-            for point in drawn.line.points() {
-                if point.ts >= from && point.ts <= to {
+            for point in drawn.line.points_near(from) {
+                if point.ts > to {
+                    break;
+                }
+                if point.ts >= from {
                     low = low.min(point.min);
                     high = high.max(point.max);
                 }
@@ -322,8 +325,19 @@ pub fn draw(canvas: &HtmlCanvasElement, scene: &Scene) -> Result<Layout, String>
         if drawn.line.step_ms().is_some() {
             draw_band(&root, drawn.line, &layout, ratio, colour)?;
         }
-        let values = drawn_values(drawn.line, style);
-        let reduction = Reduction::from_points(&values, from, columns, column_ms);
+        // Read in place: a redraw costs one pass over the window's points.
+        let gap_ms = drawn.line.gap_ms().filter(|_| !style.connect_gaps);
+        let reduction = Reduction::from_iter(
+            // The window starts at the column holding `from`.
+            drawn
+                .line
+                .points_near(from - column_ms)
+                .map(|p| (p.ts, p.value)),
+            gap_ms,
+            from,
+            columns,
+            column_ms,
+        );
         if style.draw == Draw::Bars {
             for column in reduction.columns() {
                 let Some(summary) = column.summary else {
