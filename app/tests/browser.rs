@@ -180,6 +180,28 @@ fn points(seq: u64, key: &SeriesKey, points: &[(i64, f64)]) -> Delivery {
     })
 }
 
+/// A chart of `spec` mounted on a page rendered with `bootstrap` (its
+/// series are the chart's first points) at `now`, on the default range;
+/// and a reader of the chart card's numeric attributes (-1: none).
+fn mount_chart(
+    bootstrap: &Bootstrap,
+    spec: ChartSpec,
+    now: i64,
+) -> (LiveStore, impl Fn(&str) -> i64) {
+    let card = format!("[data-testid={}-chart-card]", spec.id);
+    let initial = bootstrap.series.clone();
+    let (store, container) = mount_with(bootstrap, move || {
+        provide_context(TimeControl::new(DEFAULT_RANGE, now));
+        view! { <TimeSeriesChart spec=spec initial=initial /> }
+    });
+    let read = move |name: &str| {
+        attribute(&container, &card, name)
+            .and_then(|value| value.parse::<i64>().ok())
+            .unwrap_or(-1)
+    };
+    (store, read)
+}
+
 #[wasm_bindgen_test]
 async fn live_points_continue_the_charts_history_and_a_point_it_holds_is_not_drawn_again() {
     let key = SeriesKey::new(CPU_PERCENT, [("host".to_string(), "web-1".to_string())]).unwrap();
@@ -206,17 +228,8 @@ async fn live_points_continue_the_charts_history_and_a_point_it_holds_is_not_dra
         style: ChartStyle::default(),
         thresholds: Vec::new(),
     };
-    let initial = bootstrap.series.clone();
-    let (store, container) = mount_with(&bootstrap, move || {
-        // The page's last minute, as the server rendered it.
-        provide_context(TimeControl::new(DEFAULT_RANGE, T0 + 59_000));
-        view! { <TimeSeriesChart spec=spec initial=initial /> }
-    });
-    let read = |name: &str| {
-        attribute(&container, "[data-testid=cpu-chart-card]", name)
-            .and_then(|value| value.parse::<i64>().ok())
-            .unwrap_or(-1)
-    };
+    // The page's last minute, as the server rendered it.
+    let (store, read) = mount_chart(&bootstrap, spec, T0 + 59_000);
     assert_eq!(read("data-points"), 60, "the history");
     assert_eq!(read("data-oldest"), T0);
     assert_eq!(read("data-newest"), T0 + 59_000);
@@ -332,16 +345,7 @@ async fn a_chart_reads_its_window_again_when_points_may_be_missed_and_keeps_what
         style: ChartStyle::default(),
         thresholds: Vec::new(),
     };
-    let initial = bootstrap.series.clone();
-    let (store, container) = mount_with(&bootstrap, move || {
-        provide_context(TimeControl::new(DEFAULT_RANGE, T0 + 59_000));
-        view! { <TimeSeriesChart spec=spec initial=initial /> }
-    });
-    let read = |name: &str| {
-        attribute(&container, "[data-testid=probe-chart-card]", name)
-            .and_then(|value| value.parse::<i64>().ok())
-            .unwrap_or(-1)
-    };
+    let (store, read) = mount_chart(&bootstrap, spec, T0 + 59_000);
     settle().await;
     let first = series_fetches();
     assert_eq!(
