@@ -71,8 +71,13 @@ use crate::{
     widgets::render_count,
 };
 
-/// Live samples a chart keeps to replay over a fresh history answer.
+/// Live samples a chart keeps to replay over a fresh history answer: at
+/// most this many...
 const REPLAY_SAMPLES: usize = 10_000;
+/// ...and only those of the last two minutes (a history read takes
+/// seconds; a page left open must not hold hours of samples it will never
+/// replay).
+const REPLAY_MS: i64 = 120_000;
 /// The most points one line holds, whatever the range.
 const LINE_CAPACITY: usize = 20_000;
 
@@ -174,6 +179,30 @@ impl ChartLines {
     /// How many series there are.
     fn len(&self) -> usize {
         self.0.len()
+    }
+}
+
+/// Adds a frame's live samples to those a chart keeps to replay, and
+/// drops those older than [`REPLAY_MS`] before the newest, or past
+/// [`REPLAY_SAMPLES`].
+#[cfg_attr(not(feature = "hydrate"), allow(dead_code))]
+fn keep_recent(recent: &mut VecDeque<(String, i64, f64)>, seen: Vec<(String, i64, f64)>) {
+    recent.extend(seen);
+    let newest = recent
+        .iter()
+        .map(|(_, ts, _)| *ts)
+        .max()
+        .unwrap_or(i64::MIN);
+    while recent.len() > REPLAY_SAMPLES
+        || recent
+            .front()
+            .is_some_and(|(_, ts, _)| *ts < newest.saturating_sub(REPLAY_MS))
+    {
+        recent.pop_front();
+    }
+    // A long run of a busy chart leaves a large buffer behind a short one.
+    if recent.capacity() > 4 * recent.len().max(64) {
+        recent.shrink_to_fit();
     }
 }
 
@@ -299,12 +328,7 @@ pub fn TimeSeriesChart(
         if let Some(&(_, ts, _)) = seen.iter().max_by_key(|(_, ts, _)| *ts) {
             time.saw_point(ts, browser_now());
         }
-        recent.update_value(|recent| {
-            recent.extend(seen);
-            while recent.len() > REPLAY_SAMPLES {
-                recent.pop_front();
-            }
-        });
+        recent.update_value(|recent| keep_recent(recent, seen));
     }));
     store.follow(
         follower,
@@ -1072,6 +1096,23 @@ mod tests {
         let mut complete = lines(&[(1_000, 2.0), (1_500, 3.0), (2_000, 4.0)], None);
         complete.carry_over(&held);
         assert_eq!(times(&complete), [1_000, 1_500, 2_000]);
+    }
+
+    #[test]
+    fn a_chart_keeps_two_minutes_of_live_samples_to_replay_not_hours() {
+        let mut recent = VecDeque::new();
+        // Two charts' worth of an hour at one point a second.
+        for second in 0..3_600_i64 {
+            let seen = vec![
+                ("a".to_string(), second * 1_000, 1.0),
+                ("b".to_string(), second * 1_000, 2.0),
+            ];
+            keep_recent(&mut recent, seen);
+        }
+        let oldest = recent.front().map(|(_, ts, _)| *ts);
+        assert_eq!(oldest, Some(3_599_000 - REPLAY_MS));
+        assert_eq!(recent.len(), 2 * 121);
+        assert!(recent.capacity() <= 4 * recent.len());
     }
 
     #[test]
