@@ -160,6 +160,12 @@ impl HistoryRing {
     pub fn is_empty(&self) -> bool {
         self.events.is_empty()
     }
+
+    /// Whether it never held an event: opened for a reader
+    /// ([`Hub::open`](super::Hub::open)) and not published to yet.
+    pub fn never_held(&self) -> bool {
+        self.events.is_empty() && self.evicted_through.is_none()
+    }
 }
 
 #[cfg(test)]

@@ -226,11 +226,16 @@ impl Log {
         let copy: Vec<_> = list.iter().filter(|(w, _)| *w != id).cloned().collect();
         if copy.is_empty() {
             self.watchers.remove(channel);
-            // A ring the budget emptied while watched goes with its last watcher.
+            // A ring the budget emptied while watched goes with its last
+            // watcher. One opened for a reader and never published to
+            // stays: a page renders, catches up with a poll (a watcher that
+            // comes and goes), then subscribes; were the channel gone in
+            // between, a source that publishes only to live channels would
+            // drop the points it stores meanwhile.
             if self
                 .channels
                 .get(channel)
-                .is_some_and(HistoryRing::is_empty)
+                .is_some_and(|ring| ring.is_empty() && !ring.never_held())
             {
                 self.remove(channel);
             }

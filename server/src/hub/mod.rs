@@ -565,6 +565,18 @@ mod tests {
     }
 
     #[test]
+    fn an_opened_channel_stays_live_after_a_passing_reader() {
+        let hub = hub(HubConfig::default());
+        let position = hub.open("series").unwrap();
+        // The page's catch-up poll: a subscription that comes and goes.
+        drop(hub.subscribe(vec![Arc::from("series")], Some(position)));
+        assert!(hub.is_live("series"), "still live for the page's stream");
+        hub.publish("series", "points", Some("up"), &1).unwrap();
+        let mut stream = hub.subscribe(vec![Arc::from("series")], Some(position));
+        assert_eq!(stream.ready_batch(10).len(), 1, "what was stored meanwhile");
+    }
+
+    #[test]
     fn idle_channels_expire_unless_watched_or_owned_by_the_server() {
         let hub = hub(HubConfig {
             history_age: Duration::from_millis(1),
