@@ -187,12 +187,15 @@ impl ChartLines {
 /// [`REPLAY_SAMPLES`].
 #[cfg_attr(not(feature = "hydrate"), allow(dead_code))]
 fn keep_recent(recent: &mut VecDeque<(String, i64, f64)>, seen: Vec<(String, i64, f64)>) {
-    recent.extend(seen);
-    let newest = recent
+    // The newest of this frame's samples and the last kept: no scan of
+    // the whole buffer per frame.
+    let newest = seen
         .iter()
+        .chain(recent.back())
         .map(|(_, ts, _)| *ts)
         .max()
         .unwrap_or(i64::MIN);
+    recent.extend(seen);
     while recent.len() > REPLAY_SAMPLES
         || recent
             .front()
