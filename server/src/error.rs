@@ -33,6 +33,14 @@ pub enum ApiError {
         /// What was refused, for a person.
         message: String,
     },
+    /// The request names something that does not exist.
+    #[error("{message}")]
+    NotFound {
+        /// Stable machine-readable code.
+        code: &'static str,
+        /// What was not found, for a person.
+        message: String,
+    },
     /// The body is not of a media type the endpoint takes (publishing
     /// takes `application/json` only, see `publish`).
     #[error("the body must be sent as application/json, not {content_type}")]
@@ -112,6 +120,7 @@ impl ApiError {
         match self {
             ApiError::InvalidParameter { code, .. } => (StatusCode::BAD_REQUEST, code),
             ApiError::Forbidden { code, .. } => (StatusCode::FORBIDDEN, code),
+            ApiError::NotFound { code, .. } => (StatusCode::NOT_FOUND, code),
             ApiError::UnsupportedMediaType { .. } => {
                 (StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type")
             }

@@ -10,6 +10,7 @@
 //! [`serve`] runs everything on a bound listener until its shutdown future
 //! completes; `main` only parses the configuration and calls it.
 
+pub mod annotations;
 pub mod assets;
 pub mod config;
 pub mod counters;
@@ -40,6 +41,7 @@ use serde_json::json;
 use tokio::net::TcpListener;
 
 use crate::{
+    annotations::Annotations,
     config::Config,
     counters::Counters,
     hub::{Hub, HubConfig},
@@ -66,6 +68,23 @@ pub struct AppState {
     pub origin: Arc<OriginPolicy>,
     /// The metrics store.
     pub store: Store,
+    /// The stored annotations.
+    pub annotations: Annotations,
+}
+
+impl FromRef<AppState> for Annotations {
+    fn from_ref(state: &AppState) -> Self {
+        state.annotations.clone()
+    }
+}
+
+impl FromRef<AppState> for publish::Publisher {
+    fn from_ref(state: &AppState) -> Self {
+        publish::Publisher {
+            hub: state.hub.clone(),
+            annotations: state.annotations.clone(),
+        }
+    }
 }
 
 impl FromRef<AppState> for Hub {
@@ -130,6 +149,14 @@ pub fn app(state: AppState) -> Router {
             "/api/v2/write",
             axum::routing::post(sources::ingest::influx_handler),
         )
+        .route(
+            "/api/annotations",
+            get(annotations::api::list).post(annotations::api::create),
+        )
+        .route(
+            "/api/annotations/{id}",
+            axum::routing::delete(annotations::api::remove),
+        )
         .route("/api/series", get(query::handler))
         .route("/api/series/names", get(query::names))
         .route("/api/series/labels", get(query::label_names))
@@ -189,6 +216,9 @@ pub enum ServerError {
     /// The metrics store cannot be opened.
     #[error("cannot open the metrics store: {0}")]
     Store(#[from] store::StoreError),
+    /// The annotations cannot be opened.
+    #[error("cannot open the annotations: {0}")]
+    Annotations(#[from] annotations::AnnotationError),
     /// Serving failed.
     #[error("the server failed: {0}")]
     Serve(io::Error),
@@ -263,6 +293,17 @@ pub async fn serve(
     if let Some((path, offset)) = &opened.corrupt {
         tracing::warn!(path = %path.display(), offset, "the write-ahead log was damaged; what followed the damage was set aside");
     }
+    let annotations_dir = annotations::annotations_dir(&config.data_dir);
+    let (annotations, loaded) =
+        tokio::task::spawn_blocking(move || Annotations::open(&annotations_dir))
+            .await
+            .map_err(|e| ServerError::Serve(io::Error::other(e)))??;
+    tracing::info!(
+        annotations = loaded.annotations,
+        torn_bytes = loaded.torn_bytes,
+        skipped_records = loaded.skipped,
+        "annotations opened"
+    );
     let syncer = tokio::spawn(store::run_syncer(
         store.clone(),
         Duration::from_secs(1),
@@ -310,6 +351,7 @@ pub async fn serve(
         started: Instant::now(),
         origin,
         store,
+        annotations,
     };
     tracing::info!(%address, embedded_files = assets::file_count(), "livedash is listening");
     if !state.origin.checks_host() {

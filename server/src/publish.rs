@@ -15,7 +15,10 @@
 use std::sync::Arc;
 
 pub use app::protocol::PublishRequest;
-use app::protocol::{validate_channel, PublishReply, RESET_EVENT, SERVER_CHANNELS, SNAPSHOT_EVENT};
+use app::protocol::{
+    validate_channel, Position, PublishReply, ANNOTATION_EVENT, ANNOTATION_REMOVED_EVENT,
+    RESET_EVENT, SERVER_CHANNELS, SNAPSHOT_EVENT,
+};
 use axum::{
     body::{to_bytes, Body},
     extract::State,
@@ -25,9 +28,10 @@ use axum::{
 use serde_json::Value;
 
 use crate::{
+    annotations::{dashboard_of, Annotations, Draft},
     counters::Counters,
     error::ApiError,
-    hub::{Hub, NewEvent},
+    hub::{now_ms, Hub, NewEvent},
 };
 
 /// Largest accepted request body.
@@ -57,7 +61,10 @@ pub fn validate(request: PublishRequest) -> Result<NewEvent<Value>, ApiError> {
             "event types are 1 to 64 of A-Z a-z 0-9 _ . : -",
         ));
     }
-    if event == RESET_EVENT || event == SNAPSHOT_EVENT {
+    if event == RESET_EVENT
+        || event == SNAPSHOT_EVENT
+        || (event == ANNOTATION_REMOVED_EVENT && dashboard_of(&request.channel).is_some())
+    {
         return Err(ApiError::invalid(
             "invalid_event",
             format!("event type {event:?} is reserved"),
@@ -153,24 +160,77 @@ pub fn require_json(headers: &HeaderMap) -> Result<(), ApiError> {
     }
 }
 
+/// Where published events go: the log, and first, for the annotations
+/// among them (`annotation` events on a dashboard's channel), the
+/// annotation store. Every publisher (HTTP, WebSocket) goes through it.
+#[derive(Clone, Debug)]
+pub struct Publisher {
+    /// The event log.
+    pub hub: Hub,
+    /// The stored annotations.
+    pub annotations: Annotations,
+}
+
+impl Publisher {
+    /// Publishes `events` in order, all or none. Each annotation is
+    /// checked, stored (synced to disk) and replaced by the stored
+    /// [`app::protocol::Annotation`] before anything is published; if the
+    /// log then refuses the batch, they are removed again.
+    pub fn publish(&self, events: &mut [NewEvent<Value>]) -> Result<Vec<Position>, ApiError> {
+        let now = now_ms();
+        let mut drafts = Vec::new();
+        for (index, event) in events.iter().enumerate() {
+            if event.event_type != ANNOTATION_EVENT {
+                continue;
+            }
+            if let Some(dashboard) = dashboard_of(&event.channel) {
+                drafts.push((index, Draft::from_data(dashboard, &event.data, now)?));
+            }
+        }
+        let (indices, drafts): (Vec<usize>, Vec<Draft>) = drafts.into_iter().unzip();
+        let stored = if drafts.is_empty() {
+            Vec::new()
+        } else {
+            self.annotations
+                .add(drafts, now)
+                .map_err(|e| ApiError::Storage(e.to_string()))?
+        };
+        for (&index, note) in indices.iter().zip(&stored) {
+            events[index].data =
+                serde_json::to_value(note).expect("an annotation always encodes as JSON");
+        }
+        self.hub.publish_batch(events).map_err(|error| {
+            for note in &stored {
+                if let Err(e) = self.annotations.remove(note.id) {
+                    tracing::warn!(id = note.id, error = %e, "an annotation the log refused stays stored");
+                }
+            }
+            ApiError::from(error)
+        })
+    }
+}
+
 /// `POST /api/realtime/events`.
 pub async fn handler(
-    State(hub): State<Hub>,
+    State(publisher): State<Publisher>,
     State(counters): State<Arc<Counters>>,
     request: Request<Body>,
 ) -> Result<Json<PublishReply>, ApiError> {
-    counters.refused(publish(&hub, request).await)
+    counters.refused(publish(&publisher, request).await)
 }
 
-async fn publish(hub: &Hub, request: Request<Body>) -> Result<Json<PublishReply>, ApiError> {
+async fn publish(
+    publisher: &Publisher,
+    request: Request<Body>,
+) -> Result<Json<PublishReply>, ApiError> {
     require_json(request.headers())?;
     let body = to_bytes(request.into_body(), MAX_BODY_BYTES)
         .await
         .map_err(|_| ApiError::PayloadTooLarge {
             limit: MAX_BODY_BYTES,
         })?;
-    let (events, batch) = parse_body(&body)?;
-    let ids = hub.publish_batch(&events)?;
+    let (mut events, batch) = parse_body(&body)?;
+    let ids = publisher.publish(&mut events)?;
     Ok(Json(match (batch, ids.first()) {
         (false, Some(id)) => PublishReply::One { id: *id },
         _ => PublishReply::Batch { ids },

@@ -18,11 +18,16 @@ use std::{fmt, str::FromStr};
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
+mod annotation;
 mod channel;
 mod http;
 mod messages;
 mod series;
 
+pub use annotation::{
+    Annotation, AnnotationList, ANNOTATION_EVENT, ANNOTATION_REMOVED_EVENT,
+    DASHBOARD_CHANNEL_PREFIX, MAX_ANNOTATION_CHARS,
+};
 pub use channel::{
     snapshot_replaces, validate_channel, ChannelKind, ChannelNameError,
     MAX_CHANNELS_PER_SUBSCRIPTION, MAX_CHANNEL_LEN, MAX_FILTER_KEYS, SERIES_CHANNEL, SERIES_EVENT,

@@ -99,7 +99,7 @@ enum Shape {
 }
 
 /// Parses `from`/`to`: Unix ms, `now`, or `now-<duration>` (`now-6h`).
-fn parse_time(name: &str, text: &str, now: i64) -> Result<i64, ApiError> {
+pub(crate) fn parse_time(name: &str, text: &str, now: i64) -> Result<i64, ApiError> {
     let bad = || {
         ApiError::invalid(
             "invalid_range",

@@ -34,10 +34,11 @@ use serde_json::Value;
 use tokio::time::{interval_at, timeout, Instant, MissedTickBehavior};
 
 use crate::{
+    annotations::Annotations,
     counters::Transport,
     error::ApiError,
     hub::{wire, Delivery, Hub, SubscribeRequest, Subscription},
-    publish::{self, PublishRequest},
+    publish::{self, PublishRequest, Publisher},
     transport::{parse_channels_list, parse_position, validate_filter, StreamSlot, Streams},
 };
 
@@ -64,7 +65,7 @@ const SNAPSHOTS_PER_SECOND: f64 = 1.0;
 
 /// Upgrades the connection, if a stream slot is free (503 otherwise).
 pub async fn handler(
-    State(hub): State<Hub>,
+    State(publisher): State<Publisher>,
     State(streams): State<Streams>,
     upgrade: WebSocketUpgrade,
 ) -> Result<Response, ApiError> {
@@ -79,7 +80,7 @@ pub async fn handler(
         // Every message is written (and flushed) as it is sent: nothing to
         // gather, so nothing is held between sends.
         .write_buffer_size(0)
-        .on_upgrade(move |socket| Connection::new(socket, hub, streams, slot).run()))
+        .on_upgrade(move |socket| Connection::new(socket, publisher, streams, slot).run()))
 }
 
 /// Why a connection ended.
@@ -93,6 +94,7 @@ enum End {
 struct Connection {
     socket: WebSocket,
     hub: Hub,
+    annotations: Annotations,
     streams: Streams,
     _slot: StreamSlot,
     subscription: Option<Subscription>,
@@ -136,16 +138,25 @@ impl TokenBucket {
 }
 
 impl Connection {
-    fn new(socket: WebSocket, hub: Hub, streams: Streams, slot: StreamSlot) -> Self {
+    fn new(socket: WebSocket, publisher: Publisher, streams: Streams, slot: StreamSlot) -> Self {
         Self {
             socket,
-            hub,
+            hub: publisher.hub,
+            annotations: publisher.annotations,
             streams,
             _slot: slot,
             subscription: None,
             last_heard: Instant::now(),
             hidden: false,
             snapshots: TokenBucket::new(SNAPSHOT_BURST, SNAPSHOTS_PER_SECOND),
+        }
+    }
+
+    /// Where this connection's `publish` messages go.
+    fn publisher(&self) -> Publisher {
+        Publisher {
+            hub: self.hub.clone(),
+            annotations: self.annotations.clone(),
         }
     }
 
@@ -403,7 +414,7 @@ impl Connection {
                     key,
                     data,
                 })
-                .and_then(|event| Ok(self.hub.publish_batch(std::slice::from_ref(&event))?));
+                .and_then(|event| self.publisher().publish(&mut [event]));
                 match published.map(|ids| ids.first().copied()) {
                     Ok(Some(id)) => {
                         self.send_message(&ServerMessage::Published { request_id, id })

@@ -1,0 +1,113 @@
+//! Annotations: notes on a dashboard's time line ("deploy v1.4"), at a
+//! moment or over a span, for the whole dashboard or one of its widgets.
+//!
+//! They travel as [`ANNOTATION_EVENT`] events on the dashboard's channel
+//! (`dashboard:<id>`). Whoever publishes one sends a text, or an object
+//! with a text and optionally a time, an end and a widget; the server
+//! checks it, stores it and publishes the stored [`Annotation`] in its
+//! place, so every viewer gets the same note with its id and times.
+//! [`ANNOTATION_REMOVED_EVENT`] carries `{"id": N}` when one is removed.
+
+use serde::{Deserialize, Serialize};
+
+/// The event type of an annotation on a dashboard's channel.
+pub const ANNOTATION_EVENT: &str = "annotation";
+/// The event type saying an annotation was removed (data `{"id": N}`).
+pub const ANNOTATION_REMOVED_EVENT: &str = "annotation_removed";
+/// The longest annotation text, in characters.
+pub const MAX_ANNOTATION_CHARS: usize = 500;
+/// The prefix of a dashboard's channel; the rest is the dashboard's id.
+pub const DASHBOARD_CHANNEL_PREFIX: &str = "dashboard:";
+
+/// A stored annotation, as the server publishes and lists it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Annotation {
+    /// Its id, unique on this server.
+    pub id: u64,
+    /// The dashboard it belongs to (`main` for `dashboard:main`).
+    pub dashboard: String,
+    /// The widget it is for; `None`: every widget of the dashboard.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub widget: Option<String>,
+    /// When it happened, in Unix milliseconds.
+    pub time: i64,
+    /// The end of the span it covers; `None`: a moment.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub end: Option<i64>,
+    /// What happened.
+    pub text: String,
+    /// When it was made, in Unix milliseconds.
+    pub created: i64,
+}
+
+impl Annotation {
+    /// The last moment it covers: its end, or its time.
+    pub fn last(&self) -> i64 {
+        self.end.unwrap_or(self.time)
+    }
+
+    /// True when it covers a moment within `from..=to`.
+    pub fn overlaps(&self, from: i64, to: i64) -> bool {
+        self.time <= to && self.last() >= from
+    }
+
+    /// True when it shows on widget `widget`: it is for the whole
+    /// dashboard or for that widget.
+    pub fn shows_on(&self, widget: &str) -> bool {
+        self.widget.as_deref().is_none_or(|w| w == widget)
+    }
+}
+
+/// The body of `GET /api/annotations`.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AnnotationList {
+    /// The annotations, oldest first.
+    pub annotations: Vec<Annotation>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn note(time: i64, end: Option<i64>, widget: Option<&str>) -> Annotation {
+        Annotation {
+            id: 1,
+            dashboard: "main".into(),
+            widget: widget.map(str::to_string),
+            time,
+            end,
+            text: "deploy".into(),
+            created: time,
+        }
+    }
+
+    #[test]
+    fn a_span_overlaps_a_window_it_only_touches_and_a_moment_only_inside() {
+        let span = note(100, Some(200), None);
+        assert!(span.overlaps(200, 300));
+        assert!(span.overlaps(0, 100));
+        assert!(span.overlaps(120, 130));
+        assert!(!span.overlaps(201, 300));
+        let moment = note(100, None, None);
+        assert!(moment.overlaps(100, 100));
+        assert!(!moment.overlaps(101, 200));
+    }
+
+    #[test]
+    fn a_dashboard_note_shows_on_every_widget_and_a_widget_note_on_its_own() {
+        assert!(note(0, None, None).shows_on("cpu"));
+        assert!(note(0, None, Some("cpu")).shows_on("cpu"));
+        assert!(!note(0, None, Some("cpu")).shows_on("memory"));
+    }
+
+    #[test]
+    fn a_moment_is_sent_without_an_end_or_a_widget() {
+        let json = serde_json::to_value(note(5, None, None)).unwrap();
+        assert_eq!(
+            json,
+            serde_json::json!({"id": 1, "dashboard": "main", "time": 5, "text": "deploy", "created": 5})
+        );
+        let back: Annotation = serde_json::from_value(json).unwrap();
+        assert_eq!(back, note(5, None, None));
+    }
+}
