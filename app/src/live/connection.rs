@@ -217,7 +217,7 @@ fn open_ws(report: Reporter) -> Option<Connection> {
         let Some(text) = message_text(&event) else {
             return;
         };
-        match serde_json::from_str::<ServerMessage>(&text) {
+        match ServerMessage::from_json(&text) {
             Ok(message) => report(Report::Message(message)),
             Err(error) => {
                 leptos::logging::warn!("livedash: ignoring a malformed message: {error}")

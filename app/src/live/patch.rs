@@ -15,7 +15,7 @@ pub const PATCH_EVENT: &str = "patch";
 
 /// One change to a keyed collection.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "op", rename_all = "snake_case")]
+#[serde(tag = "op", rename_all = "snake_case", try_from = "PatchWire")]
 pub enum Patch {
     /// Adds an item (replaces it if the key exists).
     Add {
@@ -36,6 +36,52 @@ pub enum Patch {
         /// The item's key.
         key: String,
     },
+}
+
+/// A [`Patch`] as read: one object with every field. Read through this
+/// rather than as an internally tagged enum, which buffers each patch into
+/// an intermediate form (kilobytes of the browser's bundle).
+#[derive(Deserialize)]
+struct PatchWire {
+    op: String,
+    key: String,
+    #[serde(default)]
+    value: Present,
+}
+
+/// A field that may be absent; `null` is a value.
+#[derive(Default)]
+struct Present(Option<Value>);
+
+impl<'de> Deserialize<'de> for Present {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        Value::deserialize(deserializer).map(|value| Present(Some(value)))
+    }
+}
+
+impl TryFrom<PatchWire> for Patch {
+    type Error = String;
+
+    fn try_from(wire: PatchWire) -> Result<Self, String> {
+        let PatchWire { op, key, value } = wire;
+        let value = || {
+            value
+                .0
+                .ok_or_else(|| format!("a patch {op:?} needs a value"))
+        };
+        match op.as_str() {
+            "add" => Ok(Patch::Add {
+                key,
+                value: value()?,
+            }),
+            "replace" => Ok(Patch::Replace {
+                key,
+                value: value()?,
+            }),
+            "remove" => Ok(Patch::Remove { key }),
+            _ => Err(format!("unknown patch op {op:?}: add, replace or remove")),
+        }
+    }
 }
 
 /// A collection of items by key, in key order, bounded in size.
@@ -114,5 +160,34 @@ mod tests {
     fn unknown_operations_are_rejected() {
         assert!(serde_json::from_value::<Patch>(json!({"op": "move", "key": "a"})).is_err());
         assert!(serde_json::from_value::<Patch>(json!({"op": "add", "key": "a"})).is_err());
+        assert!(serde_json::from_value::<Patch>(json!({"op": "remove"})).is_err());
+    }
+
+    #[test]
+    fn every_patch_reads_back_as_written_and_null_is_a_value() {
+        for patch in [
+            Patch::Add {
+                key: "a".into(),
+                value: json!({"x": 1}),
+            },
+            Patch::Replace {
+                key: "b".into(),
+                value: Value::Null,
+            },
+            Patch::Remove { key: "c".into() },
+        ] {
+            let value = serde_json::to_value(&patch).unwrap();
+            assert_eq!(
+                serde_json::from_value::<Patch>(value.clone()).unwrap(),
+                patch,
+                "{value}"
+            );
+            let text = value.to_string();
+            assert_eq!(
+                serde_json::from_str::<Patch>(&text).unwrap(),
+                patch,
+                "{text}"
+            );
+        }
     }
 }

@@ -201,6 +201,107 @@ pub struct SnapshotMessage {
 }
 
 impl ServerMessage {
+    /// Reads a message from JSON text, as the derived `Deserialize` does.
+    ///
+    /// The browser reads messages with this: serde's internally tagged
+    /// enums (and `flatten`) buffer every message into an intermediate
+    /// form whose code, instantiated for each type inside, weighs several
+    /// kilobytes of the page's bundle. This reads the text once into a
+    /// `Value` and takes the fields from it.
+    pub fn from_json(text: &str) -> Result<Self, String> {
+        let mut value: Value = serde_json::from_str(text).map_err(|e| e.to_string())?;
+        let Some(object) = value.as_object_mut() else {
+            return Err("a message is a JSON object".into());
+        };
+        let kind = match object.remove("type") {
+            Some(Value::String(kind)) => kind,
+            _ => return Err("a message names its type".into()),
+        };
+        let request_id = match object.remove("request_id") {
+            None | Some(Value::Null) => None,
+            Some(id) => Some(id),
+        };
+        let text_of = |object: &serde_json::Map<String, Value>, name: &str| {
+            object
+                .get(name)
+                .and_then(Value::as_str)
+                .map(str::to_string)
+                .ok_or_else(|| format!("{kind} needs the text {name}"))
+        };
+        let channels = |object: &serde_json::Map<String, Value>| -> Result<Vec<String>, String> {
+            object
+                .get("channels")
+                .and_then(Value::as_array)
+                .and_then(|list| {
+                    list.iter()
+                        .map(|c| c.as_str().map(str::to_string))
+                        .collect::<Option<Vec<_>>>()
+                })
+                .ok_or_else(|| format!("{kind} needs a list of channels"))
+        };
+        let message = match kind.as_str() {
+            "event" => {
+                ServerMessage::Event(serde_json::from_value(value).map_err(|e| e.to_string())?)
+            }
+            "snapshot" | "reset" => {
+                let envelope: Envelope<Value> =
+                    serde_json::from_value(value).map_err(|e| e.to_string())?;
+                let snapshot: Snapshot =
+                    serde_json::from_value(envelope.data).map_err(|e| e.to_string())?;
+                let message = SnapshotMessage {
+                    request_id,
+                    envelope: Envelope {
+                        id: envelope.id,
+                        channel: envelope.channel,
+                        event: envelope.event,
+                        key: envelope.key,
+                        ts: envelope.ts,
+                        data: snapshot,
+                    },
+                };
+                if kind == "snapshot" {
+                    ServerMessage::Snapshot(message)
+                } else {
+                    ServerMessage::Reset(message)
+                }
+            }
+            "subscribed" => ServerMessage::Subscribed {
+                request_id,
+                channels: channels(object)?,
+            },
+            "unsubscribed" => ServerMessage::Unsubscribed {
+                request_id,
+                channels: channels(object)?,
+            },
+            "filter_set" => ServerMessage::FilterSet {
+                request_id,
+                channel: text_of(object, "channel")?,
+            },
+            "published" => ServerMessage::Published {
+                request_id,
+                id: text_of(object, "id")?
+                    .parse()
+                    .map_err(|_| "published needs a position".to_string())?,
+            },
+            "pong" => ServerMessage::Pong { request_id },
+            "visibility_set" => ServerMessage::VisibilitySet {
+                request_id,
+                hidden: object
+                    .get("hidden")
+                    .and_then(Value::as_bool)
+                    .ok_or("visibility_set needs hidden")?,
+            },
+            "heartbeat" => ServerMessage::Heartbeat,
+            "error" => ServerMessage::Error {
+                code: text_of(object, "code")?,
+                message: text_of(object, "message")?,
+                request_id,
+            },
+            other => return Err(format!("unknown message type {other:?}")),
+        };
+        Ok(message)
+    }
+
     /// The message as JSON text.
     pub fn to_json(&self) -> String {
         serde_json::to_string(self).expect("server messages always serialize")
@@ -221,6 +322,88 @@ mod tests {
     use serde_json::json;
 
     use super::*;
+
+    #[test]
+    fn read_by_hand_as_serde_reads_every_message() {
+        let envelope = |data: Value| Envelope {
+            id: Position::new(1, 2),
+            channel: "dashboard:main".into(),
+            event: "message".into(),
+            key: Some("k".into()),
+            ts: 5,
+            data,
+        };
+        let snapshot = |request_id: Option<Value>| SnapshotMessage {
+            request_id,
+            envelope: Envelope {
+                id: Position::new(1, 9),
+                channel: "dashboard:main".into(),
+                event: "snapshot".into(),
+                key: None,
+                ts: 7,
+                data: Snapshot {
+                    reason: Some("too old".into()),
+                    events: vec![envelope(json!({"x": [1, 2]}))],
+                },
+            },
+        };
+        let messages = [
+            ServerMessage::Event(envelope(json!("text"))),
+            ServerMessage::Snapshot(snapshot(None)),
+            ServerMessage::Reset(snapshot(Some(json!("r1")))),
+            ServerMessage::Subscribed {
+                request_id: Some(json!(1)),
+                channels: vec!["a".into(), "b".into()],
+            },
+            ServerMessage::Unsubscribed {
+                request_id: None,
+                channels: vec![],
+            },
+            ServerMessage::FilterSet {
+                request_id: Some(json!({"n": 1})),
+                channel: "metrics".into(),
+            },
+            ServerMessage::Published {
+                request_id: None,
+                id: Position::new(3, 4),
+            },
+            ServerMessage::Pong {
+                request_id: Some(json!("p")),
+            },
+            ServerMessage::VisibilitySet {
+                request_id: None,
+                hidden: true,
+            },
+            ServerMessage::Heartbeat,
+            ServerMessage::error("bad", "no", Some(json!(2))),
+        ];
+        for message in messages {
+            let text = message.to_json();
+            assert_eq!(
+                ServerMessage::from_json(&text),
+                Ok(message.clone()),
+                "{text}"
+            );
+            assert_eq!(
+                serde_json::from_str::<ServerMessage>(&text).unwrap(),
+                message
+            );
+        }
+        for bad in [
+            "[]",
+            "{}",
+            r#"{"type": "dance"}"#,
+            r#"{"type": "published", "id": 3}"#,
+            r#"{"type": "subscribed", "channels": [1]}"#,
+            r#"{"type": "visibility_set"}"#,
+            r#"{"type": "event", "id": "1-2"}"#,
+            r#"{"type": "reset", "id": "1-2", "channel": "a", "event": "reset", "ts": 1, "data": 5}"#,
+            "not json",
+        ] {
+            assert!(ServerMessage::from_json(bad).is_err(), "{bad}");
+            assert!(serde_json::from_str::<ServerMessage>(bad).is_err(), "{bad}");
+        }
+    }
 
     #[test]
     fn client_messages_round_trip_with_their_wire_names() {

@@ -141,6 +141,7 @@ pub struct IngestReply {
 /// One series of a query answer: its key and its points, `[ts, value]`,
 /// oldest first.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(from = "SeriesPointsWire")]
 pub struct SeriesPoints {
     /// Which series.
     #[serde(flatten)]
@@ -151,6 +152,32 @@ pub struct SeriesPoints {
     /// largest value, in the same order (a band that never hides a spike).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub band: Option<Vec<(f64, f64)>>,
+}
+
+/// [`SeriesPoints`] as read: the key's fields in place. Read through this
+/// rather than with `flatten`, which buffers every series into an
+/// intermediate form (kilobytes of the browser's bundle) to find its key.
+#[derive(Deserialize)]
+struct SeriesPointsWire {
+    name: String,
+    #[serde(default)]
+    labels: BTreeMap<String, String>,
+    points: Vec<(i64, f64)>,
+    #[serde(default)]
+    band: Option<Vec<(f64, f64)>>,
+}
+
+impl From<SeriesPointsWire> for SeriesPoints {
+    fn from(wire: SeriesPointsWire) -> Self {
+        Self {
+            key: SeriesKey {
+                name: wire.name,
+                labels: wire.labels,
+            },
+            points: wire.points,
+            band: wire.band,
+        }
+    }
 }
 
 /// The answer to `GET /api/series`.
@@ -269,6 +296,31 @@ mod tests {
         let json = serde_json::to_string(&key).unwrap();
         assert_eq!(json, r#"{"name":"up","labels":{"job":"node"}}"#);
         assert_eq!(serde_json::from_str::<SeriesKey>(&json).unwrap(), key);
+        // A series' points carry its key's fields in place, and read back.
+        for (labels, band) in [
+            (key.labels.clone(), None),
+            (BTreeMap::new(), Some(vec![(1.0, 2.0)])),
+        ] {
+            let points = SeriesPoints {
+                key: SeriesKey {
+                    name: key.name.clone(),
+                    labels,
+                },
+                points: vec![(1, 0.5)],
+                band,
+            };
+            let text = serde_json::to_string(&points).unwrap();
+            assert_eq!(
+                serde_json::from_str::<SeriesPoints>(&text).unwrap(),
+                points,
+                "{text}"
+            );
+            let value = serde_json::to_value(&points).unwrap();
+            assert_eq!(
+                serde_json::from_value::<SeriesPoints>(value).unwrap(),
+                points
+            );
+        }
         let bad: SeriesKey = serde_json::from_str(r#"{"name":"1bad"}"#).unwrap();
         assert!(bad.validate().is_err());
     }
