@@ -31,6 +31,7 @@
 //! - [`Stacking`]: series drawn on top of each other, or as shares of
 //!   100%, summed per pixel column ([`stack`]).
 
+mod annotations;
 mod legend;
 mod line;
 mod range;
@@ -41,6 +42,7 @@ mod style;
 mod ticks;
 mod units;
 
+pub use annotations::{marks, near, AnnotationSet, Mark, MAX_HELD};
 pub use legend::{
     nearest, sort_rows, stats, tooltip_rows, LegendOrder, LegendRow, LegendSort, SeriesStats,
     TooltipMode, TooltipRow, TooltipSeries, Visibility,

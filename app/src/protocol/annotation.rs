@@ -41,6 +41,31 @@ pub struct Annotation {
 }
 
 impl Annotation {
+    /// Reads one from a JSON value as the server sends it; `None` when it
+    /// is not one. Written out rather than derived: the page reads events
+    /// as JSON values already, and a derived reader from values would add
+    /// a second deserializer to the browser's bundle for one type.
+    pub fn from_value(value: &serde_json::Value) -> Option<Self> {
+        let text = |name: &str| value.get(name).and_then(|v| v.as_str()).map(str::to_string);
+        let number = |name: &str| value.get(name).and_then(serde_json::Value::as_i64);
+        let optional = |name: &str| match value.get(name) {
+            None | Some(serde_json::Value::Null) => Some(None),
+            Some(v) => v.as_i64().map(Some),
+        };
+        Some(Self {
+            id: value.get("id")?.as_u64()?,
+            dashboard: text("dashboard")?,
+            widget: match value.get("widget") {
+                None | Some(serde_json::Value::Null) => None,
+                Some(v) => Some(v.as_str()?.to_string()),
+            },
+            time: number("time")?,
+            end: optional("end")?,
+            text: text("text")?,
+            created: number("created")?,
+        })
+    }
+
     /// The last moment it covers: its end, or its time.
     pub fn last(&self) -> i64 {
         self.end.unwrap_or(self.time)
@@ -98,6 +123,24 @@ mod tests {
         assert!(note(0, None, None).shows_on("cpu"));
         assert!(note(0, None, Some("cpu")).shows_on("cpu"));
         assert!(!note(0, None, Some("cpu")).shows_on("memory"));
+    }
+
+    #[test]
+    fn read_by_hand_as_serde_reads_it() {
+        for note in [note(5, None, None), note(5, Some(9), Some("cpu"))] {
+            let value = serde_json::to_value(&note).unwrap();
+            assert_eq!(Annotation::from_value(&value), Some(note));
+        }
+        for bad in [
+            serde_json::json!("text"),
+            serde_json::json!({"id": 1}),
+            serde_json::json!({"id": -1, "dashboard": "m", "time": 1, "text": "t", "created": 1}),
+            serde_json::json!({"id": 1, "dashboard": "m", "time": 1.5, "text": "t", "created": 1}),
+            serde_json::json!({"id": 1, "dashboard": "m", "time": 1, "end": "x", "text": "t", "created": 1}),
+            serde_json::json!({"id": 1, "dashboard": "m", "widget": 3, "time": 1, "text": "t", "created": 1}),
+        ] {
+            assert_eq!(Annotation::from_value(&bad), None, "{bad}");
+        }
     }
 
     #[test]

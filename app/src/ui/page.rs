@@ -113,6 +113,7 @@ pub fn App() -> impl IntoView {
             }
         });
         store.connect(&bootstrap);
+        crate::widgets::install_annotations(store, time.view());
     }
 
     let host = bootstrap.host.clone();

@@ -18,7 +18,10 @@ use crate::{
         frame::Frame,
         patch::{Patch, MAX_ITEMS, PATCH_EVENT},
     },
-    protocol::{Envelope, Position, SeriesPoints, SERIES_CHANNEL, SERIES_EVENT},
+    protocol::{
+        Annotation, Envelope, Position, SeriesPoints, ANNOTATION_EVENT, ANNOTATION_REMOVED_EVENT,
+        SERIES_CHANNEL, SERIES_EVENT,
+    },
     ui::host::{HostValues, Reading},
 };
 
@@ -80,6 +83,10 @@ pub struct Changes {
     pub values: Option<HostValues>,
     /// New activity entries, oldest first.
     pub feed: Vec<FeedItem>,
+    /// Annotations published, in order.
+    pub annotations: Vec<Annotation>,
+    /// Ids of annotations removed.
+    pub removed_annotations: Vec<u64>,
     /// Writes to the status board, in order.
     pub board: Vec<BoardChange>,
     /// The board's keys, in order, when keys came or went.
@@ -113,6 +120,8 @@ struct Gathered {
     series: Vec<(String, Vec<(i64, f64)>)>,
     readings: Vec<(Reading, i64, f64)>,
     feed: Vec<FeedItem>,
+    annotations: Vec<Annotation>,
+    removed_annotations: Vec<u64>,
     patches: Vec<Patch>,
     warnings: Vec<String>,
 }
@@ -194,9 +203,13 @@ impl PageState {
             series,
             readings,
             feed,
+            annotations,
+            removed_annotations,
             patches,
             warnings,
         } = gathered;
+        changes.annotations = annotations;
+        changes.removed_annotations = removed_annotations;
         changes.series = by_key(series);
         let mut values = self.values.clone();
         let mut changed = false;
@@ -251,11 +264,30 @@ impl PageState {
                         .push(format!("livedash: ignoring a malformed patch: {error}")),
                 }
             }
-            (DASHBOARD_CHANNEL, _) => gathered.feed.push(FeedItem {
-                id: envelope.id,
-                event: envelope.event.clone(),
-                text: envelope.data.to_string(),
-            }),
+            (DASHBOARD_CHANNEL, ANNOTATION_REMOVED_EVENT) => {
+                match envelope.data.get("id").and_then(Value::as_u64) {
+                    Some(id) => gathered.removed_annotations.push(id),
+                    None => gathered
+                        .warnings
+                        .push("livedash: ignoring a malformed annotation removal".to_string()),
+                }
+            }
+            (DASHBOARD_CHANNEL, event) => {
+                // An annotation shows in the feed by its text, and on the
+                // charts.
+                let note = (event == ANNOTATION_EVENT)
+                    .then(|| Annotation::from_value(&envelope.data))
+                    .flatten();
+                gathered.feed.push(FeedItem {
+                    id: envelope.id,
+                    event: envelope.event.clone(),
+                    text: match &note {
+                        Some(note) => Value::from(note.text.as_str()).to_string(),
+                        None => envelope.data.to_string(),
+                    },
+                });
+                gathered.annotations.extend(note);
+            }
             _ => {}
         }
     }
@@ -527,6 +559,50 @@ mod tests {
         let changes = page.apply(&frame([patch(5, json!({"op": "remove", "key": "db"}))]));
         assert_eq!(changes.board, [BoardChange::Remove { key: "db".into() }]);
         assert_eq!(changes.board_keys, Some(vec!["api".into()]));
+    }
+
+    #[test]
+    fn an_annotation_goes_to_the_charts_and_to_the_feed_by_its_text() {
+        let mut page = PageState::new("web-1", HostValues::default());
+        let note = json!({"id": 7, "dashboard": "main", "time": 5, "text": "deploy", "created": 5});
+        let changes = page.apply(&frame([
+            Delivery::Event(envelope(
+                1,
+                DASHBOARD_CHANNEL,
+                ANNOTATION_EVENT,
+                None,
+                note.clone(),
+            )),
+            Delivery::Event(envelope(
+                2,
+                DASHBOARD_CHANNEL,
+                ANNOTATION_EVENT,
+                None,
+                json!("old style"),
+            )),
+            Delivery::Event(envelope(
+                3,
+                DASHBOARD_CHANNEL,
+                ANNOTATION_REMOVED_EVENT,
+                None,
+                json!({"id": 3}),
+            )),
+            Delivery::Event(envelope(
+                4,
+                DASHBOARD_CHANNEL,
+                ANNOTATION_REMOVED_EVENT,
+                None,
+                json!("3"),
+            )),
+        ]));
+        assert_eq!(
+            changes.annotations,
+            [Annotation::from_value(&note).unwrap()]
+        );
+        assert_eq!(changes.removed_annotations, [3]);
+        let texts: Vec<&str> = changes.feed.iter().map(|f| f.text.as_str()).collect();
+        assert_eq!(texts, [r#""deploy""#, r#""old style""#]);
+        assert_eq!(changes.warnings.len(), 1, "{:?}", changes.warnings);
     }
 
     #[test]

@@ -64,6 +64,12 @@ pub struct LiveStore {
     /// of the series channel, a frame that overflowed): each chart reads
     /// its window from the store again when it changes.
     pub series_missed: RwSignal<u32>,
+    /// The dashboard's annotations the page holds: those of its window
+    /// (read from the server) and those published since.
+    pub annotations: RwSignal<crate::chart::AnnotationSet>,
+    /// How many times the page may have missed annotations (a snapshot
+    /// replaced the dashboard's channel): it reads them again.
+    pub annotations_missed: RwSignal<u32>,
     /// The keys of the status board, in order.
     pub board_keys: RwSignal<Vec<String>>,
     /// Each board item's value: one signal per key.
@@ -157,6 +163,8 @@ impl LiveStore {
             feed: RwSignal::new(VecDeque::new()),
             feed_count: RwSignal::new(0),
             series_missed: RwSignal::new(0),
+            annotations: RwSignal::new(Default::default()),
+            annotations_missed: RwSignal::new(0),
             board_keys: RwSignal::new(Vec::new()),
             board: RwSignal::new(BTreeMap::new()),
             needs: RwSignal::new(Needs::default()),
@@ -327,6 +335,8 @@ impl LiveStore {
             series,
             values,
             feed,
+            annotations,
+            removed_annotations,
             board,
             board_keys,
             position,
@@ -343,7 +353,20 @@ impl LiveStore {
         if series_missed {
             self.series_missed.update(|n| *n += 1);
         }
+        if !annotations.is_empty() || !removed_annotations.is_empty() {
+            self.annotations.maybe_update(|set| {
+                let mut changed = false;
+                for note in annotations {
+                    changed |= set.upsert(note);
+                }
+                for id in removed_annotations {
+                    changed |= set.remove(id);
+                }
+                changed
+            });
+        }
         if dashboard_reset {
+            self.annotations_missed.update(|n| *n += 1);
             self.feed.set(VecDeque::new());
             self.feed_count.set(0);
             self.board_keys.set(Vec::new());
@@ -499,7 +522,8 @@ impl LiveStore {
             event_types: [
                 crate::protocol::SERIES_EVENT,
                 "message",
-                "annotation",
+                crate::protocol::ANNOTATION_EVENT,
+                crate::protocol::ANNOTATION_REMOVED_EVENT,
                 PATCH_EVENT,
             ]
             .map(str::to_string)

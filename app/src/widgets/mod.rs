@@ -18,6 +18,8 @@ pub use activity_feed::ActivityFeed;
 #[cfg(feature = "hydrate")]
 #[doc(hidden)]
 pub use chart::bench_draw;
+#[cfg(feature = "hydrate")]
+pub(crate) use chart::install_annotations;
 pub use chart::{ChartSpec, TimeSeriesChart};
 pub use connection_status::ConnectionStatus;
 pub use panel_row::PanelRow;

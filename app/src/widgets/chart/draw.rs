@@ -23,7 +23,7 @@ use web_sys::{CanvasRenderingContext2d, HtmlCanvasElement};
 use crate::chart::{
     area, bar_base, column_ms_for, column_values, gap_after, has_gap, label_anchor, mark_gaps,
     stack, stepped, tick_target, time_ticks, value_axis, with_thresholds, ChartStyle, Draw,
-    Interpolation, LabelAnchor, Level, Line, PathStep, Reduction, Stacking, Threshold, Unit,
+    Interpolation, LabelAnchor, Level, Line, Mark, PathStep, Reduction, Stacking, Threshold, Unit,
 };
 
 /// The series palette: distinguishable on light and dark backgrounds.
@@ -83,7 +83,13 @@ pub struct Scene<'a> {
     pub style: ChartStyle,
     /// Levels drawn across the plot, always in view.
     pub thresholds: &'a [Threshold],
+    /// Annotations: spans as bands, moments as lines (grouped when they
+    /// crowd, with their count).
+    pub marks: &'a [Mark],
 }
+
+/// Annotations' colour: apart from every series and level colour.
+const ANNOTATION: RGBColor = RGBColor(0x9b, 0x4d, 0xca);
 
 /// Where a frame put things, in CSS pixels relative to the canvas.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -405,6 +411,43 @@ pub fn draw(canvas: &HtmlCanvasElement, scene: &Scene) -> Result<Layout, String>
         }
     }
 
+    // Annotations over the lines, under the crosshair: a band for a span,
+    // a line and a tab on top for moments, the tab counting crowded ones.
+    for mark in scene.marks {
+        let a = px(layout.x_of(mark.from.max(from)));
+        let b = px(layout.x_of(mark.to.min(to)));
+        if mark.span {
+            root.draw(&Rectangle::new(
+                [(a, px(layout.top)), (b.max(a + 1), px(layout.bottom))],
+                ANNOTATION.mix(0.12).filled(),
+            ))
+            .map_err(err)?;
+        }
+        let x = if mark.span { a } else { (a + b) / 2 };
+        let thickness = (ratio.round() as i32).max(1);
+        root.draw(&Rectangle::new(
+            [(x, px(layout.top)), (x + thickness, px(layout.bottom))],
+            ANNOTATION.mix(0.8).filled(),
+        ))
+        .map_err(err)?;
+        let tab = px(5.0);
+        root.draw(&Rectangle::new(
+            [
+                (x - tab, px(layout.top)),
+                (x + tab + thickness, px(layout.top) + tab),
+            ],
+            ANNOTATION.filled(),
+        ))
+        .map_err(err)?;
+        if mark.count > 1 {
+            root.draw(&Text::new(
+                mark.count.to_string(),
+                (x + tab + px(3.0), px(layout.top)),
+                text(Pos::new(HPos::Left, VPos::Top)),
+            ))
+            .map_err(err)?;
+        }
+    }
     if let Some((a, b)) = scene.selection {
         let (a, b) = (a.min(b), a.max(b));
         root.draw(&Rectangle::new(

@@ -34,7 +34,7 @@ use wasm_bindgen_futures::JsFuture;
 use super::{lines_from, ChartLines, ChartSpec};
 use crate::{
     chart::TimeRange,
-    protocol::SeriesReply,
+    protocol::{Annotation, SeriesReply},
     ui::{LiveStore, TimeView},
 };
 
@@ -216,6 +216,12 @@ async fn fetch_json(
     url: &str,
     signal: Option<web_sys::AbortSignal>,
 ) -> Result<SeriesReply, String> {
+    serde_json::from_str(&fetch_text(url, signal).await?)
+        .map_err(|e| format!("a malformed answer: {e}"))
+}
+
+/// A successful answer's body, or what went wrong, for a person.
+async fn fetch_text(url: &str, signal: Option<web_sys::AbortSignal>) -> Result<String, String> {
     let window = web_sys::window().ok_or("no window")?;
     let init = web_sys::RequestInit::new();
     init.set_signal(signal.as_ref());
@@ -232,5 +238,57 @@ async fn fetch_json(
     if !response.ok() {
         return Err(format!("HTTP {}: {text}", response.status()));
     }
-    serde_json::from_str(&text).map_err(|e| format!("a malformed answer: {e}"))
+    Ok(text)
+}
+
+/// Reads the dashboard's annotations of the page's window whenever the
+/// range changes and whenever the page may have missed some (a snapshot
+/// replaced the dashboard's channel), into [`LiveStore::annotations`];
+/// live ones join them there. Once per page, not per chart: every chart
+/// of the dashboard shows from the same set.
+pub fn install_annotations(store: LiveStore, clock: TimeView) {
+    let generation = StoredValue::new(0u64);
+    Effect::new(move |_| {
+        let range = clock.range.get();
+        store.annotations_missed.track();
+        let this = generation
+            .try_update_value(|g| {
+                *g += 1;
+                *g
+            })
+            .unwrap_or_default();
+        let (from, to) = range.resolve(clock.now.get_untracked());
+        let window = match range {
+            TimeRange::Live { span_ms } => format!("from=now-{span_ms}ms&to=now"),
+            TimeRange::Fixed { .. } => format!("from={from}&to={to}"),
+        };
+        let dashboard = crate::ui::DASHBOARD_CHANNEL
+            .strip_prefix(crate::protocol::DASHBOARD_CHANNEL_PREFIX)
+            .unwrap_or_default();
+        spawn_local(async move {
+            let url = format!("/api/annotations?dashboard={dashboard}&{window}");
+            let answer = fetch_text(&url, None).await.and_then(|text| {
+                serde_json::from_str::<serde_json::Value>(&text)
+                    .map_err(|e| format!("a malformed answer: {e}"))
+            });
+            if generation.try_get_value() != Some(this) {
+                return;
+            }
+            match answer {
+                Ok(reply) => {
+                    let notes = reply
+                        .get("annotations")
+                        .and_then(serde_json::Value::as_array)
+                        .map(|notes| notes.iter().filter_map(Annotation::from_value).collect())
+                        .unwrap_or_else(Vec::new);
+                    store.annotations.maybe_update(|set| {
+                        notes
+                            .into_iter()
+                            .fold(false, |changed, note| set.upsert(note) || changed)
+                    });
+                }
+                Err(error) => leptos::logging::warn!("livedash: annotations unavailable: {error}"),
+            }
+        });
+    });
 }

@@ -24,6 +24,8 @@
 mod draw;
 #[cfg(feature = "hydrate")]
 mod history;
+#[cfg(feature = "hydrate")]
+pub(crate) use history::install_annotations;
 
 /// Draws `lines` on `canvas` over `from..=to` as the page would, for the
 /// in-browser redraw benchmark (`app/tests/chart_bench.rs`); not used by
@@ -52,6 +54,7 @@ pub fn bench_draw(
         utc_offset_minutes: 0,
         style: ChartStyle::default(),
         thresholds: &[],
+        marks: &[],
     };
     draw::draw(canvas, &scene).map(|_| ())
 }
@@ -358,6 +361,7 @@ pub fn TimeSeriesChart(
             clock,
             drag,
             stacking,
+            annotations: store.annotations,
         });
     }
 
@@ -413,12 +417,26 @@ pub fn TimeSeriesChart(
             })
         })
     };
+    // The annotations at `ts`: spans over it, moments within a hundredth
+    // of the window (as close as their marks crowd together).
+    let notes_at = move |ts: i64| {
+        let (from, to) = clock.window();
+        let reach = (to - from) / 100;
+        store.annotations.with(|set| {
+            spec.with_value(|spec| {
+                crate::chart::near(set.visible(&spec.id, from, to), ts, reach)
+                    .into_iter()
+                    .map(|n| n.text.clone())
+                    .collect::<Vec<_>>()
+            })
+        })
+    };
     let tooltip = move || {
         if mode.get() == TooltipMode::Off {
             return None;
         }
         let ts = pinned.get().or_else(|| clock.crosshair.get())?;
-        Some((ts, tooltip_at(ts)))
+        Some((ts, tooltip_at(ts), notes_at(ts)))
     };
 
     let click_legend = move |key: String, modifier: bool| {
@@ -569,13 +587,16 @@ pub fn TimeSeriesChart(
                         }
                     }
                 ></canvas>
-                {move || tooltip().map(|(ts, rows)| view! {
+                {move || tooltip().map(|(ts, rows, notes)| view! {
                     <div
                         class="chart-card__tooltip"
                         class:chart-card__tooltip--pinned=move || pinned.get().is_some()
                         data-testid=format!("{}-tooltip", spec.with_value(|s| s.id.clone()))
                         data-ts=ts
                     >
+                        {notes.into_iter().map(|text| view! {
+                            <p class="chart-card__tooltip-note">{text}</p>
+                        }).collect_view()}
                         {rows.into_iter().map(|row| view! {
                             <div class="chart-card__tooltip-row">
                                 <span class="chart-card__tooltip-label">{row.label}</span>
@@ -761,6 +782,7 @@ mod browser {
         pub clock: crate::ui::TimeView,
         pub drag: RwSignal<Option<(i64, i64)>>,
         pub stacking: RwSignal<crate::chart::Stacking>,
+        pub annotations: RwSignal<crate::chart::AnnotationSet>,
     }
 
     thread_local! {
@@ -853,6 +875,7 @@ mod browser {
             clock,
             drag,
             stacking,
+            annotations,
         } = drawing;
         let visible = on_screen(canvas);
         let draws = StoredValue::new(0_u32);
@@ -866,6 +889,14 @@ mod browser {
             let selection = drag.get();
             let stacking = stacking.get();
             let offset = -(js_sys::Date::new_0().get_timezone_offset() as i32);
+            // Moments closer than 8 px share a mark.
+            let crowded = (to - from) * 8 / i64::from(element.client_width().max(1));
+            let marks = annotations.with(|set| {
+                spec.with_value(|spec| {
+                    crate::chart::marks(set.visible(&spec.id, from, to), crowded)
+                })
+            });
+            let _ = element.set_attribute("data-marks", &marks.len().to_string());
             let result = lines.with(|lines| {
                 visibility.with(|visible| {
                     spec.with_value(|spec| {
@@ -888,6 +919,7 @@ mod browser {
                                 ..spec.style
                             },
                             thresholds: &spec.thresholds,
+                            marks: &marks,
                             crosshair,
                             selection,
                             utc_offset_minutes: offset,
