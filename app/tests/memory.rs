@@ -83,17 +83,21 @@ struct Reading {
     js_heap: f64,
     /// Elements in the document.
     dom_nodes: u32,
+    /// JS values the Rust side holds (wasm-bindgen's table of them): a
+    /// handle never dropped shows here before it shows in the JS heap.
+    js_values: u32,
 }
 
 impl std::fmt::Display for Reading {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(
             f,
-            "rust heap {:.1} KiB | wasm memory {:.1} MiB | js heap {:.2} MiB | dom nodes {}",
+            "rust heap {:.1} KiB | wasm memory {:.1} MiB | js heap {:.2} MiB | dom nodes {} | js values held {}",
             self.rust_heap as f64 / 1024.0,
             f64::from(self.wasm_memory) / 1_048_576.0,
             self.js_heap / 1_048_576.0,
-            self.dom_nodes
+            self.dom_nodes,
+            self.js_values
         )
     }
 }
@@ -133,6 +137,7 @@ async fn settled_reading() -> Reading {
         wasm_memory,
         js_heap,
         dom_nodes: dom_nodes(),
+        js_values: wasm_bindgen::externref_heap_live_count(),
     }
 }
 

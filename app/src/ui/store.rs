@@ -185,6 +185,16 @@ impl LiveStore {
         super::release::detached_memo(move |_| missed.get())
     }
 
+    /// The calling widget's memo of the annotations that show on widget
+    /// `widget` (the dashboard's and its own), by time; released when the
+    /// widget is cleaned up (see `ui::release`).
+    pub fn annotations_for(&self, widget: String) -> Memo<Vec<crate::protocol::Annotation>> {
+        let annotations = self.annotations;
+        super::release::detached_memo(move |_| {
+            annotations.with(|set| set.visible(&widget, i64::MIN, i64::MAX).cloned().collect())
+        })
+    }
+
     /// Declares that the calling widget needs `channel` (only `keys` of it,
     /// when given) for as long as it is mounted. The client subscribes to
     /// the union of what mounted widgets need, and drops what no widget
@@ -480,27 +490,23 @@ impl LiveStore {
     }
 
     /// Publishes an annotation on the dashboard's channel (over the
-    /// WebSocket, which the page switches to when it first sends). False
-    /// when the page cannot send: a transport other than WebSocket is
-    /// pinned.
-    pub fn annotate(&self, text: &str) -> bool {
+    /// WebSocket, which the page switches to when it first sends): a text
+    /// (a note at now) or `{text, time, end?, widget?}`. False when the
+    /// page cannot send: a transport other than WebSocket is pinned.
+    pub fn annotate(&self, note: Value) -> bool {
         #[cfg(feature = "hydrate")]
         {
             self.runtime
                 .with_value(|runtime| {
                     runtime.client.as_ref().map(|client| {
-                        client.publish(
-                            crate::ui::DASHBOARD_CHANNEL,
-                            "annotation",
-                            Value::from(text),
-                        )
+                        client.publish(crate::ui::DASHBOARD_CHANNEL, "annotation", note)
                     })
                 })
                 .unwrap_or(false)
         }
         #[cfg(not(feature = "hydrate"))]
         {
-            let _ = text;
+            let _ = note;
             false
         }
     }
