@@ -116,3 +116,67 @@ test('crowded annotations share one mark that counts them, and the tooltip lists
   await page.mouse.move(box.x + box.width * share, box.y + box.height / 2);
   await expect(tooltip.locator('.chart-card__tooltip-note')).toHaveText(['first', 'second', 'third']);
 });
+
+test('a note is made on a chart by Shift-drag over a span or by keyboard at the crosshair, and reaches another page', async ({ browser }) => {
+  const now = Math.floor(Date.now() / 1000) * 1000;
+  // Fixed, so nothing scrolls out; with the host's newest points in it.
+  const range = `?from=${new Date(now - 30_000).toISOString()}&to=${new Date(now + 30_000).toISOString()}`;
+  const page = await browser.newPage();
+  const other = await browser.newPage();
+  await open(page, range);
+  await open(other, range);
+  const before = Number(await marks(other, 'cpu').getAttribute('data-marks'));
+  const memoryBefore = Number(await marks(other, 'memory').getAttribute('data-marks'));
+
+  // Shift-drag: a span, for this chart only.
+  const canvas = marks(page, 'cpu');
+  const box = (await canvas.boundingBox())!;
+  await page.keyboard.down('Shift');
+  await page.mouse.move(box.x + box.width * 0.4, box.y + box.height / 2);
+  await page.mouse.down();
+  await page.mouse.move(box.x + box.width * 0.6, box.y + box.height / 2, { steps: 5 });
+  await page.mouse.up();
+  await page.keyboard.up('Shift');
+  const form = page.getByTestId('cpu-annotate');
+  await expect(form).toBeVisible();
+  await expect(form).toContainText('Note at');
+  // Not a zoom: the range stays.
+  await expect(page.getByTestId('live-badge')).toHaveText('PAUSED');
+  await expect(page.getByTestId('cpu-annotate-text')).toBeFocused();
+  await page.getByTestId('cpu-annotate-here').check();
+  await page.getByTestId('cpu-annotate-text').fill('load test');
+  await page.getByTestId('cpu-annotate-text').press('Enter');
+  await expect(form).toBeHidden();
+  await expect(marks(other, 'cpu')).toHaveAttribute('data-marks', String(before + 1));
+  await expect(marks(other, 'memory')).toHaveAttribute('data-marks', String(memoryBefore));
+  const stored = await (await fetch(`${server.url}/api/annotations?widget=cpu&from=${now - 30_000}&to=${now + 30_000}`)).json();
+  const note = stored.annotations.find((n: { text: string }) => n.text === 'load test');
+  expect(note.widget).toBe('cpu');
+  expect(note.end - note.time).toBeGreaterThan(5_000);
+  expect(note.time).toBeGreaterThan(now - 30_000);
+
+  // Keyboard: the crosshair by the arrows, `a` opens the form there;
+  // Escape leaves without a note (and clears the crosshair), Enter adds it.
+  await canvas.focus();
+  await page.keyboard.press('ArrowLeft');
+  await page.keyboard.press('a');
+  await expect(page.getByTestId('cpu-annotate-text')).toBeFocused();
+  await page.keyboard.press('Escape');
+  await expect(form).toBeHidden();
+  await canvas.focus();
+  await page.keyboard.press('ArrowLeft');
+  await page.keyboard.press('a');
+  await expect(page.getByTestId('cpu-annotate-text')).toBeFocused();
+  await page.keyboard.type('keyboard note');
+  // The last note was for this chart only; this one is for the dashboard.
+  await expect(page.getByTestId('cpu-annotate-here')).toBeChecked();
+  await page.getByTestId('cpu-annotate-here').uncheck();
+  await page.getByTestId('cpu-annotate-text').press('Enter');
+  await expect(marks(other, 'memory')).toHaveAttribute('data-marks', String(memoryBefore + 1));
+  const all = await (await fetch(`${server.url}/api/annotations?from=${now - 30_000}&to=${now + 30_000}`)).json();
+  const moment = all.annotations.find((n: { text: string }) => n.text === 'keyboard note');
+  expect(moment.end).toBeUndefined();
+  expect(moment.widget).toBeUndefined();
+  await page.close();
+  await other.close();
+});

@@ -10,7 +10,7 @@ use leptos::prelude::*;
 use crate::{live::state::Transport, ui::LiveStore, widgets::render_count};
 
 /// The longest annotation the composer takes.
-const MAX_ANNOTATION_CHARS: usize = 500;
+use crate::protocol::MAX_ANNOTATION_CHARS;
 
 /// The activity feed.
 #[component]
@@ -53,7 +53,7 @@ fn Composer() -> impl IntoView {
         event.prevent_default();
         let text = draft.get_untracked();
         let text = text.trim();
-        if !text.is_empty() && store.annotate(text) {
+        if !text.is_empty() && store.annotate(text.into()) {
             set_draft.set(String::new());
         }
     };

@@ -301,6 +301,24 @@ pub fn TimeSeriesChart(
     let order = RwSignal::new(None::<LegendOrder>);
     let status = RwSignal::new(None::<String>);
     let canvas = NodeRef::<leptos::html::Canvas>::new();
+    // A note being written: its time, and its end for a span (Shift-drag,
+    // Shift-click, or `a` at the crosshair open the form).
+    let note_at = RwSignal::new(None::<(i64, Option<i64>)>);
+    let note_text = RwSignal::new(String::new());
+    let note_here = RwSignal::new(false);
+    let note_input = NodeRef::<leptos::html::Input>::new();
+    let notes = store.annotations_for(spec.with_value(|s| s.id.clone()));
+    // Focus goes to the form once it is shown (the next frame: the form's
+    // `hidden` is lifted by its own effect).
+    Effect::new(move |_| {
+        if note_at.get().is_some() {
+            request_animation_frame(move || {
+                if let Some(input) = note_input.get_untracked() {
+                    let _ = input.focus();
+                }
+            });
+        }
+    });
     // A touch gesture in progress (pan with one finger, pinch with two).
     #[cfg(feature = "hydrate")]
     let touches = StoredValue::new(browser::Touches::default());
@@ -361,7 +379,7 @@ pub fn TimeSeriesChart(
             clock,
             drag,
             stacking,
-            annotations: store.annotations,
+            annotations: notes,
         });
     }
 
@@ -422,13 +440,11 @@ pub fn TimeSeriesChart(
     let notes_at = move |ts: i64| {
         let (from, to) = clock.window();
         let reach = (to - from) / 100;
-        store.annotations.with(|set| {
-            spec.with_value(|spec| {
-                crate::chart::near(set.visible(&spec.id, from, to), ts, reach)
-                    .into_iter()
-                    .map(|n| n.text.clone())
-                    .collect::<Vec<_>>()
-            })
+        notes.with(|notes| {
+            crate::chart::near(notes, ts, reach)
+                .into_iter()
+                .map(|n| n.text.clone())
+                .collect::<Vec<_>>()
         })
     };
     let tooltip = move || {
@@ -502,6 +518,60 @@ pub fn TimeSeriesChart(
                     {move || if table.get() { "View as chart" } else { "View as table" }}
                 </button>
             </header>
+            // Always in the page, hidden until a note is begun: one static
+            // form costs the bundle far less than a view made on demand.
+            <form
+                class="chart-card__annotate"
+                data-testid=format!("{id}-annotate")
+                hidden=move || note_at.with(Option::is_none)
+                on:submit=move |event: leptos::ev::SubmitEvent| {
+                    event.prevent_default();
+                    let text = note_text.get_untracked().trim().to_string();
+                    let Some((at, end)) = note_at.get_untracked() else { return };
+                    if text.is_empty() {
+                        return;
+                    }
+                    let mut note = serde_json::Map::new();
+                    note.insert("text".into(), text.into());
+                    note.insert("time".into(), at.into());
+                    if let Some(end) = end {
+                        note.insert("end".into(), end.into());
+                    }
+                    if note_here.get_untracked() {
+                        note.insert("widget".into(), spec.with_value(|s| s.id.clone()).into());
+                    }
+                    if store.annotate(note.into()) {
+                        note_text.set(String::new());
+                        note_at.set(None);
+                    }
+                }
+                on:keydown=move |ev| if ev.key() == "Escape" { note_at.set(None) }
+            >
+                <label class="chart-card__annotate-label">
+                    {move || note_at.get().map(|(at, end)| format!("Note at {}", when(at, end)))}
+                    <input
+                        class="feed-card__input"
+                        data-testid=format!("{id}-annotate-text")
+                        type="text"
+                        placeholder="What happened?"
+                        maxlength=crate::protocol::MAX_ANNOTATION_CHARS
+                        node_ref=note_input
+                        prop:value=note_text
+                        on:input=move |ev| note_text.set(event_target_value(&ev))
+                    />
+                </label>
+                <label class="chart-card__control">
+                    <input
+                        type="checkbox"
+                        data-testid=format!("{id}-annotate-here")
+                        prop:checked=note_here
+                        on:change=move |ev| note_here.set(event_target_checked(&ev))
+                    />
+                    " Only this chart"
+                </label>
+                <button class="chart-card__toggle" type="submit">"Add note"</button>
+                <button class="chart-card__toggle" type="button" on:click=move |_| note_at.set(None)>"Cancel"</button>
+            </form>
             <div class="chart-card__plot" hidden=move || table.get()>
                 <canvas
                     class="chart-card__canvas"
@@ -509,6 +579,7 @@ pub fn TimeSeriesChart(
                     node_ref=canvas
                     tabindex="0"
                     role="img"
+                    title="Drag to zoom in; Shift-drag or Shift-click to add a note (a: a note at the crosshair)"
                     aria-labelledby=format!("{id}-chart-title")
                     aria-describedby=format!("{id}-chart-hint {id}-thresholds")
                     on:pointermove=move |ev| {
@@ -538,10 +609,17 @@ pub fn TimeSeriesChart(
                         if browser::touch_up(time, touches, &ev) {
                             return;
                         }
-                        #[cfg(not(feature = "hydrate"))]
-                        let _ = ev;
                         if let Some((a, b)) = drag.get_untracked() {
                             drag.set(None);
+                            if ev.shift_key() {
+                                // A note, not a zoom: over the span dragged,
+                                // or at the moment clicked.
+                                let (from, to) = time.window();
+                                let (a, b) = (a.min(b), a.max(b));
+                                note_at.set(Some((a, (b - a > (to - from) / 100).then_some(b))));
+                                suppress_click.set_value(true);
+                                return;
+                            }
                             if time.zoom_into(a, b) {
                                 // A zoom, not a click: nothing is pinned.
                                 suppress_click.set_value(true);
@@ -559,6 +637,12 @@ pub fn TimeSeriesChart(
                             "Escape" => {
                                 time.crosshair.set(None);
                                 pinned.set(None);
+                                return;
+                            }
+                            "a" => {
+                                if let Some(ts) = time.crosshair.get_untracked() {
+                                    note_at.set(Some((ts, None)));
+                                }
                                 return;
                             }
                             _ => return,
@@ -678,6 +762,24 @@ pub fn TimeSeriesChart(
     }
 }
 
+/// A note's time as the viewer's clock reads it: `10:42:05`, or a span
+/// `10:42:05 – 10:43:30`.
+fn when(at: i64, end: Option<i64>) -> String {
+    #[cfg(feature = "hydrate")]
+    let clock = |ms: i64| {
+        String::from(
+            js_sys::Date::new(&wasm_bindgen::JsValue::from_f64(ms as f64))
+                .to_locale_time_string("default"),
+        )
+    };
+    #[cfg(not(feature = "hydrate"))]
+    let clock = |ms: i64| ms.to_string();
+    match end {
+        Some(end) => format!("{} – {}", clock(at), clock(end)),
+        None => clock(at),
+    }
+}
+
 /// The crosshair's next time, `step` points left (-1) or right (1) of
 /// `at` on the first visible line, within `from..=to`; from no crosshair
 /// the newest point.
@@ -782,7 +884,7 @@ mod browser {
         pub clock: crate::ui::TimeView,
         pub drag: RwSignal<Option<(i64, i64)>>,
         pub stacking: RwSignal<crate::chart::Stacking>,
-        pub annotations: RwSignal<crate::chart::AnnotationSet>,
+        pub annotations: Memo<Vec<crate::protocol::Annotation>>,
     }
 
     thread_local! {
@@ -891,10 +993,8 @@ mod browser {
             let offset = -(js_sys::Date::new_0().get_timezone_offset() as i32);
             // Moments closer than 8 px share a mark.
             let crowded = (to - from) * 8 / i64::from(element.client_width().max(1));
-            let marks = annotations.with(|set| {
-                spec.with_value(|spec| {
-                    crate::chart::marks(set.visible(&spec.id, from, to), crowded)
-                })
+            let marks = annotations.with(|notes| {
+                crate::chart::marks(notes.iter().filter(|n| n.overlaps(from, to)), crowded)
             });
             let _ = element.set_attribute("data-marks", &marks.len().to_string());
             let result = lines.with(|lines| {
