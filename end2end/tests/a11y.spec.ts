@@ -18,6 +18,19 @@ test.beforeAll(async () => {
   await expect
     .poll(async () => (await (await fetch(`${server.url}/healthz`)).json()).uptime_s, { timeout: 30_000 })
     .toBeGreaterThanOrEqual(5);
+  // Annotations on the charts: a span on the CPU chart and a moment on all.
+  const now = Date.now();
+  for (const note of [
+    { text: 'maintenance', time: now - 4_000, end: now - 2_500, widget: 'cpu' },
+    { text: 'deploy v1.4', time: now - 1_000 },
+  ]) {
+    const response = await fetch(`${server.url}/api/annotations`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify(note),
+    });
+    expect(response.status).toBe(201);
+  }
 });
 
 test.afterAll(async () => {
@@ -76,6 +89,40 @@ for (const scheme of ['light', 'dark'] as const) {
     await page.getByTestId('range-from').fill('yesterday-ish');
     await page.getByTestId('range-from').press('Enter');
     await expect(page.getByTestId('range-error')).not.toBeEmpty();
+    // And the form that makes a note on a chart (the memory chart: the
+    // CPU chart shows its table now).
+    await page.getByTestId('memory-chart').focus();
+    await page.keyboard.press('ArrowLeft');
+    await page.keyboard.press('a');
+    await expect(page.getByTestId('memory-annotate')).toBeVisible();
     expect(await violations(page)).toEqual([]);
   });
 }
+
+test('the page fits a 360 px wide phone: nothing scrolls sideways', async ({ page }) => {
+  await page.setViewportSize({ width: 360, height: 740 });
+  await openLoaded(page);
+  const overflow = await page.evaluate(() => {
+    const width = document.documentElement.clientWidth;
+    const wide = [...document.querySelectorAll('body *')]
+      .filter((e) => e.getBoundingClientRect().right > width + 0.5)
+      .map((e) => `${e.tagName.toLowerCase()}.${[...e.classList].join('.')}`);
+    return { scroll: document.documentElement.scrollWidth, width, wide: wide.slice(0, 10) };
+  });
+  expect(overflow.wide).toEqual([]);
+  expect(overflow.scroll).toBeLessThanOrEqual(overflow.width);
+});
+
+test('a wall screen (?kiosk) shows the data and the LIVE badge, and no controls', async ({ page }) => {
+  await page.goto(server.url + '/?kiosk');
+  await expect(status(page)).toHaveAttribute('data-state', 'live');
+  await expect(page.getByTestId('live-badge')).toHaveText('LIVE');
+  await expect(page.getByTestId('cpu-chart')).toBeVisible();
+  // The legends stay (they say which line is which); nothing else to press.
+  const controls = page.locator('button:visible:not(.legend-item), select:visible, input:visible');
+  await expect(controls).toHaveCount(0);
+  await expect(page.locator('.legend-item:visible').first()).toBeVisible();
+  // Without it, the controls are there.
+  await page.goto(server.url + '/');
+  await expect(page.getByTestId('pause')).toBeVisible();
+});

@@ -55,7 +55,12 @@ pub async fn handler(
     State(settings): State<PageSettings>,
     request: Request<Body>,
 ) -> Response {
-    let bootstrap = bootstrap(&hub, &store, &settings).await;
+    let mut bootstrap = bootstrap(&hub, &store, &settings).await;
+    bootstrap.kiosk = request.uri().query().is_some_and(|query| {
+        query
+            .split('&')
+            .any(|pair| pair.split('=').next() == Some("kiosk"))
+    });
     let context = bootstrap.clone();
     let render = leptos_axum::render_app_to_stream_with_context(
         move || provide_context(context.clone()),
@@ -89,6 +94,7 @@ pub async fn bootstrap(hub: &Hub, store: &Store, settings: &PageSettings) -> Boo
         heartbeat_ms: settings.heartbeat_ms,
         reconnect: settings.reconnect,
         now_ms: now,
+        kiosk: false,
     }
 }
 

@@ -238,6 +238,10 @@ pub struct Bootstrap {
     /// live chart's window ends before the browser's clock takes over.
     #[serde(default)]
     pub now_ms: i64,
+    /// The page is on a wall screen (`?kiosk`): no controls, every chart
+    /// drawn always.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub kiosk: bool,
 }
 
 /// How a page reconnects, as the operator configured it: attempt `k` waits

@@ -116,6 +116,7 @@ pub fn App() -> impl IntoView {
         crate::widgets::install_annotations(store, time.view());
     }
 
+    let kiosk = bootstrap.kiosk;
     let host = bootstrap.host.clone();
     let cpu = ChartSpec {
         id: "cpu".into(),
@@ -213,7 +214,7 @@ pub fn App() -> impl IntoView {
         .collect();
 
     view! {
-        <div class="dashboard">
+        <div class="dashboard" class:dashboard--kiosk=kiosk>
             <header class="dashboard__header">
                 <h1 class="dashboard__title">
                     "livedash" <span class="dashboard__host">{move || store.host()}</span>
