@@ -8,6 +8,7 @@
 //! the page; `hydrate` adds the browser side (EventSource, canvas charts).
 
 pub mod chart;
+pub mod dashboard;
 pub mod format;
 pub mod live;
 pub mod protocol;

@@ -1,0 +1,225 @@
+use serde_json::json;
+
+use super::*;
+
+fn shop() -> Value {
+    json!({
+        "version": 1,
+        "id": "shop",
+        "title": "Shop",
+        "time": {"range": "1h"},
+        "widgets": [
+            {
+                "id": "revenue",
+                "type": "stat",
+                "title": "Revenue",
+                "grid": {"x": 0, "y": 0, "w": 3, "h": 2},
+                "series": [{"selector": "shop_revenue_dollars"}],
+                "unit": "currency",
+                "options": {"decimals": 1}
+            },
+            {
+                "id": "orders",
+                "type": "timeseries",
+                "title": "Orders by region",
+                "grid": {"x": 3, "y": 0, "w": 9, "h": 4},
+                "series": [{"selector": "shop_orders_total", "label_by": "region", "rate": true}],
+                "options": {"stacking": "normal", "soft_min": 0, "thresholds": [{"value": 80, "level": "warning"}]}
+            },
+            {
+                "id": "notes",
+                "type": "text",
+                "title": "On call",
+                "grid": {"x": 0, "y": 2, "w": 3, "h": 2},
+                "options": {"markdown": "**Pager**: #shop-oncall"}
+            },
+            {
+                "id": "deploys",
+                "type": "feed",
+                "title": "Deploys",
+                "grid": {"x": 0, "y": 4, "w": 12, "h": 3},
+                "options": {"channel": "dashboard:shop"}
+            }
+        ]
+    })
+}
+
+fn problems(value: Value) -> Vec<(String, String)> {
+    match Dashboard::from_json(&value.to_string()) {
+        Ok(_) => Vec::new(),
+        Err(ModelError::Invalid(problems)) => {
+            problems.into_iter().map(|p| (p.path, p.message)).collect()
+        }
+        Err(ModelError::Shape(message)) => vec![("".into(), message)],
+    }
+}
+
+#[test]
+fn a_valid_dashboard_reads_and_its_canonical_text_is_stable() {
+    let dashboard = Dashboard::from_json(&shop().to_string()).unwrap();
+    let canonical = dashboard.to_canonical();
+    // Export, import, export: the same bytes.
+    let again = Dashboard::from_json(&canonical).unwrap();
+    assert_eq!(again, dashboard);
+    assert_eq!(again.to_canonical(), canonical);
+    assert!(canonical.ends_with("}\n"));
+    // Fields in the model's order, options by key, two-space indentation.
+    let version = canonical.find("\"version\"").unwrap();
+    let widgets = canonical.find("\"widgets\"").unwrap();
+    assert!(version < widgets);
+    assert!(canonical.contains("\n  \"id\": \"shop\",\n"));
+    let soft_min = canonical.find("\"soft_min\"").unwrap();
+    let stacking = canonical.find("\"stacking\"").unwrap();
+    assert!(soft_min < stacking, "options sorted by key");
+    // And so are objects inside them, whatever order they were written in.
+    let level = canonical.find("\"level\"").unwrap();
+    let value = canonical.find("\"value\"").unwrap();
+    assert!(level < value, "{canonical}");
+    // Defaults are left out, so a file says only what was chosen.
+    assert!(!canonical.contains("\"rate\": false"));
+    assert!(!canonical.contains("label_by\": null"));
+}
+
+#[test]
+fn any_key_order_and_spacing_reads_to_the_same_canonical_text() {
+    let compact = shop().to_string();
+    let mut reordered: serde_json::Map<String, Value> = serde_json::Map::new();
+    let Value::Object(fields) = shop() else {
+        unreachable!()
+    };
+    for (key, value) in fields.into_iter().rev() {
+        reordered.insert(key, value);
+    }
+    let a = Dashboard::from_json(&compact).unwrap().to_canonical();
+    let b = Dashboard::from_json(&serde_json::to_string_pretty(&Value::Object(reordered)).unwrap())
+        .unwrap()
+        .to_canonical();
+    assert_eq!(a, b);
+}
+
+#[test]
+fn every_problem_is_named_with_the_field_it_is_about() {
+    let mut bad = shop();
+    bad["version"] = json!(2);
+    bad["id"] = json!("Shop Main");
+    bad["title"] = json!("  ");
+    bad["time"] = json!({"range": "forever"});
+    let widgets = bad["widgets"].as_array_mut().unwrap();
+    widgets[0]["grid"] = json!({"x": 10, "y": 0, "w": 3, "h": 2});
+    widgets[1]["id"] = json!("revenue");
+    widgets[1]["series"] = json!([]);
+    widgets[2]["options"] = json!({"markdown": 5, "colour": "red"});
+    widgets[3]["options"] = json!({"channel": "no spaces allowed"});
+    let found = problems(bad);
+    let paths: Vec<&str> = found.iter().map(|(p, _)| p.as_str()).collect();
+    assert_eq!(
+        paths,
+        [
+            "version",
+            "id",
+            "title",
+            "time",
+            "widgets[0].grid.x",
+            "widgets[1].id",
+            "widgets[1].grid",
+            "widgets[1].series",
+            "widgets[2].options.colour",
+            "widgets[2].options.markdown",
+            "widgets[3].options.channel",
+        ],
+        "{found:#?}"
+    );
+    assert!(found[0].1.contains("version 1"));
+    assert!(
+        found[6].1.contains("overlaps widget \"revenue\""),
+        "{}",
+        found[6].1
+    );
+}
+
+#[test]
+fn shapes_that_are_not_dashboards_are_refused_before_any_rule() {
+    for text in [
+        "not json".to_string(),
+        "[]".to_string(),
+        json!({"version": 1, "id": "a", "title": "A", "time": {"range": "1h"}}).to_string(),
+        {
+            let mut typo = shop();
+            typo["widgets"][0]["serie"] = json!([]);
+            typo.to_string()
+        },
+        {
+            let mut unknown = shop();
+            unknown["widgets"][0]["type"] = json!("piechart");
+            unknown.to_string()
+        },
+        {
+            let mut negative = shop();
+            negative["widgets"][0]["grid"]["x"] = json!(-1);
+            negative.to_string()
+        },
+    ] {
+        assert!(
+            matches!(Dashboard::from_json(&text), Err(ModelError::Shape(_))),
+            "{text}"
+        );
+    }
+}
+
+#[test]
+fn grids_overlap_only_when_they_share_a_cell() {
+    let a = Grid {
+        x: 0,
+        y: 0,
+        w: 6,
+        h: 2,
+    };
+    assert!(a.overlaps(&Grid {
+        x: 5,
+        y: 1,
+        w: 2,
+        h: 2
+    }));
+    assert!(!a.overlaps(&Grid {
+        x: 6,
+        y: 0,
+        w: 6,
+        h: 2
+    }));
+    assert!(!a.overlaps(&Grid {
+        x: 0,
+        y: 2,
+        w: 6,
+        h: 2
+    }));
+}
+
+#[test]
+fn ids_are_file_and_address_safe() {
+    for good in ["shop", "host-1", "a_b", "9lives"] {
+        assert!(valid_id(good), "{good}");
+    }
+    for bad in ["", "Shop", "-a", "a/b", "..", "a b", &"a".repeat(65)] {
+        assert!(!valid_id(bad), "{bad}");
+    }
+}
+
+#[test]
+fn a_fixed_default_range_and_a_relative_one_are_both_taken() {
+    for time in [
+        json!({"from": "now-6h", "to": "now"}),
+        json!({"from": "2026-12-01T00:00:00Z", "to": "2026-12-02T00:00:00Z"}),
+        json!({"range": "7d"}),
+    ] {
+        let mut dashboard = shop();
+        dashboard["time"] = time.clone();
+        assert_eq!(
+            problems(dashboard),
+            Vec::<(String, String)>::new(),
+            "{time}"
+        );
+    }
+    let mut none = shop();
+    none["time"] = json!({});
+    assert_eq!(problems(none)[0].0, "time");
+}
