@@ -14,6 +14,7 @@ pub mod annotations;
 pub mod assets;
 pub mod config;
 pub mod counters;
+pub mod dashboards;
 pub mod error;
 pub mod http;
 pub mod hub;
@@ -70,6 +71,14 @@ pub struct AppState {
     pub store: Store,
     /// The stored annotations.
     pub annotations: Annotations,
+    /// The dashboard files.
+    pub dashboards: dashboards::Dashboards,
+}
+
+impl FromRef<AppState> for dashboards::Dashboards {
+    fn from_ref(state: &AppState) -> Self {
+        state.dashboards.clone()
+    }
 }
 
 impl FromRef<AppState> for Annotations {
@@ -157,6 +166,23 @@ pub fn app(state: AppState) -> Router {
             "/api/annotations/{id}",
             axum::routing::delete(annotations::api::remove),
         )
+        .route("/api/dashboards", get(dashboards::api::list))
+        .route(
+            "/api/dashboards/{id}",
+            get(dashboards::api::get).put(dashboards::api::put),
+        )
+        .route(
+            "/api/dashboards/{id}/versions",
+            get(dashboards::api::versions),
+        )
+        .route(
+            "/api/dashboards/{id}/versions/{number}",
+            get(dashboards::api::version),
+        )
+        .route(
+            "/api/dashboards/{id}/versions/{number}/restore",
+            axum::routing::post(dashboards::api::restore),
+        )
         .route("/api/series", get(query::handler))
         .route("/api/series/names", get(query::names))
         .route("/api/series/labels", get(query::label_names))
@@ -219,6 +245,9 @@ pub enum ServerError {
     /// The annotations cannot be opened.
     #[error("cannot open the annotations: {0}")]
     Annotations(#[from] annotations::AnnotationError),
+    /// The dashboards directory cannot be opened.
+    #[error("cannot open the dashboards: {0}")]
+    Dashboards(#[from] dashboards::SaveError),
     /// Serving failed.
     #[error("the server failed: {0}")]
     Serve(io::Error),
@@ -304,6 +333,43 @@ pub async fn serve(
         skipped_records = loaded.skipped,
         "annotations opened"
     );
+    let dashboards_dir = config
+        .dashboards_dir
+        .clone()
+        .unwrap_or_else(|| config.data_dir.join("dashboards"));
+    let dashboards =
+        tokio::task::spawn_blocking(move || dashboards::Dashboards::open(&dashboards_dir))
+            .await
+            .map_err(|e| ServerError::Serve(io::Error::other(e)))??;
+    let watcher = {
+        let (on_change, on_gone) = (hub.clone(), hub.clone());
+        tokio::spawn(dashboards::run_watcher(
+            dashboards.clone(),
+            shutdown.clone(),
+            move |stored| {
+                let event = hub::NewEvent {
+                    channel: format!("dashboard:{}", stored.dashboard.id),
+                    event_type: dashboards::api::DASHBOARD_EVENT.to_string(),
+                    key: None,
+                    data: serde_json::json!({"revision": stored.revision, "dashboard": stored.dashboard}),
+                };
+                if let Err(error) = on_change.publish_batch(&[event]) {
+                    tracing::warn!(%error, "a dashboard changed on disk could not be published");
+                }
+            },
+            move |id| {
+                let event = hub::NewEvent {
+                    channel: format!("dashboard:{id}"),
+                    event_type: "dashboard_removed".to_string(),
+                    key: None,
+                    data: serde_json::json!({"id": id}),
+                };
+                if let Err(error) = on_gone.publish_batch(&[event]) {
+                    tracing::warn!(%error, "a dashboard removed on disk could not be published");
+                }
+            },
+        ))
+    };
     let syncer = tokio::spawn(store::run_syncer(
         store.clone(),
         Duration::from_secs(1),
@@ -352,6 +418,7 @@ pub async fn serve(
         origin,
         store,
         annotations,
+        dashboards,
     };
     tracing::info!(%address, embedded_files = assets::file_count(), "livedash is listening");
     if !state.origin.checks_host() {
@@ -387,6 +454,7 @@ pub async fn serve(
         ("host sampler", sampler),
         ("janitor", janitor),
         ("store syncer", syncer),
+        ("dashboard watcher", watcher),
     ] {
         if let Err(error) = task.await {
             tracing::error!(%error, task = name, "a background task panicked");

@@ -63,7 +63,10 @@ pub fn validate(request: PublishRequest) -> Result<NewEvent<Value>, ApiError> {
     }
     if event == RESET_EVENT
         || event == SNAPSHOT_EVENT
-        || (event == ANNOTATION_REMOVED_EVENT && dashboard_of(&request.channel).is_some())
+        || (matches!(
+            event.as_str(),
+            ANNOTATION_REMOVED_EVENT | "dashboard" | "dashboard_removed"
+        ) && dashboard_of(&request.channel).is_some())
     {
         return Err(ApiError::invalid(
             "invalid_event",

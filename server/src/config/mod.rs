@@ -41,6 +41,11 @@ pub struct Config {
     #[arg(long, env = "LIVEDASH_DATA_DIR", default_value = "livedash-data")]
     pub data_dir: PathBuf,
 
+    /// Directory of dashboard files, one canonical JSON file each (default:
+    /// `<data-dir>/dashboards`); edits made on disk are picked up live.
+    #[arg(long, env = "LIVEDASH_DASHBOARDS_DIR")]
+    pub dashboards_dir: Option<PathBuf>,
+
     /// How long raw metric samples are kept; older ones are refused at
     /// ingest.
     #[arg(long, env = "LIVEDASH_RETENTION_RAW", default_value = "24h", value_parser = parse_interval)]
