@@ -47,8 +47,11 @@ use crate::{
     protocol::validate_channel,
 };
 
+mod merge;
 #[cfg(test)]
 mod tests;
+
+pub use merge::{merge, Merged};
 
 /// The model's version; documents of another version are refused.
 pub const MODEL_VERSION: u32 = 1;

@@ -223,3 +223,85 @@ fn a_fixed_default_range_and_a_relative_one_are_both_taken() {
     none["time"] = json!({});
     assert_eq!(problems(none)[0].0, "time");
 }
+
+mod merging {
+    use super::super::merge::{merge, Merged};
+    use super::*;
+
+    fn base() -> Dashboard {
+        Dashboard::from_json(&shop().to_string()).unwrap()
+    }
+
+    fn widget<'a>(d: &'a mut Dashboard, id: &str) -> &'a mut Widget {
+        d.widgets.iter_mut().find(|w| w.id == id).unwrap()
+    }
+
+    #[test]
+    fn edits_to_different_widgets_and_fields_merge() {
+        let mut mine = base();
+        widget(&mut mine, "revenue").title = "Revenue today".into();
+        mine.title = "Shop (mine)".into();
+        let mut theirs = base();
+        widget(&mut theirs, "orders").unit = Some(Unit::Count);
+        theirs.time = DefaultRange {
+            range: Some("6h".into()),
+            ..DefaultRange::default()
+        };
+        let Merged::Clean(merged) = merge(&base(), &mine, &theirs) else {
+            panic!("a conflict")
+        };
+        assert_eq!(merged.title, "Shop (mine)");
+        assert_eq!(merged.time.range.as_deref(), Some("6h"));
+        let mut merged_copy = merged.clone();
+        assert_eq!(widget(&mut merged_copy, "revenue").title, "Revenue today");
+        assert_eq!(widget(&mut merged_copy, "orders").unit, Some(Unit::Count));
+        // The same result whichever edit came first.
+        let Merged::Clean(other_way) = merge(&base(), &theirs, &mine) else {
+            panic!("a conflict")
+        };
+        assert_eq!(other_way.to_canonical(), merged.to_canonical());
+    }
+
+    #[test]
+    fn the_same_widget_changed_both_ways_is_a_conflict_naming_it() {
+        let mut mine = base();
+        widget(&mut mine, "orders").title = "Mine".into();
+        let mut theirs = base();
+        widget(&mut theirs, "orders").title = "Theirs".into();
+        widget(&mut theirs, "revenue").title = "Fine".into();
+        assert_eq!(
+            merge(&base(), &mine, &theirs),
+            Merged::Conflict(vec!["orders".into()])
+        );
+        // The same change on both sides is no conflict.
+        let mut same = base();
+        widget(&mut same, "orders").title = "Mine".into();
+        assert!(matches!(merge(&base(), &mine, &same), Merged::Clean(_)));
+    }
+
+    #[test]
+    fn additions_merge_and_a_removal_conflicts_only_with_an_edit() {
+        let mut mine = base();
+        let mut added = mine.widgets[2].clone();
+        added.id = "mine".into();
+        added.grid.y = 10;
+        mine.widgets.push(added);
+        mine.widgets.retain(|w| w.id != "deploys");
+        let mut theirs = base();
+        let mut theirs_added = theirs.widgets[2].clone();
+        theirs_added.id = "theirs".into();
+        theirs_added.grid.y = 20;
+        theirs.widgets.push(theirs_added);
+        let Merged::Clean(merged) = merge(&base(), &mine, &theirs) else {
+            panic!("a conflict")
+        };
+        let ids: Vec<&str> = merged.widgets.iter().map(|w| w.id.as_str()).collect();
+        assert_eq!(ids, ["revenue", "orders", "notes", "theirs", "mine"]);
+        // They edited what I removed: a conflict.
+        widget(&mut theirs, "deploys").title = "Releases".into();
+        assert_eq!(
+            merge(&base(), &mine, &theirs),
+            Merged::Conflict(vec!["deploys".into()])
+        );
+    }
+}

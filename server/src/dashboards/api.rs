@@ -8,9 +8,11 @@
 //! - `PUT /api/dashboards/<id>` with the document (an import, or a save
 //!   from the editor) and `If-Match: <revision>` it was made from (none
 //!   for a new dashboard): 200 or 201 `{"id", "revision"}`; 400
-//!   `invalid_dashboard` with `problems: [{path, message}]`; 409
-//!   `dashboard_changed` with the `current` document and `revision` when
-//!   it changed meanwhile. A save is published on `dashboard:<id>` as a
+//!   `invalid_dashboard` with `problems: [{path, message}]`. When it
+//!   changed meanwhile, the two edits are merged if they touch different
+//!   widgets and fields (the answer's revision is the merge's); if not,
+//!   409 `dashboard_changed` with the `current` document, its `revision`
+//!   and the `conflicts` (widget ids, `title`, `time`). A save is published on `dashboard:<id>` as a
 //!   `dashboard` event `{"revision", "dashboard"}`.
 //! - `GET /api/dashboards/<id>/versions`: `{"versions": [{"number",
 //!   "revision", "replaced"}]}`, newest first; `GET
@@ -149,7 +151,12 @@ fn refusal(error: SaveError) -> Response {
         )
             .into_response(),
         SaveError::Invalid(shape) => ApiError::invalid("invalid_dashboard", shape.to_string()).into_response(),
-        SaveError::Conflict { current, text, .. } => (
+        SaveError::Conflict {
+            current,
+            text,
+            conflicts,
+            ..
+        } => (
             StatusCode::CONFLICT,
             Json(json!({
                 "error": {
@@ -158,6 +165,7 @@ fn refusal(error: SaveError) -> Response {
                 },
                 "revision": current,
                 "current": serde_json::from_str::<Value>(&text).unwrap_or(Value::Null),
+                "conflicts": conflicts,
             })),
         )
             .into_response(),

@@ -33,7 +33,7 @@ use std::{
     time::{Duration, SystemTime},
 };
 
-use app::dashboard::{valid_id, Dashboard, ModelError};
+use app::dashboard::{merge, valid_id, Dashboard, Merged, ModelError};
 
 use crate::{shutdown::Shutdown, store::wal::crc32c};
 
@@ -50,7 +50,8 @@ pub enum SaveError {
     /// The document is not a valid dashboard.
     #[error(transparent)]
     Invalid(#[from] ModelError),
-    /// The dashboard changed since the revision the save was made from.
+    /// The dashboard changed since the revision the save was made from,
+    /// and the two edits do not merge.
     #[error("the dashboard changed since revision {base}; it is now at {current}")]
     Conflict {
         /// The revision the save was made from.
@@ -59,6 +60,9 @@ pub enum SaveError {
         current: String,
         /// What is on disk.
         text: String,
+        /// What both edits changed differently (`title`, `time`, widget
+        /// ids); empty when the revision it was made from is unknown.
+        conflicts: Vec<String>,
     },
     /// No such dashboard (or version).
     #[error("there is no dashboard {0:?}")]
@@ -177,21 +181,35 @@ impl Dashboards {
         let mut inner = self.inner();
         let id = dashboard.id.clone();
         let current = inner.loaded.get(&id).map(|(s, _)| s.clone());
+        let conflict = |current: &Stored, base: &str, conflicts: Vec<String>| SaveError::Conflict {
+            base: base.to_string(),
+            current: current.revision.clone(),
+            text: current.text.clone(),
+            conflicts,
+        };
+        let mut dashboard = dashboard;
         match (&current, base) {
             (Some(current), Some(base)) if current.revision != base => {
-                return Err(SaveError::Conflict {
-                    base: base.to_string(),
-                    current: current.revision.clone(),
-                    text: current.text.clone(),
-                })
+                // Made from an older revision: merged with what was saved
+                // since, if the two edits touch different things.
+                let Some(made_from) = inner.find_revision(&id, base) else {
+                    return Err(conflict(current, base, Vec::new()));
+                };
+                match merge(&made_from, &dashboard, &current.dashboard) {
+                    Merged::Clean(merged) => {
+                        let problems = merged.check();
+                        if !problems.is_empty() {
+                            // Each edit is fine alone; together they
+                            // break a rule (two widgets on one cell).
+                            let paths = problems.into_iter().map(|p| p.path).collect();
+                            return Err(conflict(current, base, paths));
+                        }
+                        dashboard = merged;
+                    }
+                    Merged::Conflict(conflicts) => return Err(conflict(current, base, conflicts)),
+                }
             }
-            (Some(current), None) => {
-                return Err(SaveError::Conflict {
-                    base: String::new(),
-                    current: current.revision.clone(),
-                    text: current.text.clone(),
-                })
-            }
+            (Some(current), None) => return Err(conflict(current, "", Vec::new())),
             _ => {}
         }
         let stored = Stored::of(dashboard);
@@ -240,6 +258,20 @@ impl Inner {
 
     fn versions_dir(&self, id: &str) -> PathBuf {
         self.dir.join(".versions").join(id)
+    }
+
+    /// The dashboard `id` was at `revision`: now, or one of its versions.
+    fn find_revision(&self, id: &str, revision: &str) -> Option<Dashboard> {
+        if let Some((stored, _)) = self.loaded.get(id).filter(|(s, _)| s.revision == revision) {
+            return Some(stored.dashboard.clone());
+        }
+        self.versions(id)
+            .into_iter()
+            .find(|v| v.revision == revision)
+            .and_then(|v| {
+                fs::read_to_string(self.versions_dir(id).join(format!("{}.json", v.number))).ok()
+            })
+            .and_then(|text| Dashboard::from_json(&text).ok())
     }
 
     fn versions(&self, id: &str) -> Vec<Version> {

@@ -82,6 +82,41 @@ fn a_save_from_an_old_revision_is_refused_with_what_is_there_now() {
 }
 
 #[test]
+fn edits_from_one_revision_to_different_widgets_merge_and_to_the_same_one_conflict() {
+    let dir = scratch("merge");
+    let dashboards = Dashboards::open(&dir).unwrap();
+    let mut two = board("shop", "Shop");
+    let mut memory = two.widgets[0].clone();
+    memory.id = "memory".into();
+    memory.grid.x = 6;
+    two.widgets.push(memory);
+    let base = dashboards.save(two.clone(), None).unwrap().revision;
+    // One person retitles the CPU chart, another (from the same revision)
+    // the memory chart: both land.
+    let mut first = two.clone();
+    first.widgets[0].title = "CPU %".into();
+    dashboards.save(first, Some(&base)).unwrap();
+    let mut second = two.clone();
+    second.widgets[1].title = "Memory used".into();
+    let merged = dashboards.save(second, Some(&base)).unwrap();
+    let titles: Vec<&str> = merged
+        .dashboard
+        .widgets
+        .iter()
+        .map(|w| w.title.as_str())
+        .collect();
+    assert_eq!(titles, ["CPU %", "Memory used"]);
+    // A third, also from the first revision, retitles the CPU chart again.
+    let mut third = two.clone();
+    third.widgets[0].title = "Processor".into();
+    match dashboards.save(third, Some(&base)) {
+        Err(SaveError::Conflict { conflicts, .. }) => assert_eq!(conflicts, ["cpu"]),
+        other => panic!("{other:?}"),
+    }
+    let _ = fs::remove_dir_all(&dir);
+}
+
+#[test]
 fn each_save_keeps_the_previous_version_and_only_the_newest_fifty() {
     let dir = scratch("versions");
     let dashboards = Dashboards::open(&dir).unwrap();
