@@ -337,10 +337,16 @@ pub async fn serve(
         .dashboards_dir
         .clone()
         .unwrap_or_else(|| config.data_dir.join("dashboards"));
-    let dashboards =
-        tokio::task::spawn_blocking(move || dashboards::Dashboards::open(&dashboards_dir))
-            .await
-            .map_err(|e| ServerError::Serve(io::Error::other(e)))??;
+    let demo_dashboard = config.demo;
+    let dashboards = tokio::task::spawn_blocking(move || {
+        let dashboards = dashboards::Dashboards::open(&dashboards_dir)?;
+        if demo_dashboard {
+            dashboards.add_demo()?;
+        }
+        Ok::<_, dashboards::SaveError>(dashboards)
+    })
+    .await
+    .map_err(|e| ServerError::Serve(io::Error::other(e)))??;
     let watcher = {
         let (on_change, on_gone) = (hub.clone(), hub.clone());
         tokio::spawn(dashboards::run_watcher(

@@ -76,6 +76,24 @@ async fn the_demo_starts_with_a_day_of_history_and_goes_on_live_across_a_restart
     let points = wait_past(&server.base, now - 20_000).await;
     assert!(points.len() >= 8_600, "{} points of history", points.len());
     assert!(points[0].0 <= now - 23 * 3_600_000, "reaches back a day");
+    // The business overview is there, and every series it reads exists.
+    let demo: Value = reqwest::get(format!("{}/api/dashboards/business", server.base))
+        .await
+        .expect("the server answers")
+        .json()
+        .await
+        .expect("the demo dashboard");
+    let widgets = demo["widgets"].as_array().expect("widgets");
+    for selector in widgets
+        .iter()
+        .flat_map(|w| w["series"].as_array().cloned().unwrap_or_default())
+        .map(|s| s["selector"].as_str().unwrap_or_default().to_string())
+    {
+        assert!(
+            !series_points(&server.base, &selector).await.is_empty(),
+            "{selector} reads nothing"
+        );
+    }
     // ... and live points follow, a second apart.
     let points = wait_past(&server.base, now + 2_000).await;
     assert_one_series_with_no_repeat(&points);

@@ -399,6 +399,21 @@ fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), SaveError> {
     Ok(())
 }
 
+/// The business overview `--demo` adds (its series are the demo's).
+pub const DEMO: &str = include_str!("demo.json");
+
+impl Dashboards {
+    /// Adds the demo's business overview unless a dashboard of its id is
+    /// there (a file kept, edited or not, is never replaced).
+    pub fn add_demo(&self) -> Result<(), SaveError> {
+        let demo = Dashboard::from_json(DEMO)?;
+        if self.get(&demo.id).is_some() {
+            return Ok(());
+        }
+        self.save(demo, None).map(|_| ())
+    }
+}
+
 /// Looks at the directory every [`WATCH_EVERY`] until shutdown, and calls
 /// `changed` with each dashboard changed on disk and `gone` with each
 /// removed.

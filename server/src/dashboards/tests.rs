@@ -196,3 +196,24 @@ fn files_edited_on_disk_are_read_and_broken_ones_leave_the_last_good_one() {
     let _ = SystemTime::now();
     let _ = fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn the_demo_dashboard_is_valid_added_once_and_never_over_an_edited_one() {
+    let dir = scratch("demo");
+    let dashboards = Dashboards::open(&dir).unwrap();
+    dashboards.add_demo().unwrap();
+    let demo = dashboards.get("business").unwrap();
+    assert_eq!(
+        fs::read_to_string(dir.join("business.json")).unwrap(),
+        demo.text
+    );
+    let mut edited = demo.dashboard.clone();
+    edited.title = "Ours now".into();
+    dashboards.save(edited, Some(&demo.revision)).unwrap();
+    dashboards.add_demo().unwrap();
+    assert_eq!(
+        dashboards.get("business").unwrap().dashboard.title,
+        "Ours now"
+    );
+    let _ = fs::remove_dir_all(&dir);
+}
