@@ -86,18 +86,22 @@ struct Reading {
     /// JS values the Rust side holds (wasm-bindgen's table of them): a
     /// handle never dropped shows here before it shows in the JS heap.
     js_values: u32,
+    /// Calls to `console.*` so far (the test harness keeps what is
+    /// written there: a page that writes on every event grows its heap).
+    console_calls: u32,
 }
 
 impl std::fmt::Display for Reading {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(
             f,
-            "rust heap {:.1} KiB | wasm memory {:.1} MiB | js heap {:.2} MiB | dom nodes {} | js values held {}",
+            "rust heap {:.1} KiB | wasm memory {:.1} MiB | js heap {:.2} MiB | dom nodes {} | js values held {} | console calls {}",
             self.rust_heap as f64 / 1024.0,
             f64::from(self.wasm_memory) / 1_048_576.0,
             self.js_heap / 1_048_576.0,
             self.dom_nodes,
-            self.js_values
+            self.js_values,
+            self.console_calls
         )
     }
 }
@@ -138,7 +142,20 @@ async fn settled_reading() -> Reading {
         js_heap,
         dom_nodes: dom_nodes(),
         js_values: wasm_bindgen::externref_heap_live_count(),
+        console_calls: js_sys::Reflect::get(&window, &JsValue::from_str("__consoleCalls"))
+            .ok()
+            .and_then(|n| n.as_f64())
+            .unwrap_or_default() as u32,
     }
+}
+
+/// Counts what the page writes to the console from here on (see
+/// `Reading::console_calls`).
+fn count_console() {
+    let _ = js_sys::eval(
+        "window.__consoleCalls = 0; for (const m of ['log', 'warn', 'error', 'info', 'debug']) { \
+         const write = console[m]; console[m] = (...args) => { window.__consoleCalls++; return write.apply(console, args); }; }",
+    );
 }
 
 /// Whether any mounted widget still follows a series.
@@ -227,6 +244,7 @@ async fn fifty_charts_updating_every_second() {
     let minutes: u32 = option_env!("LIVEDASH_SOAK_MINUTES")
         .and_then(|m| m.parse().ok())
         .unwrap_or(60);
+    count_console();
     let now = js_sys::Date::now() as i64;
     let charts = Charts::new(CHARTS, now);
     let owner = Owner::new();
