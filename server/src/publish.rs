@@ -213,6 +213,15 @@ impl Publisher {
     }
 }
 
+/// A request's body: declared `application/json` (see [`require_json`])
+/// and at most `limit` bytes (413 past it).
+pub async fn json_body(request: Request<Body>, limit: usize) -> Result<bytes::Bytes, ApiError> {
+    require_json(request.headers())?;
+    to_bytes(request.into_body(), limit)
+        .await
+        .map_err(|_| ApiError::PayloadTooLarge { limit })
+}
+
 /// `POST /api/realtime/events`.
 pub async fn handler(
     State(publisher): State<Publisher>,
@@ -226,12 +235,7 @@ async fn publish(
     publisher: &Publisher,
     request: Request<Body>,
 ) -> Result<Json<PublishReply>, ApiError> {
-    require_json(request.headers())?;
-    let body = to_bytes(request.into_body(), MAX_BODY_BYTES)
-        .await
-        .map_err(|_| ApiError::PayloadTooLarge {
-            limit: MAX_BODY_BYTES,
-        })?;
+    let body = json_body(request, MAX_BODY_BYTES).await?;
     let (mut events, batch) = parse_body(&body)?;
     let ids = publisher.publish(&mut events)?;
     Ok(Json(match (batch, ids.first()) {

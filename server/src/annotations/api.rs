@@ -15,7 +15,7 @@ use app::protocol::{
     DASHBOARD_CHANNEL_PREFIX,
 };
 use axum::{
-    body::{to_bytes, Body},
+    body::Body,
     extract::{Path, Query, State},
     http::{Request, StatusCode},
     Json,
@@ -27,7 +27,7 @@ use super::Annotations;
 use crate::{
     error::ApiError,
     hub::{now_ms, NewEvent},
-    publish::{require_json, Publisher},
+    publish::{json_body, Publisher},
 };
 
 /// The largest body `POST /api/annotations` reads.
@@ -76,12 +76,7 @@ pub async fn create(
     State(publisher): State<Publisher>,
     request: Request<Body>,
 ) -> Result<(StatusCode, Json<Annotation>), ApiError> {
-    require_json(request.headers())?;
-    let body = to_bytes(request.into_body(), MAX_BODY_BYTES)
-        .await
-        .map_err(|_| ApiError::PayloadTooLarge {
-            limit: MAX_BODY_BYTES,
-        })?;
+    let body = json_body(request, MAX_BODY_BYTES).await?;
     let mut data: Value = serde_json::from_slice(&body)
         .map_err(|e| ApiError::invalid("invalid_json", format!("the body is not JSON: {e}")))?;
     let Value::Object(fields) = &mut data else {

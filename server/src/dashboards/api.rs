@@ -21,7 +21,7 @@
 
 use app::{dashboard::Dashboard, dashboard::ModelError, protocol::DASHBOARD_CHANNEL_PREFIX};
 use axum::{
-    body::{to_bytes, Body},
+    body::Body,
     extract::{Path, Query, State},
     http::{header, HeaderMap, Request, StatusCode},
     response::{IntoResponse, Response},
@@ -34,7 +34,7 @@ use super::{Dashboards, SaveError, Stored};
 use crate::{
     error::ApiError,
     hub::{Hub, NewEvent},
-    publish::require_json,
+    publish::json_body,
 };
 
 /// The event type of a saved dashboard on its channel.
@@ -185,15 +185,10 @@ pub async fn put(
     Path(id): Path<String>,
     request: Request<Body>,
 ) -> Response {
-    if let Err(error) = require_json(request.headers()) {
-        return error.into_response();
-    }
     let base = if_match(request.headers());
-    let Ok(body) = to_bytes(request.into_body(), MAX_BODY_BYTES).await else {
-        return ApiError::PayloadTooLarge {
-            limit: MAX_BODY_BYTES,
-        }
-        .into_response();
+    let body = match json_body(request, MAX_BODY_BYTES).await {
+        Ok(body) => body,
+        Err(error) => return error.into_response(),
     };
     let text = String::from_utf8_lossy(&body);
     let dashboard = match serde_json::from_str::<Dashboard>(&text) {
