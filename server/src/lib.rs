@@ -347,35 +347,11 @@ pub async fn serve(
     })
     .await
     .map_err(|e| ServerError::Serve(io::Error::other(e)))??;
-    let watcher = {
-        let (on_change, on_gone) = (hub.clone(), hub.clone());
-        tokio::spawn(dashboards::run_watcher(
-            dashboards.clone(),
-            shutdown.clone(),
-            move |stored| {
-                let event = hub::NewEvent {
-                    channel: format!("dashboard:{}", stored.dashboard.id),
-                    event_type: dashboards::api::DASHBOARD_EVENT.to_string(),
-                    key: None,
-                    data: serde_json::json!({"revision": stored.revision, "dashboard": stored.dashboard}),
-                };
-                if let Err(error) = on_change.publish_batch(&[event]) {
-                    tracing::warn!(%error, "a dashboard changed on disk could not be published");
-                }
-            },
-            move |id| {
-                let event = hub::NewEvent {
-                    channel: format!("dashboard:{id}"),
-                    event_type: "dashboard_removed".to_string(),
-                    key: None,
-                    data: serde_json::json!({"id": id}),
-                };
-                if let Err(error) = on_gone.publish_batch(&[event]) {
-                    tracing::warn!(%error, "a dashboard removed on disk could not be published");
-                }
-            },
-        ))
-    };
+    let watcher = tokio::spawn(dashboards::run_watcher(
+        dashboards.clone(),
+        hub.clone(),
+        shutdown.clone(),
+    ));
     let syncer = tokio::spawn(store::run_syncer(
         store.clone(),
         Duration::from_secs(1),

@@ -65,7 +65,9 @@ pub fn validate(request: PublishRequest) -> Result<NewEvent<Value>, ApiError> {
         || event == SNAPSHOT_EVENT
         || (matches!(
             event.as_str(),
-            ANNOTATION_REMOVED_EVENT | "dashboard" | "dashboard_removed"
+            ANNOTATION_REMOVED_EVENT
+                | crate::dashboards::DASHBOARD_EVENT
+                | crate::dashboards::DASHBOARD_REMOVED_EVENT
         ) && dashboard_of(&request.channel).is_some())
     {
         return Err(ApiError::invalid(

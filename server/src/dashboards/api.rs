@@ -19,7 +19,7 @@
 //!   .../versions/<n>`: that version's text; `POST .../versions/<n>/restore`
 //!   with `If-Match`: saves it as the newest.
 
-use app::{dashboard::Dashboard, dashboard::ModelError, protocol::DASHBOARD_CHANNEL_PREFIX};
+use app::dashboard::{Dashboard, ModelError};
 use axum::{
     body::Body,
     extract::{Path, Query, State},
@@ -30,15 +30,9 @@ use axum::{
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use super::{Dashboards, SaveError, Stored};
-use crate::{
-    error::ApiError,
-    hub::{Hub, NewEvent},
-    publish::json_body,
-};
+use super::{publish_saved, Dashboards, SaveError, Stored};
+use crate::{error::ApiError, hub::Hub, publish::json_body};
 
-/// The event type of a saved dashboard on its channel.
-pub const DASHBOARD_EVENT: &str = "dashboard";
 /// The largest document taken.
 const MAX_BODY_BYTES: usize = 4 << 20;
 
@@ -109,18 +103,7 @@ fn if_match(headers: &HeaderMap) -> Option<String> {
 fn saved(result: Result<(Stored, bool), SaveError>, hub: &Hub) -> Response {
     match result {
         Ok((stored, created)) => {
-            let event = NewEvent {
-                channel: format!("{DASHBOARD_CHANNEL_PREFIX}{}", stored.dashboard.id),
-                event_type: DASHBOARD_EVENT.to_string(),
-                key: None,
-                data: json!({
-                    "revision": stored.revision,
-                    "dashboard": stored.dashboard,
-                }),
-            };
-            if let Err(error) = hub.publish_batch(&[event]) {
-                tracing::warn!(%error, id = %stored.dashboard.id, "a saved dashboard could not be published");
-            }
+            publish_saved(hub, &stored);
             let status = if created {
                 StatusCode::CREATED
             } else {

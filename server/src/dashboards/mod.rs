@@ -35,7 +35,46 @@ use std::{
 
 use app::dashboard::{merge, valid_id, Dashboard, Merged, ModelError};
 
-use crate::{shutdown::Shutdown, store::wal::crc32c};
+use app::protocol::DASHBOARD_CHANNEL_PREFIX;
+use serde_json::json;
+
+use crate::{
+    hub::{Hub, NewEvent},
+    shutdown::Shutdown,
+    store::wal::crc32c,
+};
+
+/// The event type of a saved (or edited on disk) dashboard on its channel:
+/// `{"revision", "dashboard"}`.
+pub const DASHBOARD_EVENT: &str = "dashboard";
+/// The event type of a dashboard whose file went: `{"id"}`.
+pub const DASHBOARD_REMOVED_EVENT: &str = "dashboard_removed";
+
+/// Tells viewers of a dashboard that it is now `stored`.
+pub fn publish_saved(hub: &Hub, stored: &Stored) {
+    let event = NewEvent {
+        channel: format!("{DASHBOARD_CHANNEL_PREFIX}{}", stored.dashboard.id),
+        event_type: DASHBOARD_EVENT.to_string(),
+        key: None,
+        data: json!({"revision": stored.revision, "dashboard": stored.dashboard}),
+    };
+    if let Err(error) = hub.publish_batch(&[event]) {
+        tracing::warn!(%error, id = %stored.dashboard.id, "a dashboard could not be published");
+    }
+}
+
+/// Tells viewers of dashboard `id` that it went.
+fn publish_removed(hub: &Hub, id: &str) {
+    let event = NewEvent {
+        channel: format!("{DASHBOARD_CHANNEL_PREFIX}{id}"),
+        event_type: DASHBOARD_REMOVED_EVENT.to_string(),
+        key: None,
+        data: json!({ "id": id }),
+    };
+    if let Err(error) = hub.publish_batch(&[event]) {
+        tracing::warn!(%error, id, "a dashboard's removal could not be published");
+    }
+}
 
 /// Previous versions kept per dashboard.
 pub const MAX_VERSIONS: usize = 50;
@@ -414,15 +453,9 @@ impl Dashboards {
     }
 }
 
-/// Looks at the directory every [`WATCH_EVERY`] until shutdown, and calls
-/// `changed` with each dashboard changed on disk and `gone` with each
-/// removed.
-pub async fn run_watcher(
-    dashboards: Dashboards,
-    shutdown: Shutdown,
-    changed: impl Fn(&Stored) + Send + 'static,
-    gone: impl Fn(&str) + Send + 'static,
-) {
+/// Looks at the directory every [`WATCH_EVERY`] until shutdown, and
+/// publishes each dashboard changed or removed on disk.
+pub async fn run_watcher(dashboards: Dashboards, hub: Hub, shutdown: Shutdown) {
     let mut tick = tokio::time::interval(WATCH_EVERY);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let wait = shutdown.wait();
@@ -438,10 +471,10 @@ pub async fn run_watcher(
         };
         for stored in &fresh {
             tracing::info!(id = %stored.dashboard.id, revision = %stored.revision, "a dashboard file changed on disk");
-            changed(stored);
+            publish_saved(&hub, stored);
         }
         for id in &removed {
-            gone(id);
+            publish_removed(&hub, id);
         }
     }
 }

@@ -1,4 +1,4 @@
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
 use app::dashboard::{
     Dashboard, DefaultRange, Grid, SeriesQuery, Widget, WidgetKind, MODEL_VERSION,
@@ -193,7 +193,6 @@ fn files_edited_on_disk_are_read_and_broken_ones_leave_the_last_good_one() {
     assert!(changed.is_empty());
     assert_eq!(gone, ["ops"]);
     assert!(dashboards.get("misnamed").is_none() && dashboards.get("other").is_none());
-    let _ = SystemTime::now();
     let _ = fs::remove_dir_all(&dir);
 }
 
