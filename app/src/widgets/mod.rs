@@ -23,7 +23,7 @@ pub(crate) use chart::install_annotations;
 pub use chart::{ChartSpec, TimeSeriesChart};
 pub use connection_status::ConnectionStatus;
 pub use panel_row::PanelRow;
-pub use stat_card::{CpuCard, LoadCard, MemoryCard, NetworkCard, StatCard};
+pub use stat_card::{stat_card, CpuCard, LoadCard, MemoryCard, NetworkCard};
 pub use status_board::StatusBoard;
 pub use time_picker::TimePicker;
 

@@ -9,16 +9,20 @@ use leptos::prelude::*;
 /// A row of widgets with a Hide/Show toggle (`data-testid` = `testid`, the
 /// toggle `{testid}-toggle`, `data-open` = whether it shows its widgets).
 #[component]
-pub fn PanelRow(
+pub fn PanelRow<C>(
     /// The row's heading.
     title: &'static str,
     /// The row's `data-testid`.
     testid: &'static str,
-    /// The widgets.
-    children: ChildrenFn,
-) -> impl IntoView {
+    /// The widgets (typed, not boxed: a boxed view brings the whole
+    /// type-erased rendering machinery into the bundle).
+    children: TypedChildrenFn<C>,
+) -> impl IntoView
+where
+    C: IntoView + 'static,
+{
     let (open, set_open) = signal(true);
-    let children = StoredValue::new(children);
+    let children = children.into_inner();
     view! {
         <section class="panel-row" data-testid=testid data-open=move || open.get().to_string()>
             <header class="panel-row__header">
@@ -32,9 +36,9 @@ pub fn PanelRow(
                     {move || if open.get() { "Hide" } else { "Show" }}
                 </button>
             </header>
-            <Show when=move || open.get()>
-                <div class="panel-row__body">{children.with_value(|children| children())}</div>
-            </Show>
+            {move || {
+                open.get().then(|| view! { <div class="panel-row__body">{children()}</div> })
+            }}
         </section>
     }
 }

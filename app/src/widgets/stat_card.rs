@@ -9,16 +9,16 @@ use crate::{
     widgets::render_count,
 };
 
-/// A card showing one value. `name` is used for `data-testid`
-/// (`<name>-card`, `<name>-value`); `data-renders` counts how often its
-/// value was rendered.
-#[component]
-pub fn StatCard(
-    name: &'static str,
-    title: &'static str,
-    #[prop(into)] value: Signal<String>,
-    #[prop(into)] detail: Signal<String>,
-    #[prop(optional)] children: Option<Children>,
+/// A card showing one value, with `extra` below it. `name` is used for
+/// `data-testid` (`<name>-card`, `<name>-value`); `data-renders` counts how
+/// often its value was rendered. A function with a typed `extra` rather
+/// than a component with boxed children: a boxed view brings the whole
+/// type-erased rendering machinery into the bundle.
+pub fn stat_card(
+    (name, title): (&'static str, &'static str),
+    value: Signal<String>,
+    detail: Signal<String>,
+    extra: impl IntoView + 'static,
 ) -> impl IntoView {
     view! {
         <section class="stat-card" data-testid=format!("{name}-card") data-renders=render_count(value)>
@@ -27,7 +27,7 @@ pub fn StatCard(
                 {move || value.get()}
             </p>
             <p class="stat-card__detail">{move || detail.get()}</p>
-            {children.map(|children| children())}
+            {extra}
         </section>
     }
 }
@@ -66,7 +66,7 @@ pub fn CpuCard() -> impl IntoView {
         None => MISSING.to_string(),
     });
     view! {
-        <StatCard name="cpu" title="CPU" value=text(value) detail=detail>
+        {stat_card(("cpu", "CPU"), text(value), detail, view! {
             <div class="core-bars" aria-label="CPU use per core">
                 {move || {
                     cores
@@ -86,7 +86,7 @@ pub fn CpuCard() -> impl IntoView {
                         .collect_view()
                 }}
             </div>
-        </StatCard>
+        })}
     }
 }
 
@@ -102,7 +102,7 @@ pub fn MemoryCard() -> impl IntoView {
             format::bytes(v.get(Reading::MemoryTotal)? as u64)
         ))
     });
-    view! { <StatCard name="memory" title="Memory" value=text(value) detail=text(detail) /> }
+    stat_card(("memory", "Memory"), text(value), text(detail), ())
 }
 
 /// The load average.
@@ -117,7 +117,7 @@ pub fn LoadCard() -> impl IntoView {
             format::load(v.get(Reading::Load15)?)
         ))
     });
-    view! { <StatCard name="load" title="Load (1 min)" value=text(value) detail=text(detail) /> }
+    stat_card(("load", "Load (1 min)"), text(value), text(detail), ())
 }
 
 /// Network throughput.
@@ -132,5 +132,5 @@ pub fn NetworkCard() -> impl IntoView {
         v.get(Reading::NetworkTransmit)
             .map(|tx| format!("↑ {}", format::bytes_per_sec(tx)))
     });
-    view! { <StatCard name="network" title="Network" value=text(value) detail=text(detail) /> }
+    stat_card(("network", "Network"), text(value), text(detail), ())
 }
