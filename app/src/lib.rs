@@ -11,6 +11,7 @@ pub mod chart;
 pub mod dashboard;
 pub mod format;
 pub mod live;
+pub mod markdown;
 pub mod protocol;
 
 pub mod ui;

@@ -227,6 +227,7 @@ async fn live_points_continue_the_charts_history_and_a_point_it_holds_is_not_dra
         soft_max: Some(100.0),
         style: ChartStyle::default(),
         thresholds: Vec::new(),
+        rate: false,
     };
     // The page's last minute, as the server rendered it.
     let (store, read) = mount_chart(&bootstrap, spec, T0 + 59_000);
@@ -344,6 +345,7 @@ async fn a_chart_reads_its_window_again_when_points_may_be_missed_and_keeps_what
         soft_max: None,
         style: ChartStyle::default(),
         thresholds: Vec::new(),
+        rate: false,
     };
     let (store, read) = mount_chart(&bootstrap, spec, T0 + 59_000);
     settle().await;

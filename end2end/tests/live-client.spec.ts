@@ -41,7 +41,7 @@ for (const transport of ['sse', 'ws', 'poll'] as const) {
         .not.toBe(before?.split('-')[0]);
       await server.publish([{ seq: 100 }, { seq: 101 }, { seq: 102 }]);
       await expect.poll(() => feedSeqs(page), { timeout: 15_000 }).toEqual([100, 101, 102]);
-      await expect(page.getByTestId('cpu-value')).toHaveText(/^\d+\.\d%$/);
+      await expect(page.getByTestId('cpu-total-value')).toHaveText(/^\d+(\.\d)?%$/);
     } finally {
       await proxy.close();
       await server.stop();
@@ -76,7 +76,7 @@ test('an update re-renders only the widget whose data changed', async ({ page })
     const api = page.getByTestId('board-item-api');
     const db = page.getByTestId('board-item-db');
     await expect(db).toContainText('up');
-    const others = ['cpu-card', 'memory-card', 'load-card', 'network-card', 'cpu-chart-card', 'activity-feed', 'status-board'];
+    const others = ['cpu-total-widget', 'memory-used-widget', 'load-widget', 'network-in-widget', 'cpu-chart-card', 'activity-feed', 'status-board'];
     const before = await Promise.all(others.map((id) => renders(page.getByTestId(id))));
     const apiBefore = await renders(api);
     const dbBefore = await renders(db);
@@ -104,12 +104,12 @@ test('pause freezes the display and resume catches up', async ({ page }) => {
 
     await page.getByTestId('pause').click();
     await expect(page.getByTestId('pause')).toHaveText('Resume');
-    const cpu = await page.getByTestId('cpu-value').textContent();
+    const cpu = await page.getByTestId('cpu-total-value').textContent();
     await server.publish([{ seq: 2 }, { seq: 3 }, { seq: 4 }]);
     await page.waitForTimeout(1_500);
     await expect(feed(page)).toHaveAttribute('data-count', '1');
     expect(await feedSeqs(page)).toEqual([1]);
-    await expect(page.getByTestId('cpu-value')).toHaveText(cpu ?? '');
+    await expect(page.getByTestId('cpu-total-value')).toHaveText(cpu ?? '');
 
     await page.getByTestId('pause').click();
     await expect(feed(page)).toHaveAttribute('data-count', '4', { timeout: 2_000 });

@@ -25,9 +25,9 @@ test('the served HTML already holds the current values', async ({ request }) => 
   const response = await request.get(server.url + '/');
   expect(response.status()).toBe(200);
   const html = await response.text();
-  expect(html).toMatch(/data-testid="cpu-value"[^>]*>\d+\.\d%</);
-  expect(html).toMatch(/data-testid="memory-value"[^>]*>\d+\.\d%</);
-  expect(html).toMatch(/data-testid="load-value"[^>]*>\d+\.\d\d</);
+  expect(html).toMatch(/data-testid="cpu-total-value"[^>]*>\d+(\.\d)?%</);
+  expect(html).toMatch(/data-testid="memory-used-value"[^>]*>\d+(\.\d)? [KMGT]?i?B</);
+  expect(html).toMatch(/data-testid="load-value"[^>]*>\d+(\.\d+)?</);
   expect(html).toContain('data-state="connecting"');
   expect(html).toMatch(/<script type="module">import init/);
   expect(html).toMatch(/<link rel="stylesheet" href="\/pkg\/livedash\.[\w-]+\.css">/);
@@ -64,7 +64,7 @@ test('the page hydrates, goes live and updates the cards and the chart', async (
   await page.goto(server.url + '/');
   await expect(status(page)).toHaveAttribute('data-state', 'live');
 
-  const cpu = page.getByTestId('cpu-value');
+  const cpu = page.getByTestId('cpu-total-value');
   const canvas = page.getByTestId('cpu-chart');
   const pixels = () => canvas.evaluate((c: HTMLCanvasElement) => c.toDataURL());
   const cpuBefore = await cpu.textContent();
@@ -90,7 +90,7 @@ test('the status shows reconnecting while the server is down and live once it is
 
   await server.restart();
   await expect(status(page)).toHaveAttribute('data-state', 'live', { timeout: 20_000 });
-  const cpu = page.getByTestId('cpu-value');
+  const cpu = page.getByTestId('cpu-total-value');
   const before = await cpu.textContent();
   const burner = burnCpu(4_000);
   try {

@@ -4,9 +4,9 @@
 // in the outbox while offline and reaches every page once.
 import { test, expect, Page } from '@playwright/test';
 import { Livedash } from './support/server';
-import { status, feed, feedSeqs, annotations } from './support/page';
+import { status, feed, feedSeqs, annotations, toggleChannelWidgets } from './support/page';
 
-const row = (page: Page) => page.getByTestId('dashboard-row');
+const row = (page: Page) => page.getByTestId('activity-row');
 
 for (const transport of ['sse', 'ws', 'poll'] as const) {
   test(`over ${transport}, a hidden row's channel is dropped and showing it again restores its state`, async ({
@@ -25,7 +25,7 @@ for (const transport of ['sse', 'ws', 'poll'] as const) {
       await server.publish([{ seq: 1 }, { seq: 2 }]);
       await expect.poll(() => feedSeqs(page)).toEqual([1, 2]);
 
-      await page.getByTestId('dashboard-row-toggle').click();
+      await toggleChannelWidgets(page);
       await expect(row(page)).toHaveAttribute('data-open', 'false');
       await expect(feed(page)).toHaveCount(0);
       if (transport === 'ws') {
@@ -38,12 +38,12 @@ for (const transport of ['sse', 'ws', 'poll'] as const) {
           .toBe(true);
       }
       await server.publish([{ seq: 3 }, { seq: 4 }]);
-      // The host's points keep flowing while the row is hidden.
-      const cpu = page.getByTestId('cpu-card');
-      const before = Number(await cpu.getAttribute('data-renders'));
-      await expect.poll(async () => Number(await cpu.getAttribute('data-renders')), { timeout: 5_000 }).toBeGreaterThan(before);
+      // The host's points keep flowing while the rows are hidden.
+      const spark = page.getByTestId('cpu-total-widget').locator('.value-card__spark path');
+      const before = await spark.getAttribute('d');
+      await expect.poll(() => spark.getAttribute('d'), { timeout: 5_000 }).not.toBe(before);
 
-      await page.getByTestId('dashboard-row-toggle').click();
+      await toggleChannelWidgets(page);
       await expect(row(page)).toHaveAttribute('data-open', 'true');
       await expect.poll(() => feedSeqs(page)).toEqual([1, 2, 3, 4]);
       if (transport === 'ws') {

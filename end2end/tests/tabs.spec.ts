@@ -4,7 +4,7 @@
 // browser once; hidden tabs stop counting in what the leader subscribes to.
 import { test, expect, Page, BrowserContext } from '@playwright/test';
 import { Livedash } from './support/server';
-import { status, feed, feedSeqs, annotations } from './support/page';
+import { status, feed, feedSeqs, annotations, toggleChannelWidgets } from './support/page';
 
 /** Open streaming connections by transport, from the server's /metrics. */
 async function connections(server: Livedash): Promise<Record<string, number>> {
@@ -199,7 +199,7 @@ test('hiding and showing tabs changes what the leader subscribes to', async ({ c
 
     // The leader's own dashboard row closes: only the other tab wants the
     // dashboard's channel now.
-    await leader.getByTestId('dashboard-row-toggle').click();
+    await toggleChannelWidgets(leader);
     await expect(feed(leader)).toHaveCount(0);
     // Hidden, the other tab no longer counts: the leader streams the host's series only.
     await setHidden(other, true);

@@ -134,6 +134,7 @@ pub fn app(state: AppState) -> Router {
     };
     Router::new()
         .route("/", get(page::handler))
+        .route("/d/{id}", get(page::dashboard))
         .route("/healthz", get(healthz))
         .route("/metrics", get(prometheus))
         .route("/api/realtime/sse", get(transport::sse::handler))

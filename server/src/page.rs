@@ -1,43 +1,55 @@
-//! The dashboard page: server-rendered with the current data in it.
+//! The page: a dashboard, server-rendered with its current data in it.
 //!
-//! The page shows the server's own host as the metrics store's series
-//! (`app::ui::host`: `livedash_host_cpu_percent{host}` and the rest). Its
-//! [`Bootstrap`] carries the CPU chart's last minute and each card's newest
-//! point, read from the store, and the log position from which the page
-//! then follows the same series on the `series` channel.
+//! `/` shows the home dashboard, the dashboards directory's `main` when
+//! there is one, else the built-in host overview
+//! ([`app::ui::host::overview`], over the server's own host's series),
+//! with the list of dashboards below it (`?q=` searches it). `/d/<id>`
+//! shows dashboard `id`. Either way the page's [`Bootstrap`] carries the
+//! dashboard, each widget's series over its default range read from the
+//! store, and the log position from which the page then follows them (and
+//! the dashboard's own channel).
 //!
-//! History and live meet with no gap: [`bootstrap`] takes the position
-//! first, opening the `series` channel under the same lock
-//! ([`Hub::open`]) so that whatever is stored from then on is published
-//! even if no page followed the channel yet, and reads the store after. A
-//! point published at or before the position was stored before it (a
-//! source stores, then publishes), so the read holds it; a point published
-//! after it reaches the page live. A point stored before the read but
-//! published after the position is in both, and the page keeps each time
-//! once.
+//! History and live meet with no gap: the position is taken first,
+//! opening the `series` channel under the same lock ([`Hub::open`]) so
+//! that whatever is stored from then on is published even if no page
+//! followed the channel yet, and the store is read after. A point
+//! published at or before the position was stored before it (a source
+//! stores, then publishes), so the read holds it; a point published after
+//! it reaches the page live. A point stored before the read but published
+//! after the position is in both, and the page keeps each time once. The
+//! dashboard itself is read after the position too: a save published
+//! after it reaches the page live.
 
-use std::{sync::Arc, time::Duration};
+use std::{collections::BTreeMap, sync::Arc, time::Duration};
 
 use app::{
+    chart::TimeRange,
+    dashboard::{Dashboard, Widget, WidgetKind},
     protocol::{Bootstrap, SeriesPoints, SERIES_CHANNEL},
-    ui::host::{Reading, CPU_CHART_SPAN_MS, SHOWN},
+    ui::host::{overview, MEMORY_TOTAL_BYTES, OVERVIEW_ID},
 };
-use axum::{body::Body, extract::State, http::Request, response::Response};
+use axum::{
+    body::Body,
+    extract::{Path, Query, State},
+    http::{header, Request, StatusCode},
+    response::{IntoResponse, Response},
+};
 use leptos::prelude::provide_context;
 
 use crate::{
     assets,
+    dashboards::Dashboards,
     hub::{now_ms, Hub},
+    query,
     store::{Matcher, Store},
 };
 
 /// What a page is told about the server beside its data.
 #[derive(Clone, Debug)]
 pub struct PageSettings {
-    /// The host the page shows: the server's own.
+    /// The host the overview shows: the server's own.
     pub host: Arc<str>,
-    /// How often the host is sampled: a card's newest point is at most
-    /// about this old.
+    /// How often the host is sampled.
     pub sample_interval: Duration,
     /// The server's heartbeat interval, in milliseconds.
     pub heartbeat_ms: u64,
@@ -45,22 +57,196 @@ pub struct PageSettings {
     pub reconnect: app::protocol::ReconnectSettings,
 }
 
-/// Most series of one metric name the page reads (a CPU's cores).
-const MAX_SERIES_PER_NAME: usize = 1_024;
+/// The longest search the list takes.
+const MAX_SEARCH_CHARS: usize = 200;
+/// Points per series a widget starts with: a chart's first drawing (it
+/// reads its window again at its own width once running)...
+const CHART_POINTS: usize = 300;
+/// ...a stat's sparkline...
+const SPARKLINE_POINTS: usize = 60;
+/// ...and the newest value of the others.
+const VALUE_POINTS: usize = 4;
+/// The range a dashboard whose own does not read opens with.
+const FALLBACK_RANGE: TimeRange = TimeRange::Live { span_ms: 3_600_000 };
 
-/// Renders the dashboard.
+/// The sources of a page.
+#[derive(Clone)]
+pub struct Sources {
+    hub: Hub,
+    store: Store,
+    settings: PageSettings,
+    dashboards: Dashboards,
+}
+
+impl axum::extract::FromRef<crate::AppState> for Sources {
+    fn from_ref(state: &crate::AppState) -> Self {
+        Self {
+            hub: state.hub.clone(),
+            store: state.store.clone(),
+            settings: state.page.clone(),
+            dashboards: state.dashboards.clone(),
+        }
+    }
+}
+
+/// Renders the home page (`/`): the home dashboard and the list of
+/// dashboards (`?q=` searches it by id and title).
 pub async fn handler(
-    State(hub): State<Hub>,
-    State(store): State<Store>,
-    State(settings): State<PageSettings>,
+    State(sources): State<Sources>,
+    Query(params): Query<BTreeMap<String, String>>,
     request: Request<Body>,
 ) -> Response {
-    let mut bootstrap = bootstrap(&hub, &store, &settings).await;
-    bootstrap.kiosk = request.uri().query().is_some_and(|query| {
-        query
-            .split('&')
-            .any(|pair| pair.split('=').next() == Some("kiosk"))
-    });
+    let position = open(&sources.hub, SERIES_CHANNEL);
+    let built_in = sources.dashboards.get(OVERVIEW_ID).is_none();
+    let home = match sources.dashboards.get(OVERVIEW_ID) {
+        Some(stored) => stored.dashboard,
+        None => {
+            let (store, host) = (sources.store.clone(), sources.settings.host.clone());
+            let total = tokio::task::spawn_blocking(move || memory_total(&store, &host))
+                .await
+                .ok()
+                .flatten();
+            overview(&sources.settings.host, total)
+        }
+    };
+    let search: String = params
+        .get("q")
+        .map(|q| q.trim().chars().take(MAX_SEARCH_CHARS).collect())
+        .unwrap_or_default();
+    let wanted = search.to_lowercase();
+    let mut bootstrap = bootstrap(&sources, position, home, &params).await;
+    bootstrap.built_in = built_in;
+    let listed: Vec<(String, String)> = sources
+        .dashboards
+        .list()
+        .into_iter()
+        .filter(|s| {
+            s.dashboard.id.contains(&wanted) || s.dashboard.title.to_lowercase().contains(&wanted)
+        })
+        .map(|s| (s.dashboard.id, s.dashboard.title))
+        .collect();
+    bootstrap.dashboard_list = app::ui::cards::dashboard_list(&listed, &search);
+    render(bootstrap, request).await
+}
+
+/// Renders dashboard `id` (`/d/<id>`; `main` is the home dashboard).
+pub async fn dashboard(
+    State(sources): State<Sources>,
+    Path(id): Path<String>,
+    Query(params): Query<BTreeMap<String, String>>,
+    request: Request<Body>,
+) -> Response {
+    let position = open(&sources.hub, SERIES_CHANNEL);
+    let stored = sources.dashboards.get(&id);
+    let built_in = stored.is_none();
+    let dashboard = match stored {
+        Some(stored) => stored.dashboard,
+        None if id == OVERVIEW_ID => {
+            let (store, host) = (sources.store.clone(), sources.settings.host.clone());
+            let total = tokio::task::spawn_blocking(move || memory_total(&store, &host))
+                .await
+                .ok()
+                .flatten();
+            overview(&sources.settings.host, total)
+        }
+        None => return not_found(&id),
+    };
+    let mut bootstrap = bootstrap(&sources, position, dashboard, &params).await;
+    bootstrap.built_in = built_in;
+    render(bootstrap, request).await
+}
+
+/// The page's bootstrap: `dashboard` with its widgets' series as of now.
+async fn bootstrap(
+    sources: &Sources,
+    position: app::protocol::Position,
+    dashboard: Dashboard,
+    params: &BTreeMap<String, String>,
+) -> Bootstrap {
+    let now = now_ms();
+    let range = dashboard.time.resolve(now).unwrap_or(FALLBACK_RANGE);
+    let window = range.resolve(now);
+    let (store, widgets) = (sources.store.clone(), dashboard.widgets.clone());
+    let widget_series =
+        tokio::task::spawn_blocking(move || widget_series(&store, &widgets, window))
+            .await
+            .unwrap_or_default();
+    let settings = &sources.settings;
+    Bootstrap {
+        position: Some(position),
+        host: settings.host.to_string(),
+        heartbeat_ms: settings.heartbeat_ms,
+        reconnect: settings.reconnect,
+        now_ms: now,
+        kiosk: params.contains_key("kiosk"),
+        text_html: app::ui::cards::text_html(&dashboard),
+        dashboard: Some(dashboard),
+        widget_series,
+        ..Bootstrap::default()
+    }
+}
+
+/// The newest installed memory `host` reported, if any in the last hour.
+fn memory_total(store: &Store, host: &str) -> Option<f64> {
+    let now = now_ms();
+    let selected = store
+        .select(
+            MEMORY_TOTAL_BYTES,
+            &[Matcher::equal("host", host)],
+            now - 3_600_000,
+            i64::MAX,
+            1,
+        )
+        .ok()?;
+    selected
+        .into_iter()
+        .next()
+        .and_then(|(_, samples)| samples.last().map(|s| s.value))
+}
+
+/// Each widget's series over `window`, as many points as it shows; a
+/// widget whose read fails starts empty (and reads again once running).
+fn widget_series(
+    store: &Store,
+    widgets: &[Widget],
+    window: (i64, i64),
+) -> Vec<(String, Vec<SeriesPoints>)> {
+    widgets
+        .iter()
+        .filter_map(|widget| {
+            let query = widget.series.first()?;
+            let max_points = match widget.kind {
+                WidgetKind::Timeseries => CHART_POINTS,
+                WidgetKind::Stat => SPARKLINE_POINTS,
+                _ => VALUE_POINTS,
+            };
+            match query::read_points(store, &query.selector, window, max_points, query.rate) {
+                Ok(series) => Some((widget.id.clone(), series)),
+                Err(error) => {
+                    tracing::warn!(widget = %widget.id, %error, "cannot read a widget's series");
+                    None
+                }
+            }
+        })
+        .collect()
+}
+
+/// The answer for a dashboard that does not exist: a page that says so.
+fn not_found(id: &str) -> Response {
+    let id = app::ui::cards::escape(&id.chars().take(100).collect::<String>());
+    let body = format!(
+        "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>No such dashboard</title></head>\
+         <body><main><h1>No dashboard \u{201c}{id}\u{201d}</h1><p><a href=\"/\">All dashboards</a></p></main></body></html>"
+    );
+    (
+        StatusCode::NOT_FOUND,
+        [(header::CONTENT_TYPE, "text/html; charset=utf-8")],
+        body,
+    )
+        .into_response()
+}
+
+async fn render(bootstrap: Bootstrap, request: Request<Body>) -> Response {
     let context = bootstrap.clone();
     let render = leptos_axum::render_app_to_stream_with_context(
         move || provide_context(context.clone()),
@@ -69,85 +255,14 @@ pub async fn handler(
     render(request).await
 }
 
-/// What the page starts with: the position, then the host's series from
-/// the store (in this order; see the module's documentation).
-pub async fn bootstrap(hub: &Hub, store: &Store, settings: &PageSettings) -> Bootstrap {
-    let position = hub.open(SERIES_CHANNEL).unwrap_or_else(|error| {
+/// Opens `channel` for a page and gives the position to follow it from.
+fn open(hub: &Hub, channel: &str) -> app::protocol::Position {
+    hub.open(channel).unwrap_or_else(|error| {
         // The channel cap is reached: points stored before the page
         // subscribes may not reach it live.
-        tracing::warn!(%error, channel = SERIES_CHANNEL, "cannot open the channel for a page");
+        tracing::warn!(%error, channel, "cannot open the channel for a page");
         hub.head()
-    });
-    let (store, host) = (store.clone(), settings.host.clone());
-    let recent_ms = i64::try_from(settings.sample_interval.as_millis())
-        .unwrap_or(i64::MAX)
-        .saturating_mul(2)
-        .max(CPU_CHART_SPAN_MS);
-    let now = now_ms();
-    let series = tokio::task::spawn_blocking(move || host_series(&store, &host, now, recent_ms))
-        .await
-        .unwrap_or_default();
-    Bootstrap {
-        position: Some(position),
-        host: settings.host.to_string(),
-        series,
-        heartbeat_ms: settings.heartbeat_ms,
-        reconnect: settings.reconnect,
-        now_ms: now,
-        kiosk: false,
-    }
-}
-
-/// The host's series the page shows, from the store: the CPU total's
-/// points over the chart's span before `now`, every other series' newest
-/// point within `recent_ms` (a series with none is left out).
-pub fn host_series(store: &Store, host: &str, now: i64, recent_ms: i64) -> Vec<SeriesPoints> {
-    let host_matcher = [Matcher::equal("host", host)];
-    let mut shown = Vec::new();
-    for name in SHOWN {
-        // Points up to the newest stored: a point taken a moment after
-        // `now` is better shown than sent again.
-        let selected = match store.select(
-            name,
-            &host_matcher,
-            now.saturating_sub(recent_ms),
-            i64::MAX,
-            MAX_SERIES_PER_NAME,
-        ) {
-            Ok(selected) => selected,
-            Err(error) => {
-                tracing::warn!(name, %error, "cannot read the page's series; left out");
-                continue;
-            }
-        };
-        for (key, samples) in selected {
-            let Some(reading) = Reading::of(&key, host) else {
-                continue;
-            };
-            let points: Vec<(i64, f64)> = if reading == Reading::Cpu {
-                let from = samples.last().map_or(now, |s| s.ts) - CPU_CHART_SPAN_MS;
-                samples
-                    .iter()
-                    .filter(|s| s.ts >= from)
-                    .map(|s| (s.ts, s.value))
-                    .collect()
-            } else {
-                samples
-                    .last()
-                    .map(|s| (s.ts, s.value))
-                    .into_iter()
-                    .collect()
-            };
-            if !points.is_empty() {
-                shown.push(SeriesPoints {
-                    key,
-                    points,
-                    band: None,
-                });
-            }
-        }
-    }
-    shown
+    })
 }
 
 #[cfg(test)]
@@ -156,6 +271,7 @@ mod tests {
 
     use super::*;
     use crate::{
+        query::parse_selector,
         sources::host::series_points,
         store::{Mode, StoreConfig},
     };
@@ -201,18 +317,21 @@ mod tests {
     }
 
     #[test]
-    fn every_series_the_page_shows_is_one_the_host_source_writes() {
+    fn every_series_the_overview_reads_is_one_the_host_source_writes() {
         let written: Vec<String> = series_points(&sample(1, 1.0))
             .iter()
             .map(|p| p.key.name.clone())
             .collect();
-        for name in SHOWN {
-            assert!(written.iter().any(|w| w == name), "{name} is not written");
+        for widget in overview("web-1", None).widgets {
+            for query in widget.series {
+                let name = parse_selector(&query.selector).unwrap().name;
+                assert!(written.contains(&name), "{name} is not written");
+            }
         }
     }
 
     #[test]
-    fn the_page_gets_the_charts_last_minute_and_each_cards_newest_point() {
+    fn the_overview_starts_with_its_hosts_series_over_its_range() {
         let dir = TempDir::new("bootstrap");
         let store = store(&dir);
         let now = now_ms();
@@ -225,22 +344,31 @@ mod tests {
             ..sample(now, 99.0)
         });
         store.ingest(&other, Mode::All, now).unwrap();
+        assert_eq!(memory_total(&store, "web-1"), Some((4u64 << 30) as f64));
 
-        let shown = host_series(&store, "web-1", now, CPU_CHART_SPAN_MS);
-        let of = |reading: Reading| {
-            shown
+        let overview = overview("web-1", None);
+        let window = overview.time.resolve(now).unwrap().resolve(now);
+        let series = widget_series(&store, &overview.widgets, window);
+        let of = |id: &str| {
+            series
                 .iter()
-                .find(|s| Reading::of(&s.key, "web-1") == Some(reading))
-                .map(|s| s.points.clone())
+                .find(|(w, _)| w == id)
+                .map(|(_, s)| s.clone())
                 .unwrap_or_default()
         };
-        let chart = of(Reading::Cpu);
-        assert_eq!(chart.len(), 61, "one minute of points, both ends included");
-        assert_eq!(chart.first(), Some(&(now - 60_000, 60.0)));
-        assert_eq!(chart.last(), Some(&(now, 0.0)));
-        assert_eq!(of(Reading::Core(1)), [(now, 0.0)]);
-        assert_eq!(of(Reading::Load15), [(now, 0.125)]);
-        assert_eq!(shown.len(), 10, "the total, two cores, seven others");
-        assert!(shown.iter().all(|s| s.key.labels["host"] == "web-1"));
+        let total = of("cpu-total");
+        assert_eq!(total.len(), 1, "the total alone: {total:?}");
+        let points = &total[0].points;
+        assert_eq!(points.last(), Some(&(now, 0.0)));
+        assert!(
+            points.first().is_some_and(|p| p.0 >= now - 60_000),
+            "the last minute only"
+        );
+        assert_eq!(of("cpu").len(), 3, "the total and two cores");
+        assert_eq!(of("core-use").len(), 2, "the cores");
+        assert!(series
+            .iter()
+            .flat_map(|(_, s)| s)
+            .all(|s| s.key.labels["host"] == "web-1"));
     }
 }

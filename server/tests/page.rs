@@ -6,13 +6,10 @@ mod support;
 
 use std::time::Duration;
 
-use app::{
-    protocol::{Bootstrap, Envelope, SeriesPoints, SeriesReply},
-    ui::host::Reading,
-};
+use app::protocol::{Bootstrap, Envelope, SeriesPoints, SeriesReply};
 use support::{SseReader, TestServer};
 
-/// The bootstrap a page was rendered with.
+/// The bootstrap the home page was rendered with.
 async fn render(server: &TestServer) -> Bootstrap {
     let html = reqwest::get(server.url("/"))
         .await
@@ -53,14 +50,15 @@ async fn stored(server: &TestServer, key: &str, from: i64) -> Vec<(i64, f64)> {
 async fn history_and_live_points_join_with_no_gap_and_nothing_twice() {
     // A fresh server: no page has followed the series channel yet, so the
     // page's render is what must make the points stored meanwhile go live.
-    let server = TestServer::start(&["--sample-interval", "100ms"]).await;
+    // Samples every 250 ms: the CPU chart's minute is raw points (fewer
+    // than the 300 it starts with).
+    let server = TestServer::start(&["--sample-interval", "250ms"]).await;
     let bootstrap = render(&server).await;
     let position = bootstrap.position.expect("a position");
-    let history = bootstrap
-        .series
-        .iter()
-        .find(|s| Reading::of(&s.key, &bootstrap.host) == Some(Reading::Cpu))
-        .expect("the chart's series")
+    let history = widget(&bootstrap, "cpu")
+        .into_iter()
+        .find(|s| s.key.labels.len() == 1)
+        .expect("the chart's total")
         .clone();
     let key = history.key.to_string();
     let (oldest, newest) = (history.points[0].0, history.points.last().unwrap().0);
@@ -77,7 +75,7 @@ async fn history_and_live_points_join_with_no_gap_and_nothing_twice() {
         }
     })
     .await
-    .expect("points are stored every 100 ms");
+    .expect("points are stored every 250 ms");
 
     let filter = urlencode(&serde_json::json!({ "series": [key] }).to_string());
     let (response, ()) = SseReader::open(
@@ -111,34 +109,85 @@ async fn history_and_live_points_join_with_no_gap_and_nothing_twice() {
     assert_eq!(drawn, truth, "every stored point, once, in order");
 }
 
+/// Widget `id`'s series in the bootstrap.
+fn widget(bootstrap: &Bootstrap, id: &str) -> Vec<SeriesPoints> {
+    bootstrap
+        .widget_series
+        .iter()
+        .find(|(widget, _)| widget == id)
+        .map(|(_, series)| series.clone())
+        .unwrap_or_default()
+}
+
 #[tokio::test]
-async fn the_page_is_rendered_with_the_hosts_series_from_the_store() {
+async fn the_home_page_is_the_host_overview_with_its_series_from_the_store() {
     let server = TestServer::start(&["--sample-interval", "100ms"]).await;
     let bootstrap = render(&server).await;
     assert!(!bootstrap.host.is_empty());
-    let readings: Vec<Reading> = bootstrap
-        .series
-        .iter()
-        .filter_map(|s| Reading::of(&s.key, &bootstrap.host))
-        .collect();
-    for reading in [
-        Reading::Cpu,
-        Reading::Core(0),
-        Reading::MemoryUsed,
-        Reading::MemoryTotal,
-        Reading::Load1,
-        Reading::Load5,
-        Reading::Load15,
-        Reading::NetworkReceive,
-        Reading::NetworkTransmit,
+    assert!(
+        bootstrap.dashboard_list.contains("Dashboards"),
+        "the home page lists them"
+    );
+    let overview = bootstrap.dashboard.clone().expect("the overview");
+    assert_eq!(overview.id, "main");
+    assert_eq!(overview.title, bootstrap.host);
+    for id in [
+        "cpu-total",
+        "memory-used",
+        "load",
+        "network-in",
+        "cpu",
+        "memory",
+        "cores",
+        "core-use",
     ] {
-        assert!(readings.contains(&reading), "{reading:?} in {readings:?}");
-    }
-    assert_eq!(readings.len(), bootstrap.series.len(), "nothing else");
-    for series in &bootstrap.series {
-        let reading = Reading::of(&series.key, &bootstrap.host);
-        if reading != Some(Reading::Cpu) {
-            assert_eq!(series.points.len(), 1, "a card's newest point: {series:?}");
+        let series = widget(&bootstrap, id);
+        assert!(!series.is_empty(), "{id} has its series");
+        for s in &series {
+            assert_eq!(
+                s.key.labels.get("host"),
+                Some(&bootstrap.host),
+                "{id}: the host's own"
+            );
+            assert!(!s.points.is_empty());
         }
     }
+    assert_eq!(widget(&bootstrap, "cpu-total").len(), 1, "the total alone");
+    assert!(
+        widget(&bootstrap, "status").is_empty(),
+        "a status board reads no series"
+    );
+}
+
+#[tokio::test]
+async fn a_dashboard_page_carries_its_model_and_an_unknown_one_is_a_404() {
+    let server = TestServer::start(&["--demo", "--sample-interval", "100ms"]).await;
+    let html = reqwest::get(server.url("/d/business")).await.unwrap();
+    assert_eq!(html.status(), 200);
+    let html = html.text().await.unwrap();
+    assert!(html.contains("Business overview (demo)"));
+    let missing = reqwest::get(server.url("/d/nope%3Cscript%3E"))
+        .await
+        .unwrap();
+    assert_eq!(missing.status(), 404);
+    let body = missing.text().await.unwrap();
+    assert!(
+        body.contains("nope&lt;script&gt;") && !body.contains("<script>"),
+        "{body}"
+    );
+    // The home page lists it, and finds it by a search.
+    let home = reqwest::get(server.url("/?q=BUSINESS"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(home.contains("href=\"/d/business\""), "listed");
+    let none = reqwest::get(server.url("/?q=zzz"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(!none.contains("href=\"/d/business\""), "filtered out");
 }

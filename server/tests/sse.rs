@@ -100,7 +100,7 @@ async fn the_page_is_rendered_with_the_current_sample() {
         .await
         .unwrap();
     let value = html
-        .split("data-testid=\"cpu-value\"")
+        .split("data-testid=\"cpu-total-value\"")
         .nth(1)
         .and_then(|rest| rest.split('>').nth(1))
         .unwrap();

@@ -28,6 +28,9 @@
 //! - [`ChartStyle`] says how series are drawn (lines, points or bars,
 //!   straight or stepped, filled, gaps left or joined); [`Threshold`]s are
 //!   levels the value axis always reaches.
+//! - [`sparkline_path`] and [`percent_change`] are a stat widget's
+//!   picture and trend.
+//! - [`Rates`] reads counters as per-second rates as their points arrive.
 //! - [`Stacking`]: series drawn on top of each other, or as shares of
 //!   100%, summed per pixel column ([`stack`]).
 
@@ -35,8 +38,10 @@ mod annotations;
 mod legend;
 mod line;
 mod range;
+mod rate;
 mod reduce;
 mod sort;
+mod sparkline;
 mod stack;
 mod style;
 mod ticks;
@@ -53,9 +58,11 @@ pub use range::{
     Preset, RangeError, TimePoint, TimeRange, ZoomStack, FROM_KEY, MAX_SPAN_MS, MAX_TIME_MS,
     MIN_TIME_MS, MIN_ZOOM_MS, PRESETS, QUERY_KEYS, RANGE_KEY, TO_KEY, ZOOM_HISTORY_LIMIT,
 };
+pub use rate::Rates;
 
 pub use reduce::{column_ms_for, Column, PathStep, Reduction, Sample, Summary, UpdateError};
 pub use sort::{sort_stable, sorted_order};
+pub use sparkline::{percent_change, sparkline_path};
 pub use stack::{column_values, stack, Stacking};
 pub use style::{
     area, bar_base, gap_after, has_gap, mark_gaps, stepped, with_thresholds, ChartStyle, Draw,

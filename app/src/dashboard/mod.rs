@@ -48,6 +48,8 @@ use crate::{
 };
 
 mod merge;
+pub mod options;
+pub mod read;
 #[cfg(test)]
 mod tests;
 
@@ -104,6 +106,26 @@ pub struct DefaultRange {
     pub to: Option<String>,
 }
 
+impl DefaultRange {
+    /// Its fields that are given, as the page's address names them.
+    fn pairs(&self) -> Vec<(&'static str, String)> {
+        [
+            ("range", &self.range),
+            ("from", &self.from),
+            ("to", &self.to),
+        ]
+        .into_iter()
+        .filter_map(|(k, v)| v.clone().map(|v| (k, v)))
+        .collect()
+    }
+
+    /// The range as of `now_ms` (`None` when it does not read as one; a
+    /// checked dashboard's always does).
+    pub fn resolve(&self, now_ms: i64) -> Option<TimeRange> {
+        TimeRange::from_query(self.pairs(), now_ms).ok()
+    }
+}
+
 /// One widget.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -151,6 +173,20 @@ pub enum WidgetKind {
 }
 
 impl WidgetKind {
+    /// Its name in a document (`stat`, `timeseries`).
+    pub fn name(self) -> &'static str {
+        match self {
+            WidgetKind::Stat => "stat",
+            WidgetKind::Timeseries => "timeseries",
+            WidgetKind::Gauge => "gauge",
+            WidgetKind::Bar => "bar",
+            WidgetKind::Table => "table",
+            WidgetKind::Status => "status",
+            WidgetKind::Feed => "feed",
+            WidgetKind::Text => "text",
+        }
+    }
+
     /// Whether it reads series (and needs at least one).
     pub fn reads_series(self) -> bool {
         !matches!(
@@ -190,7 +226,8 @@ impl Grid {
 pub struct SeriesQuery {
     /// `name{label="value", ...}` as the query API takes it.
     pub selector: String,
-    /// The label whose value names each series in legends.
+    /// The label whose value names each series in legends (a series
+    /// without it is called `total`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub label_by: Option<String>,
     /// Read counters as per-second rates.
@@ -272,15 +309,7 @@ impl Dashboard {
             );
         }
         check_title("title", &self.title, &mut problem);
-        let time = &self.time;
-        let pairs: Vec<(&str, String)> = [
-            ("range", &time.range),
-            ("from", &time.from),
-            ("to", &time.to),
-        ]
-        .into_iter()
-        .filter_map(|(k, v)| v.clone().map(|v| (k, v)))
-        .collect();
+        let pairs = self.time.pairs();
         if pairs.is_empty() {
             problem("time".into(), "give a range (\"1h\") or from and to".into());
         } else if let Err(error) = TimeRange::from_query(pairs, CHECKED_AT_MS) {
@@ -366,7 +395,7 @@ fn check_options(
     let allowed: &[&str] = match widget.kind {
         WidgetKind::Status | WidgetKind::Feed => &["channel"],
         WidgetKind::Text => &["markdown"],
-        WidgetKind::Timeseries => &["stacking", "thresholds", "soft_min", "soft_max", "legend"],
+        WidgetKind::Timeseries => &["stacking", "thresholds", "soft_min", "soft_max"],
         WidgetKind::Stat | WidgetKind::Gauge => &["thresholds", "min", "max", "decimals"],
         WidgetKind::Bar | WidgetKind::Table => &["thresholds", "limit", "decimals"],
     };
@@ -376,7 +405,7 @@ fn check_options(
                 at(&format!("options.{key}")),
                 format!(
                     "a {} widget takes {}",
-                    kind_name(widget.kind),
+                    widget.kind.name(),
                     allowed.join(", ")
                 ),
             );
@@ -398,6 +427,34 @@ fn check_options(
         },
         _ => {}
     }
+    if let Some(value) = widget.options.get("thresholds") {
+        match value.as_array() {
+            Some(entries) if entries.len() <= 20 => {
+                for (k, entry) in entries.iter().enumerate() {
+                    if let Err(message) = options::threshold(entry) {
+                        problem(at(&format!("options.thresholds[{k}]")), message);
+                    }
+                }
+            }
+            _ => problem(
+                at("options.thresholds"),
+                "a list of at most 20 thresholds".into(),
+            ),
+        }
+    }
+    if let Some(value) = widget.options.get("stacking") {
+        if value.as_str().and_then(options::stacking).is_none() {
+            problem(at("options.stacking"), "off, normal or percent".into());
+        }
+    }
+    if let (Some(min), Some(max)) = (
+        options::number(widget, "min"),
+        options::number(widget, "max"),
+    ) {
+        if min >= max {
+            problem(at("options.max"), "max is above min".into());
+        }
+    }
     for key in ["min", "max", "soft_min", "soft_max"] {
         if let Some(value) = widget.options.get(key) {
             if !value.as_f64().is_some_and(f64::is_finite) {
@@ -415,11 +472,4 @@ fn check_options(
             }
         }
     }
-}
-
-fn kind_name(kind: WidgetKind) -> String {
-    serde_json::to_value(kind)
-        .ok()
-        .and_then(|v| v.as_str().map(str::to_string))
-        .unwrap_or_default()
 }

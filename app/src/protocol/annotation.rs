@@ -18,6 +18,14 @@ pub const ANNOTATION_REMOVED_EVENT: &str = "annotation_removed";
 pub const MAX_ANNOTATION_CHARS: usize = 500;
 /// The prefix of a dashboard's channel; the rest is the dashboard's id.
 pub const DASHBOARD_CHANNEL_PREFIX: &str = "dashboard:";
+/// The event type of a dashboard's save on its channel:
+/// `{"revision", "dashboard", "text_html"}`: the whole model, and its text
+/// widgets' Markdown as HTML (`[[id, html], ...]`). Only the server sends
+/// it.
+pub const DASHBOARD_EVENT: &str = "dashboard";
+/// The event type of a dashboard whose file went: `{"id"}`. Only the
+/// server sends it.
+pub const DASHBOARD_REMOVED_EVENT: &str = "dashboard_removed";
 
 /// A stored annotation, as the server publishes and lists it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

@@ -26,7 +26,7 @@ mod series;
 
 pub use annotation::{
     Annotation, AnnotationList, ANNOTATION_EVENT, ANNOTATION_REMOVED_EVENT,
-    DASHBOARD_CHANNEL_PREFIX, MAX_ANNOTATION_CHARS,
+    DASHBOARD_CHANNEL_PREFIX, DASHBOARD_EVENT, DASHBOARD_REMOVED_EVENT, MAX_ANNOTATION_CHARS,
 };
 pub use channel::{
     snapshot_replaces, validate_channel, ChannelKind, ChannelNameError,
@@ -242,6 +242,91 @@ pub struct Bootstrap {
     /// drawn always.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub kiosk: bool,
+    /// The dashboard the page shows (`/d/<id>`); `None`: the host overview.
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "crate::dashboard::read::optional"
+    )]
+    pub dashboard: Option<crate::dashboard::Dashboard>,
+    /// Each widget's series as the page first shows them (the dashboard's
+    /// default range), by widget id: values before any script has run.
+    #[serde(
+        default,
+        skip_serializing_if = "Vec::is_empty",
+        deserialize_with = "read_widget_series"
+    )]
+    pub widget_series: Vec<(String, Vec<SeriesPoints>)>,
+    /// The dashboard is built in (the host overview), not a file: nothing
+    /// saves it, so the page does not follow its channel for saves.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub built_in: bool,
+    /// Each text widget's Markdown as HTML, by widget id: rendered by the
+    /// server (`ui::cards::markdown`), so the page needs no Markdown reader.
+    #[serde(
+        default,
+        skip_serializing_if = "Vec::is_empty",
+        deserialize_with = "read_pairs"
+    )]
+    pub text_html: Vec<(String, String)>,
+    /// On the home page (`/`), the list of dashboards below its dashboard,
+    /// as HTML the server rendered (`ui::cards::dashboard_list`); empty
+    /// elsewhere.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub dashboard_list: String,
+}
+
+// The bootstrap's lists are read through a JSON value, by hand: serde's
+// derived readers of tuples in lists cost the bundle some 2 KB. An entry
+// that does not read is left out.
+
+fn read_widget_series<'de, D: Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Vec<(String, Vec<SeriesPoints>)>, D::Error> {
+    let value = serde_json::Value::deserialize(deserializer)?;
+    Ok(value
+        .as_array()
+        .map(|entries| {
+            entries
+                .iter()
+                .filter_map(|entry| {
+                    let id = entry.get(0)?.as_str()?.to_string();
+                    let series = entry
+                        .get(1)?
+                        .as_array()?
+                        .iter()
+                        .filter_map(|s| serde_json::from_value(s.clone()).ok())
+                        .collect();
+                    Some((id, series))
+                })
+                .collect()
+        })
+        .unwrap_or_default())
+}
+
+fn read_pairs<'de, D: Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Vec<(String, String)>, D::Error> {
+    Ok(text_pairs(&serde_json::Value::deserialize(deserializer)?))
+}
+
+/// A list of pairs of texts (`[["a", "b"], ...]`); an entry that is not
+/// one is left out.
+pub fn text_pairs(value: &serde_json::Value) -> Vec<(String, String)> {
+    value
+        .as_array()
+        .map(|entries| {
+            entries
+                .iter()
+                .filter_map(|e| {
+                    Some((
+                        e.get(0)?.as_str()?.to_string(),
+                        e.get(1)?.as_str()?.to_string(),
+                    ))
+                })
+                .collect()
+        })
+        .unwrap_or_default()
 }
 
 /// How a page reconnects, as the operator configured it: attempt `k` waits

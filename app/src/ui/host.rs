@@ -1,21 +1,20 @@
-//! The host's series as the page shows them: which series of the metrics
-//! store each card and the CPU chart read, and the newest value of each.
+//! The host overview: the built-in dashboard `/` shows when the dashboards
+//! directory has none called `main`.
 //!
 //! The host source stores every sample as series, like any other source's
 //! (`livedash_host_cpu_percent{host}`, one more per core with a `core`
-//! label, memory, load, network). The page shows the server's own host from
-//! those series and nothing else: the server renders it with their points
-//! read from the store (the chart's last minute, each card's newest value),
-//! and the page then follows exactly those series on the `series` channel
-//! (filtered by their keys). One model, so history and live agree point for
-//! point, and a point is recognised as already shown by its time.
-//!
-//! Plain Rust, tested natively; the server uses [`SHOWN`] and
-//! [`Reading::of`] to choose what it reads from the store.
+//! label, memory, load, network). [`overview`] is an ordinary dashboard
+//! over the server's own host's series: its stats, charts, bars per core,
+//! and the status board and activity of `dashboard:main`. The page renders
+//! it as it renders any other (`ui::board`), so everything a dashboard's
+//! widgets do, the overview's do.
 
-use std::collections::BTreeMap;
+use serde_json::json;
 
-use crate::protocol::SeriesKey;
+use crate::{
+    chart::Unit,
+    dashboard::{Dashboard, DefaultRange, Grid, SeriesQuery, Widget, WidgetKind, MODEL_VERSION},
+};
 
 /// Total CPU use in percent; per core with a `core` label.
 pub const CPU_PERCENT: &str = "livedash_host_cpu_percent";
@@ -34,139 +33,183 @@ pub const NETWORK_RECEIVE: &str = "livedash_host_network_receive_bytes_per_secon
 /// Bytes sent per second, all interfaces but loopback.
 pub const NETWORK_TRANSMIT: &str = "livedash_host_network_transmit_bytes_per_second";
 
-/// How much of the host's total CPU use the chart shows.
-pub const CPU_CHART_SPAN_MS: i64 = 60_000;
+/// The overview's id (and its channel's: `dashboard:main`).
+pub const OVERVIEW_ID: &str = "main";
 
-/// The metric names the page shows (each labelled `host`).
-pub const SHOWN: [&str; 8] = [
-    CPU_PERCENT,
-    MEMORY_USED_BYTES,
-    MEMORY_TOTAL_BYTES,
-    LOAD1,
-    LOAD5,
-    LOAD15,
-    NETWORK_RECEIVE,
-    NETWORK_TRANSMIT,
-];
-
-/// One series the page shows, of its host.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum Reading {
-    /// Total CPU use: the CPU card's value and the chart's line.
-    Cpu,
-    /// One core's CPU use (the CPU card's bars), by index.
-    Core(u32),
-    /// Memory in use.
-    MemoryUsed,
-    /// Installed memory.
-    MemoryTotal,
-    /// Load average, one minute.
-    Load1,
-    /// Load average, five minutes.
-    Load5,
-    /// Load average, fifteen minutes.
-    Load15,
-    /// Bytes received per second.
-    NetworkReceive,
-    /// Bytes sent per second.
-    NetworkTransmit,
-}
-
-impl Reading {
-    /// Which reading `key` is, when it is one of `host`'s series that the
-    /// page shows (exactly its labels: `host`, and `core` for a core).
-    pub fn of(key: &SeriesKey, host: &str) -> Option<Self> {
-        if key.labels.get("host").map(String::as_str) != Some(host) {
-            return None;
+/// The overview of `host`, whose installed memory is `memory_total`
+/// bytes when known (the memory chart then reaches it, with a warning at
+/// nine tenths of it).
+pub fn overview(host: &str, memory_total: Option<f64>) -> Dashboard {
+    let of = |name: &str, extra: &str| {
+        format!(
+            "{name}{{host=\"{}\"{extra}}}",
+            host.replace(['\\', '"'], "_")
+        )
+    };
+    let total_cpu = of(CPU_PERCENT, ",core=\"\"");
+    let widget = |id: &str, kind, title: &str, (x, y, w, h), selector: &str, unit| Widget {
+        id: id.into(),
+        kind,
+        title: title.into(),
+        grid: Grid { x, y, w, h },
+        series: if selector.is_empty() {
+            Vec::new()
+        } else {
+            vec![SeriesQuery {
+                selector: selector.to_string(),
+                label_by: None,
+                rate: false,
+            }]
+        },
+        unit,
+        options: Default::default(),
+    };
+    let with = |mut widget: Widget, options: serde_json::Value| {
+        if let serde_json::Value::Object(options) = options {
+            widget.options = options.into_iter().collect();
         }
-        let core = key.labels.get("core");
-        if key.labels.len() != 1 + usize::from(core.is_some()) {
-            return None;
+        widget
+    };
+    let by_core = |mut widget: Widget| {
+        if let Some(query) = widget.series.first_mut() {
+            query.label_by = Some("core".into());
         }
-        let reading = match (key.name.as_str(), core) {
-            (CPU_PERCENT, None) => Reading::Cpu,
-            (CPU_PERCENT, Some(core)) => Reading::Core(core.parse().ok()?),
-            (_, Some(_)) => return None,
-            (MEMORY_USED_BYTES, None) => Reading::MemoryUsed,
-            (MEMORY_TOTAL_BYTES, None) => Reading::MemoryTotal,
-            (LOAD1, None) => Reading::Load1,
-            (LOAD5, None) => Reading::Load5,
-            (LOAD15, None) => Reading::Load15,
-            (NETWORK_RECEIVE, None) => Reading::NetworkReceive,
-            (NETWORK_TRANSMIT, None) => Reading::NetworkTransmit,
-            _ => return None,
-        };
-        Some(reading)
+        widget
+    };
+    let cpu_levels = json!([
+        {"value": 80, "level": "warning"},
+        {"value": 95, "level": "critical"}
+    ]);
+    let mut memory_options = json!({"soft_min": 0});
+    if let Some(total) = memory_total.filter(|t| *t > 0.0) {
+        memory_options = json!({
+            "soft_min": 0,
+            "soft_max": total,
+            "thresholds": [{"value": total * 0.9, "level": "warning"}]
+        });
     }
-
-    /// Whether the CPU card shows it.
-    pub fn is_cpu(&self) -> bool {
-        matches!(self, Reading::Cpu | Reading::Core(_))
-    }
-
-    /// Whether the memory card shows it.
-    pub fn is_memory(&self) -> bool {
-        matches!(self, Reading::MemoryUsed | Reading::MemoryTotal)
-    }
-
-    /// Whether the load card shows it.
-    pub fn is_load(&self) -> bool {
-        matches!(self, Reading::Load1 | Reading::Load5 | Reading::Load15)
-    }
-
-    /// Whether the network card shows it.
-    pub fn is_network(&self) -> bool {
-        matches!(self, Reading::NetworkReceive | Reading::NetworkTransmit)
-    }
-}
-
-/// The newest point of each series the cards show.
-#[derive(Clone, Debug, Default, PartialEq)]
-pub struct HostValues {
-    newest: BTreeMap<Reading, (i64, f64)>,
-}
-
-impl HostValues {
-    /// Takes a point when it is newer than the one held (a series only
-    /// moves forward: a point seen twice, or an older one, changes
-    /// nothing). Returns whether it did.
-    pub fn update(&mut self, reading: Reading, ts: i64, value: f64) -> bool {
-        if !value.is_finite() {
-            return false;
-        }
-        match self.newest.get(&reading) {
-            Some(&(held, _)) if held >= ts => false,
-            _ => {
-                self.newest.insert(reading, (ts, value));
-                true
-            }
-        }
-    }
-
-    /// The newest value of a reading.
-    pub fn get(&self, reading: Reading) -> Option<f64> {
-        self.newest.get(&reading).map(|&(_, value)| value)
-    }
-
-    /// The time of a reading's newest point.
-    pub fn time_of(&self, reading: Reading) -> Option<i64> {
-        self.newest.get(&reading).map(|&(ts, _)| ts)
-    }
-
-    /// Each core's newest CPU use, by core index.
-    pub fn cores(&self) -> Vec<f64> {
-        self.newest
-            .range(Reading::Core(0)..=Reading::Core(u32::MAX))
-            .map(|(_, &(_, value))| value)
-            .collect()
-    }
-
-    /// Memory in use as a percentage of installed memory (when both are
-    /// known and installed memory is not zero).
-    pub fn memory_percent(&self) -> Option<f64> {
-        let used = self.get(Reading::MemoryUsed)?;
-        let total = self.get(Reading::MemoryTotal)?;
-        (total > 0.0).then(|| used / total * 100.0)
+    Dashboard {
+        version: MODEL_VERSION,
+        id: OVERVIEW_ID.into(),
+        title: host.into(),
+        time: DefaultRange {
+            range: Some("1m".into()),
+            from: None,
+            to: None,
+        },
+        widgets: vec![
+            with(
+                widget(
+                    "cpu-total",
+                    WidgetKind::Stat,
+                    "CPU",
+                    (0, 0, 3, 2),
+                    &total_cpu,
+                    Some(Unit::Percent),
+                ),
+                json!({"decimals": 1, "thresholds": cpu_levels}),
+            ),
+            with(
+                widget(
+                    "memory-used",
+                    WidgetKind::Stat,
+                    "Memory in use",
+                    (3, 0, 3, 2),
+                    &of(MEMORY_USED_BYTES, ""),
+                    Some(Unit::Bytes),
+                ),
+                json!({"decimals": 1}),
+            ),
+            with(
+                widget(
+                    "load",
+                    WidgetKind::Stat,
+                    "Load (1 min)",
+                    (6, 0, 3, 2),
+                    &of(LOAD1, ""),
+                    Some(Unit::Count),
+                ),
+                json!({"decimals": 2}),
+            ),
+            with(
+                widget(
+                    "network-in",
+                    WidgetKind::Stat,
+                    "Network in",
+                    (9, 0, 3, 2),
+                    &of(NETWORK_RECEIVE, ""),
+                    Some(Unit::BytesPerSec),
+                ),
+                json!({"decimals": 1}),
+            ),
+            // The total and each core, as one line each.
+            by_core(with(
+                widget(
+                    "cpu",
+                    WidgetKind::Timeseries,
+                    "CPU",
+                    (0, 2, 12, 4),
+                    &of(CPU_PERCENT, ""),
+                    Some(Unit::Percent),
+                ),
+                json!({"soft_min": 0, "soft_max": 100, "thresholds": cpu_levels}),
+            )),
+            with(
+                widget(
+                    "memory",
+                    WidgetKind::Timeseries,
+                    "Memory in use",
+                    (0, 6, 12, 4),
+                    &of(MEMORY_USED_BYTES, ""),
+                    Some(Unit::Bytes),
+                ),
+                memory_options,
+            ),
+            by_core(with(
+                widget(
+                    "cores",
+                    WidgetKind::Timeseries,
+                    "CPU by core",
+                    (0, 10, 8, 4),
+                    &of(CPU_PERCENT, ",core!=\"\""),
+                    Some(Unit::Percent),
+                ),
+                json!({"soft_min": 0, "stacking": "normal"}),
+            )),
+            by_core(with(
+                widget(
+                    "core-use",
+                    WidgetKind::Bar,
+                    "Use per core",
+                    (8, 10, 4, 4),
+                    &of(CPU_PERCENT, ",core!=\"\""),
+                    Some(Unit::Percent),
+                ),
+                json!({"decimals": 1, "limit": 64, "thresholds": cpu_levels}),
+            )),
+            with(
+                widget(
+                    "status",
+                    WidgetKind::Status,
+                    "Status board",
+                    (0, 14, 6, 2),
+                    "",
+                    None,
+                ),
+                json!({"channel": "dashboard:main"}),
+            ),
+            with(
+                widget(
+                    "activity",
+                    WidgetKind::Feed,
+                    "Activity",
+                    (6, 14, 6, 2),
+                    "",
+                    None,
+                ),
+                json!({"channel": "dashboard:main"}),
+            ),
+        ],
     }
 }
 
@@ -174,73 +217,25 @@ impl HostValues {
 mod tests {
     use super::*;
 
-    fn key(name: &str, labels: &[(&str, &str)]) -> SeriesKey {
-        SeriesKey::new(
-            name,
-            labels.iter().map(|(k, v)| (k.to_string(), v.to_string())),
-        )
-        .unwrap()
-    }
-
     #[test]
-    fn only_the_hosts_own_series_with_exactly_their_labels_are_readings() {
-        let host = "web-1";
-        assert_eq!(
-            Reading::of(&key(CPU_PERCENT, &[("host", host)]), host),
-            Some(Reading::Cpu)
-        );
-        assert_eq!(
-            Reading::of(&key(CPU_PERCENT, &[("host", host), ("core", "12")]), host),
-            Some(Reading::Core(12))
-        );
-        assert_eq!(
-            Reading::of(&key(LOAD15, &[("host", host)]), host),
-            Some(Reading::Load15)
-        );
-        for other in [
-            key(CPU_PERCENT, &[("host", "db-1")]),
-            key(CPU_PERCENT, &[]),
-            key(CPU_PERCENT, &[("host", host), ("core", "x")]),
-            key(CPU_PERCENT, &[("host", host), ("mode", "user")]),
-            key(LOAD1, &[("host", host), ("core", "1")]),
-            key("livedash_host_swap_used_bytes", &[("host", host)]),
-        ] {
-            assert_eq!(Reading::of(&other, host), None, "{other}");
+    fn the_overview_is_a_valid_dashboard_of_the_hosts_series() {
+        for total in [None, Some(8.0 * 1024.0 * 1024.0 * 1024.0)] {
+            let overview = overview("web-1", total);
+            assert_eq!(overview.check(), [], "{}", overview.to_canonical());
+            assert!(overview
+                .widgets
+                .iter()
+                .flat_map(|w| &w.series)
+                .all(|q| q.selector.contains("{host=\"web-1\"")));
         }
     }
 
     #[test]
-    fn every_shown_name_is_a_reading() {
-        for name in SHOWN {
-            assert!(Reading::of(&key(name, &[("host", "h")]), "h").is_some());
-        }
-    }
-
-    #[test]
-    fn a_value_changes_only_for_a_newer_point() {
-        let mut values = HostValues::default();
-        assert!(values.update(Reading::Cpu, 1_000, 10.0));
-        assert!(!values.update(Reading::Cpu, 1_000, 99.0), "the same point");
-        assert!(!values.update(Reading::Cpu, 500, 99.0), "an older point");
-        assert!(!values.update(Reading::Cpu, 2_000, f64::NAN));
-        assert_eq!(values.get(Reading::Cpu), Some(10.0));
-        assert!(values.update(Reading::Cpu, 2_000, 20.0));
-        assert_eq!(values.get(Reading::Cpu), Some(20.0));
-        assert_eq!(values.time_of(Reading::Cpu), Some(2_000));
-    }
-
-    #[test]
-    fn cores_come_in_index_order_and_memory_is_a_share_of_the_total() {
-        let mut values = HostValues::default();
-        values.update(Reading::Core(10), 1, 100.0);
-        values.update(Reading::Core(2), 1, 20.0);
-        values.update(Reading::Cpu, 1, 50.0);
-        assert_eq!(values.cores(), [20.0, 100.0]);
-        assert_eq!(values.memory_percent(), None);
-        values.update(Reading::MemoryUsed, 1, 1.0);
-        values.update(Reading::MemoryTotal, 1, 0.0);
-        assert_eq!(values.memory_percent(), None, "no installed memory");
-        values.update(Reading::MemoryTotal, 2, 4.0);
-        assert_eq!(values.memory_percent(), Some(25.0));
+    fn a_host_name_cannot_break_out_of_its_selector() {
+        let overview = overview("a\"}evil{", None);
+        assert_eq!(overview.check(), []);
+        assert!(overview.widgets[0].series[0]
+            .selector
+            .starts_with("livedash_host_cpu_percent{host=\"a_}evil{\""));
     }
 }

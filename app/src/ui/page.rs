@@ -1,8 +1,11 @@
 //! The HTML shell the server renders, and the [`App`] component both sides
 //! render (the server to HTML, the browser by hydrating it).
 //!
-//! The server puts a [`Bootstrap`] (the host's series from the metrics
-//! store, and the log position they are as of) into the page twice:
+//! Every page shows one dashboard (`/`: the host overview, or the
+//! directory's `main`, with the list of dashboards below it; `/d/<id>`:
+//! that one). The server puts a [`Bootstrap`] (the dashboard, its
+//! widgets' series from the metrics store, and the log position they are
+//! as of) into the page twice:
 //! rendered into the widgets, and as JSON in a
 //! `<script id="livedash-bootstrap">` element. The browser reads that JSON
 //! before hydrating, so both sides build the same [`LiveStore`] and the
@@ -12,18 +15,8 @@
 use leptos::prelude::*;
 
 use crate::{
-    chart::{ChartStyle, Level, Stacking, Threshold, Unit},
     protocol::Bootstrap,
-    protocol::SeriesKey,
-    ui::{
-        host::{Reading, CPU_PERCENT, MEMORY_USED_BYTES},
-        time::DEFAULT_RANGE,
-        LiveStore, TimeControl, DASHBOARD_CHANNEL,
-    },
-    widgets::{
-        ActivityFeed, ChartSpec, ConnectionStatus, CpuCard, LoadCard, MemoryCard, NetworkCard,
-        PanelRow, StatusBoard, TimePicker, TimeSeriesChart,
-    },
+    ui::{board::DashboardPage, time::DEFAULT_RANGE, LiveStore, TimeControl},
 };
 
 /// The id of the element that carries the bootstrap JSON.
@@ -89,15 +82,21 @@ fn bootstrap_script(bootstrap: &Bootstrap) -> String {
         .replace('&', "\\u0026")
 }
 
-/// The dashboard.
+/// The page: a dashboard, with the list of dashboards on the home page.
 #[component]
 pub fn App() -> impl IntoView {
     let bootstrap = load_bootstrap();
     let store = LiveStore::new(&bootstrap);
     provide_context(store);
-    // The server renders the default range; the browser then takes the
-    // URL's, so hydration sees the same page the server sent.
-    let time = TimeControl::new(DEFAULT_RANGE, bootstrap.now_ms);
+    // The server renders the dashboard's own range (the overview's
+    // default); the browser then takes the URL's, so hydration sees the
+    // same page the server sent.
+    let opening = bootstrap
+        .dashboard
+        .as_ref()
+        .and_then(|d| d.time.resolve(bootstrap.now_ms))
+        .unwrap_or(DEFAULT_RANGE);
+    let time = TimeControl::new(opening, bootstrap.now_ms);
     provide_context(time);
 
     #[cfg(feature = "hydrate")]
@@ -117,126 +116,12 @@ pub fn App() -> impl IntoView {
     }
 
     let kiosk = bootstrap.kiosk;
-    let host = bootstrap.host.clone();
-    let cpu = ChartSpec {
-        id: "cpu".into(),
-        title: "CPU".into(),
-        selector: SeriesKey {
-            name: CPU_PERCENT.into(),
-            labels: [("host".to_string(), host.clone())].into(),
-        }
-        .to_string(),
-        label_by: Some("core".into()),
-        unlabelled: "total".into(),
-        unit: Unit::Percent,
-        soft_min: Some(0.0),
-        soft_max: Some(100.0),
-        style: ChartStyle::default(),
-        thresholds: vec![
-            Threshold {
-                label: Level::Warning.name().into(),
-                value: 80.0,
-                to: None,
-                level: Level::Warning,
-            },
-            Threshold {
-                label: Level::Critical.name().into(),
-                value: 95.0,
-                to: None,
-                level: Level::Critical,
-            },
-        ],
-    };
-    // Memory is drawn filled against what is installed: the axis reaches
-    // the total, with a warning at nine tenths of it.
-    // Each core's share, stacked: the top is the sum over the cores.
-    let host_key = SeriesKey {
-        name: CPU_PERCENT.into(),
-        labels: [("host".to_string(), host.clone())].into(),
-    }
-    .to_string();
-    let cores = ChartSpec {
-        id: "cores".into(),
-        title: "CPU by core".into(),
-        selector: host_key.replacen('{', r#"{core!="","#, 1),
-        label_by: Some("core".into()),
-        unlabelled: "total".into(),
-        unit: Unit::Percent,
-        soft_min: Some(0.0),
-        soft_max: None,
-        style: ChartStyle {
-            stacking: Stacking::Normal,
-            ..ChartStyle::default()
-        },
-        thresholds: Vec::new(),
-    };
-    let memory_total = store
-        .values
-        .with_untracked(|values| values.get(Reading::MemoryTotal))
-        .filter(|total| *total > 0.0);
-    let memory = ChartSpec {
-        id: "memory".into(),
-        title: "Memory in use".into(),
-        selector: SeriesKey {
-            name: MEMORY_USED_BYTES.into(),
-            labels: [("host".to_string(), host.clone())].into(),
-        }
-        .to_string(),
-        label_by: None,
-        unlabelled: "used".into(),
-        unit: Unit::Bytes,
-        soft_min: Some(0.0),
-        soft_max: memory_total,
-        style: ChartStyle {
-            fill: 0.2,
-            ..ChartStyle::default()
-        },
-        thresholds: memory_total
-            .map(|total| Threshold {
-                label: Level::Warning.name().into(),
-                value: total * 0.9,
-                to: None,
-                level: Level::Warning,
-            })
-            .into_iter()
-            .collect(),
-    };
-    let cpu_history: Vec<_> = bootstrap
-        .series
-        .iter()
-        .filter(|s| s.key.name == CPU_PERCENT && s.key.labels.get("host") == Some(&host))
-        .cloned()
-        .collect();
-    let core_history: Vec<_> = cpu_history
-        .iter()
-        .filter(|s| s.key.labels.get("core").is_some_and(|c| !c.is_empty()))
-        .cloned()
-        .collect();
-
-    view! {
-        <div class="dashboard" class:dashboard--kiosk=kiosk>
-            <header class="dashboard__header">
-                <h1 class="dashboard__title">
-                    "livedash" <span class="dashboard__host">{move || store.host()}</span>
-                </h1>
-                <TimePicker />
-                <ConnectionStatus />
-            </header>
-            <main class="dashboard__grid">
-                <CpuCard />
-                <MemoryCard />
-                <LoadCard />
-                <NetworkCard />
-                <TimeSeriesChart spec=cpu initial=cpu_history />
-                <TimeSeriesChart spec=memory />
-                <TimeSeriesChart spec=cores initial=core_history />
-                <PanelRow title=DASHBOARD_CHANNEL testid="dashboard-row">
-                    <StatusBoard />
-                    <ActivityFeed />
-                </PanelRow>
-            </main>
-        </div>
-    }
+    let initial = bootstrap.widget_series;
+    // The home page's list of dashboards, as the server rendered it.
+    let list = (!bootstrap.dashboard_list.is_empty())
+        .then(|| view! { <div class="dashboards-slot" inner_html=bootstrap.dashboard_list></div> });
+    let built_in = bootstrap.built_in;
+    view! { <DashboardPage initial kiosk built_in>{list}</DashboardPage> }
 }
 
 #[cfg(feature = "ssr")]

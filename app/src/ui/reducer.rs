@@ -1,9 +1,9 @@
 //! What one frame of deliveries changes on the page, decided apart from
 //! the signals that show it.
 //!
-//! [`PageState`] keeps the little the store must remember to decide: whose
-//! series the page shows, the newest point of each (so a point seen twice,
-//! from history and live, counts once), and which status board items exist. [`PageState::apply`] turns one [`Frame`] into
+//! [`PageState`] keeps the little the store must remember to decide: the
+//! page's own channel, whether any widget follows series, and which status
+//! board items exist. [`PageState::apply`] turns one [`Frame`] into
 //! [`Changes`]: exactly the writes the store then makes to its signals, so
 //! that each signal is written at most once per frame and only when its
 //! value changes. The store only mirrors them; everything here is plain
@@ -14,18 +14,20 @@ use std::collections::BTreeSet;
 use serde_json::Value;
 
 use crate::{
+    dashboard::Dashboard,
     live::{
         frame::Frame,
         patch::{Patch, MAX_ITEMS, PATCH_EVENT},
     },
     protocol::{
         Annotation, Envelope, Position, SeriesPoints, ANNOTATION_EVENT, ANNOTATION_REMOVED_EVENT,
-        SERIES_CHANNEL, SERIES_EVENT,
+        DASHBOARD_EVENT, DASHBOARD_REMOVED_EVENT, SERIES_CHANNEL, SERIES_EVENT,
     },
-    ui::host::{HostValues, Reading},
 };
 
-/// The dashboard's own channel: activity events and board patches.
+/// The host overview's own channel: activity events and board patches. A
+/// dashboard's page has its own (`dashboard:<id>`), which also carries the
+/// dashboard's saves.
 pub const DASHBOARD_CHANNEL: &str = "dashboard:main";
 
 /// One activity entry.
@@ -79,8 +81,6 @@ pub struct Changes {
     /// Every series' points in the frame, by key (Prometheus form), for
     /// the charts that follow them.
     pub series: Vec<(String, Vec<(i64, f64)>)>,
-    /// The cards' values, when a newer point changed one.
-    pub values: Option<HostValues>,
     /// New activity entries, oldest first.
     pub feed: Vec<FeedItem>,
     /// Annotations published, in order.
@@ -89,6 +89,11 @@ pub struct Changes {
     pub removed_annotations: Vec<u64>,
     /// Writes to the status board, in order.
     pub board: Vec<BoardChange>,
+    /// The page's dashboard as now saved (the newest save in the frame),
+    /// with its text widgets' HTML by id.
+    pub dashboard: Option<(Dashboard, Vec<(String, String)>)>,
+    /// The page's dashboard was removed.
+    pub dashboard_removed: bool,
     /// The board's keys, in order, when keys came or went.
     pub board_keys: Option<Vec<String>>,
     /// The position of the last event applied.
@@ -102,10 +107,8 @@ pub struct Changes {
 /// What the store remembers between frames.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct PageState {
-    /// The host whose series the page shows (the server's own).
-    host: String,
-    /// The newest point of each series the cards show.
-    values: HostValues,
+    /// The page's own channel (`dashboard:<id>`).
+    channel: String,
     /// The status board's keys.
     board_keys: BTreeSet<String>,
     /// Whether a chart follows series: only then are every series' points
@@ -118,11 +121,12 @@ pub struct PageState {
 struct Gathered {
     /// Per event, in order; merged by key once the frame is gathered.
     series: Vec<(String, Vec<(i64, f64)>)>,
-    readings: Vec<(Reading, i64, f64)>,
     feed: Vec<FeedItem>,
     annotations: Vec<Annotation>,
     removed_annotations: Vec<u64>,
     patches: Vec<Patch>,
+    dashboard: Option<(Dashboard, Vec<(String, String)>)>,
+    dashboard_removed: bool,
     warnings: Vec<String>,
 }
 
@@ -142,15 +146,19 @@ fn by_key(mut events: Vec<(String, Vec<(i64, f64)>)>) -> Vec<(String, Vec<(i64, 
 }
 
 impl PageState {
-    /// The state of a page that shows `host`'s series, starting from
-    /// `values` (what the server rendered).
-    pub fn new(host: &str, values: HostValues) -> Self {
+    /// The state of a page whose own channel is `channel` (its
+    /// dashboard's).
+    pub fn new(channel: &str) -> Self {
         Self {
-            host: host.to_string(),
-            values,
+            channel: channel.to_string(),
             board_keys: BTreeSet::new(),
             follows_series: false,
         }
+    }
+
+    /// The page's own channel.
+    pub fn channel(&self) -> &str {
+        &self.channel
     }
 
     /// Gathers every series' points by key from now on (a chart follows
@@ -159,16 +167,10 @@ impl PageState {
         self.follows_series = true;
     }
 
-    /// The host whose series the page shows (empty: none).
-    pub fn host(&self) -> &str {
-        &self.host
-    }
-
     /// Applies one frame: snapshots first (each replaces the state of the
-    /// channels it covers), then the events. Every point of the host's
-    /// series counts (the chart draws them all; a card shows the newest);
-    /// other events count only in their current form (the newest value of
-    /// each key).
+    /// channels it covers), then the events. Every point of every series
+    /// counts (the widgets following it keep each once); other events
+    /// count only in their current form (the newest value of each key).
     pub fn apply(&mut self, frame: &Frame) -> Changes {
         let mut changes = Changes {
             resync: frame.overflowed,
@@ -180,7 +182,7 @@ impl PageState {
             if channels.iter().any(|c| c == SERIES_CHANNEL) {
                 changes.series_missed = true;
             }
-            if channels.iter().any(|c| c == DASHBOARD_CHANNEL) {
+            if channels.contains(&self.channel) {
                 changes.dashboard_reset = true;
                 // An earlier snapshot of the channel in this frame is
                 // replaced too.
@@ -201,25 +203,19 @@ impl PageState {
 
         let Gathered {
             series,
-            readings,
             feed,
             annotations,
             removed_annotations,
             patches,
+            dashboard,
+            dashboard_removed,
             warnings,
         } = gathered;
+        changes.dashboard = dashboard;
+        changes.dashboard_removed = dashboard_removed;
         changes.annotations = annotations;
         changes.removed_annotations = removed_annotations;
         changes.series = by_key(series);
-        let mut values = self.values.clone();
-        let mut changed = false;
-        for (reading, ts, value) in readings {
-            changed |= values.update(reading, ts, value);
-        }
-        if changed {
-            self.values = values.clone();
-            changes.values = Some(values);
-        }
         changes.feed = feed;
         if changes.dashboard_reset {
             self.board_keys.clear();
@@ -232,39 +228,54 @@ impl PageState {
 
     /// Gathers what `envelope` changes.
     fn gather(&self, envelope: &Envelope<Value>, gathered: &mut Gathered) {
-        match (envelope.channel.as_str(), envelope.event.as_str()) {
+        let channel = envelope.channel.as_str();
+        if channel != SERIES_CHANNEL && channel != self.channel {
+            return;
+        }
+        match (channel, envelope.event.as_str()) {
+            (SERIES_CHANNEL, SERIES_EVENT) if !self.follows_series => {}
             (SERIES_CHANNEL, SERIES_EVENT) => {
                 match serde_json::from_value::<SeriesPoints>(envelope.data.clone()) {
-                    Ok(series) => {
-                        if self.follows_series {
-                            gathered
-                                .series
-                                .push((series.key.to_string(), series.points.clone()));
-                        }
-                        // Series of other hosts or not shown: a filter
-                        // wider than the page's (another tab's) lets
-                        // them through.
-                        let Some(reading) = Reading::of(&series.key, &self.host) else {
-                            return;
-                        };
-                        for &(ts, value) in &series.points {
-                            gathered.readings.push((reading, ts, value));
-                        }
-                    }
+                    Ok(series) => gathered
+                        .series
+                        .push((series.key.to_string(), series.points)),
                     Err(error) => gathered
                         .warnings
                         .push(format!("livedash: ignoring malformed points: {error}")),
                 }
             }
-            (DASHBOARD_CHANNEL, PATCH_EVENT) => {
-                match serde_json::from_value::<Patch>(envelope.data.clone()) {
-                    Ok(patch) => gathered.patches.push(patch),
-                    Err(error) => gathered
+            (_, DASHBOARD_EVENT) => {
+                // Only the server publishes these, each checked.
+                let saved = envelope
+                    .data
+                    .get("dashboard")
+                    .and_then(Dashboard::from_value);
+                match saved {
+                    Some(dashboard) => {
+                        let html = envelope
+                            .data
+                            .get("text_html")
+                            .map(crate::protocol::text_pairs)
+                            .unwrap_or_default();
+                        gathered.dashboard = Some((dashboard, html));
+                        gathered.dashboard_removed = false;
+                    }
+                    None => gathered
                         .warnings
-                        .push(format!("livedash: ignoring a malformed patch: {error}")),
+                        .push("livedash: ignoring a malformed dashboard".to_string()),
                 }
             }
-            (DASHBOARD_CHANNEL, ANNOTATION_REMOVED_EVENT) => {
+            (_, DASHBOARD_REMOVED_EVENT) => {
+                gathered.dashboard = None;
+                gathered.dashboard_removed = true;
+            }
+            (_, PATCH_EVENT) => match serde_json::from_value::<Patch>(envelope.data.clone()) {
+                Ok(patch) => gathered.patches.push(patch),
+                Err(error) => gathered
+                    .warnings
+                    .push(format!("livedash: ignoring a malformed patch: {error}")),
+            },
+            (_, ANNOTATION_REMOVED_EVENT) => {
                 match envelope.data.get("id").and_then(Value::as_u64) {
                     Some(id) => gathered.removed_annotations.push(id),
                     None => gathered
@@ -272,7 +283,7 @@ impl PageState {
                         .push("livedash: ignoring a malformed annotation removal".to_string()),
                 }
             }
-            (DASHBOARD_CHANNEL, event) => {
+            (_, event) => {
                 // An annotation shows in the feed by its text, and on the
                 // charts.
                 let note = (event == ANNOTATION_EVENT)
@@ -288,7 +299,6 @@ impl PageState {
                 });
                 gathered.annotations.extend(note);
             }
-            _ => {}
         }
     }
 
@@ -335,7 +345,7 @@ mod tests {
     use crate::{
         live::frame::{Delivery, FrameBuffer},
         protocol::{Position, SeriesKey, Snapshot},
-        ui::host::{CPU_PERCENT, LOAD1},
+        ui::host::CPU_PERCENT,
     };
 
     fn key(name: &str, host: &str, core: Option<&str>) -> SeriesKey {
@@ -407,15 +417,15 @@ mod tests {
     }
 
     #[test]
-    fn every_point_of_the_total_joins_the_chart_and_the_cards_show_the_newest() {
+    fn every_point_of_a_followed_series_is_gathered_by_key_in_order() {
         let cpu = || key(CPU_PERCENT, "web-1", None);
-        let mut unfollowed = PageState::new("web-1", HostValues::default());
+        let mut unfollowed = PageState::new(DASHBOARD_CHANNEL);
         let quiet = unfollowed.apply(&frame([points(1, cpu(), &[(200, 20.0)])]));
         assert!(
             quiet.series.is_empty(),
             "no chart follows: nothing gathered by key"
         );
-        let mut page = PageState::new("web-1", HostValues::default());
+        let mut page = PageState::new(DASHBOARD_CHANNEL);
         page.follow_series();
         let changes = page.apply(&frame([
             points(1, cpu(), &[(200, 20.0)]),
@@ -441,14 +451,10 @@ mod tests {
                 ),
             ]
         );
-        let values = changes.values.expect("the cards change");
-        assert_eq!(values.get(Reading::Cpu), Some(30.0));
-        assert_eq!(values.cores(), [40.0]);
         assert_eq!(changes.position, Some(Position::new(1, 4)));
         assert!(changes.updated);
 
         let older = page.apply(&frame([points(5, cpu(), &[(250, 25.0)])]));
-        assert_eq!(older.values, None, "an older point is never shown");
         assert_eq!(
             older.series,
             [(
@@ -460,31 +466,9 @@ mod tests {
     }
 
     #[test]
-    fn a_point_the_page_was_rendered_with_changes_no_card_when_it_arrives_live() {
-        let mut rendered = HostValues::default();
-        rendered.update(Reading::Load1, 1_000, 0.5);
-        let mut page = PageState::new("web-1", rendered);
-        let changes = page.apply(&frame([points(
-            1,
-            key(LOAD1, "web-1", None),
-            &[(1_000, 0.5)],
-        )]));
-        assert_eq!(changes.values, None);
-        let changes = page.apply(&frame([points(
-            2,
-            key(LOAD1, "web-1", None),
-            &[(2_000, 0.75)],
-        )]));
-        assert_eq!(
-            changes.values.and_then(|v| v.get(Reading::Load1)),
-            Some(0.75)
-        );
-    }
-
-    #[test]
     fn a_snapshot_of_the_series_channel_adds_its_points() {
         let cpu = || key(CPU_PERCENT, "web-1", None);
-        let mut page = PageState::new("web-1", HostValues::default());
+        let mut page = PageState::new(DASHBOARD_CHANNEL);
         page.follow_series();
         let snapshot = Snapshot {
             reason: Some("position too old".into()),
@@ -505,7 +489,6 @@ mod tests {
                 vec![(100, 1.0), (200, 2.0)]
             )]
         );
-        assert_eq!(changes.values.and_then(|v| v.get(Reading::Cpu)), Some(2.0));
         assert!(
             changes.series_missed,
             "the snapshot holds only the newest events: charts read the store again"
@@ -514,7 +497,7 @@ mod tests {
 
     #[test]
     fn activity_entries_arrive_oldest_first_with_their_text() {
-        let mut page = PageState::new("", HostValues::default());
+        let mut page = PageState::new(DASHBOARD_CHANNEL);
         let changes = page.apply(&frame([message(1), message(2)]));
         assert_eq!(
             changes.feed,
@@ -536,7 +519,7 @@ mod tests {
 
     #[test]
     fn patches_set_existing_items_and_change_the_key_list_only_when_keys_come_or_go() {
-        let mut page = PageState::new("", HostValues::default());
+        let mut page = PageState::new(DASHBOARD_CHANNEL);
         let changes = page.apply(&frame([
             patch(1, json!({"op": "add", "key": "db", "value": "up"})),
             patch(2, json!({"op": "add", "key": "api", "value": "up"})),
@@ -563,7 +546,7 @@ mod tests {
 
     #[test]
     fn an_annotation_goes_to_the_charts_and_to_the_feed_by_its_text() {
-        let mut page = PageState::new("web-1", HostValues::default());
+        let mut page = PageState::new(DASHBOARD_CHANNEL);
         let note = json!({"id": 7, "dashboard": "main", "time": 5, "text": "deploy", "created": 5});
         let changes = page.apply(&frame([
             Delivery::Event(envelope(
@@ -607,7 +590,7 @@ mod tests {
 
     #[test]
     fn a_snapshot_of_the_dashboard_replaces_its_feed_and_board() {
-        let mut page = PageState::new("", HostValues::default());
+        let mut page = PageState::new(DASHBOARD_CHANNEL);
         page.apply(&frame([patch(
             1,
             json!({"op": "add", "key": "api", "value": "up"}),
@@ -679,8 +662,58 @@ mod tests {
     }
 
     #[test]
+    fn a_save_of_the_pages_dashboard_replaces_it_and_a_removal_says_so() {
+        let mut page = PageState::new("dashboard:shop");
+        let saved = json!({
+            "revision": "r2",
+            "dashboard": {"id": "shop", "time": {"range": "15m"}, "title": "Edited", "version": 1,
+                "widgets": [{"grid": {"h": 2, "w": 4, "x": 0, "y": 0}, "id": "notes", "title": "Notes",
+                    "type": "text", "options": {"markdown": "*hi*"}}]},
+            "text_html": [["notes", "<p><em>hi</em></p>"]]
+        });
+        let changes = page.apply(&frame([
+            Delivery::Event(envelope(
+                1,
+                "dashboard:shop",
+                DASHBOARD_EVENT,
+                None,
+                saved.clone(),
+            )),
+            // Another dashboard's save is not this page's.
+            Delivery::Event(envelope(2, "dashboard:other", DASHBOARD_EVENT, None, saved)),
+        ]));
+        let (dashboard, html) = changes.dashboard.expect("the save");
+        assert_eq!(dashboard.title, "Edited");
+        assert_eq!(
+            html,
+            [("notes".to_string(), "<p><em>hi</em></p>".to_string())]
+        );
+        assert!(changes.feed.is_empty(), "a save is not activity");
+        assert!(!changes.dashboard_removed);
+
+        let removed = page.apply(&frame([Delivery::Event(envelope(
+            3,
+            "dashboard:shop",
+            DASHBOARD_REMOVED_EVENT,
+            None,
+            json!({"id": "shop"}),
+        ))]));
+        assert!(removed.dashboard_removed && removed.dashboard.is_none());
+        let malformed = page.apply(&frame([Delivery::Event(envelope(
+            4,
+            "dashboard:shop",
+            DASHBOARD_EVENT,
+            None,
+            json!({"dashboard": {"id": 3}}),
+        ))]));
+        assert!(malformed.dashboard.is_none());
+        assert_eq!(malformed.warnings.len(), 1);
+    }
+
+    #[test]
     fn malformed_points_and_patches_are_reported_and_skipped() {
-        let mut page = PageState::new("", HostValues::default());
+        let mut page = PageState::new(DASHBOARD_CHANNEL);
+        page.follow_series();
         let changes = page.apply(&frame([
             Delivery::Event(envelope(
                 1,
@@ -702,14 +735,14 @@ mod tests {
         for seq in 1..=10 {
             buffer.push(message(seq));
         }
-        let changes = PageState::new("", HostValues::default()).apply(&buffer.take());
+        let changes = PageState::new(DASHBOARD_CHANNEL).apply(&buffer.take());
         assert!(changes.resync && changes.series_missed);
         assert_eq!(changes.feed.len(), 4);
     }
 
     #[test]
     fn an_empty_frame_changes_nothing() {
-        let mut page = PageState::new("", HostValues::default());
+        let mut page = PageState::new(DASHBOARD_CHANNEL);
         assert_eq!(page.apply(&Frame::default()), Changes::default());
     }
 }

@@ -4,10 +4,11 @@
 //! buffers them ([`FrameBuffer`]). Once per animation frame (a timer while
 //! the tab is hidden, so work still happens, just less often) the buffer is
 //! applied in one batch: the [`PageState`] reducer decides what the frame
-//! changes (every point of the host's total CPU use joins the chart, but
-//! each signal is set at most once, with the newest values) and the store
-//! only mirrors those [`Changes`] into its signals. Widgets read only the memos they
-//! show, so an update re-renders only what changed. While the display is
+//! changes (every point of a followed series reaches the widgets that
+//! follow it, once per frame; each signal is set at most once, with the
+//! newest values) and the store only mirrors those [`Changes`] into its
+//! signals. Widgets read only the memos they show, so an update re-renders
+//! only what changed. While the display is
 //! paused nothing is applied; the bounded buffer keeps collecting and the
 //! page catches up on resume.
 
@@ -23,11 +24,8 @@ use crate::{
         share::Role,
         state::{ConnectionState, Transport},
     },
-    protocol::{Bootstrap, Position, SERIES_CHANNEL},
-    ui::{
-        host::{HostValues, Reading},
-        reducer::{BoardChange, Changes, FeedItem, PageState},
-    },
+    protocol::{Bootstrap, Position, DASHBOARD_CHANNEL_PREFIX, SERIES_CHANNEL},
+    ui::reducer::{BoardChange, Changes, FeedItem, PageState},
 };
 
 /// Activity entries kept on the page.
@@ -38,8 +36,6 @@ pub const FRAME_BUFFER: usize = 20_000;
 /// The page's live state, shared by every widget through context.
 #[derive(Clone, Copy)]
 pub struct LiveStore {
-    /// The newest point of each of the host's series the cards show.
-    pub values: RwSignal<HostValues>,
     /// The connection's state.
     pub connection: RwSignal<ConnectionState>,
     /// The transport in use.
@@ -74,12 +70,17 @@ pub struct LiveStore {
     pub board_keys: RwSignal<Vec<String>>,
     /// Each board item's value: one signal per key.
     pub board: RwSignal<BTreeMap<String, RwSignal<Value>>>,
+    /// The dashboard the page shows (`None`: the host overview), as last
+    /// saved: a save reaches the page on its channel and replaces it.
+    pub dashboard: RwSignal<Option<crate::dashboard::Dashboard>>,
+    /// The page's dashboard was removed while the page showed it.
+    pub dashboard_removed: RwSignal<bool>,
+    /// Its text widgets' Markdown as HTML (rendered by the server), by id.
+    pub text_html: StoredValue<Vec<(String, String)>>,
     /// What the mounted widgets need from the server.
     needs: RwSignal<Needs>,
     /// The charts following series, and what each needs.
     followers: StoredValue<Followers, LocalStorage>,
-    /// The key (Prometheus form) of each series the page shows.
-    keys: StoredValue<Vec<(Reading, String)>>,
     /// What the reducer remembers between frames.
     page: StoredValue<PageState>,
     runtime: StoredValue<Runtime, LocalStorage>,
@@ -136,19 +137,11 @@ struct Runtime {
 impl LiveStore {
     /// A store holding what the server rendered into the page.
     pub fn new(bootstrap: &Bootstrap) -> Self {
-        let mut values = HostValues::default();
-        let mut keys = Vec::new();
-        for shown in &bootstrap.series {
-            let Some(reading) = Reading::of(&shown.key, &bootstrap.host) else {
-                continue;
-            };
-            keys.push((reading, shown.key.to_string()));
-            for &(ts, value) in &shown.points {
-                values.update(reading, ts, value);
-            }
-        }
+        let channel = bootstrap.dashboard.as_ref().map_or_else(
+            || crate::ui::DASHBOARD_CHANNEL.to_string(),
+            |d| format!("{DASHBOARD_CHANNEL_PREFIX}{}", d.id),
+        );
         Self {
-            values: RwSignal::new(values.clone()),
             connection: RwSignal::new(ConnectionState::Connecting),
             transport: RwSignal::new(Transport::Sse),
             pinned: RwSignal::new(None),
@@ -167,10 +160,12 @@ impl LiveStore {
             annotations_missed: RwSignal::new(0),
             board_keys: RwSignal::new(Vec::new()),
             board: RwSignal::new(BTreeMap::new()),
+            dashboard: RwSignal::new(bootstrap.dashboard.clone()),
+            dashboard_removed: RwSignal::new(false),
+            text_html: StoredValue::new(bootstrap.text_html.clone()),
             needs: RwSignal::new(Needs::default()),
             followers: StoredValue::new_local(Followers::default()),
-            keys: StoredValue::new(keys),
-            page: StoredValue::new(PageState::new(&bootstrap.host, values)),
+            page: StoredValue::new(PageState::new(&channel)),
             runtime: StoredValue::new_local(Runtime {
                 buffer: Some(FrameBuffer::new(FRAME_BUFFER)),
                 ..Runtime::default()
@@ -210,8 +205,6 @@ impl LiveStore {
         });
     }
 
-    /// Declares that the calling widget shows the host's series that
-    /// `shows` picks: the page follows exactly those on the series channel.
     /// Registers a chart's `sink` for series points; it follows no series
     /// until [`LiveStore::follow`] names them. Withdrawn when the calling
     /// component is cleaned up. Returns the follower's id.
@@ -258,41 +251,15 @@ impl LiveStore {
         });
     }
 
-    pub fn need_readings(&self, shows: impl Fn(&Reading) -> bool) {
-        let keys: Vec<String> = self.keys.with_value(|keys| {
-            keys.iter()
-                .filter(|(reading, _)| shows(reading))
-                .map(|(_, key)| key.clone())
-                .collect()
-        });
-        // Without its series (a page rendered without a host) the widget
-        // has nothing to follow.
-        if !keys.is_empty() {
-            self.need(SERIES_CHANNEL, Some(keys));
-        }
-    }
-
     /// What the mounted widgets need.
     pub fn interest(&self) -> Interest {
         self.needs.with(Needs::interest)
     }
 
-    /// The name of the host the page shows (empty: none).
-    pub fn host(&self) -> String {
-        self.page.with_value(|page| page.host().to_string())
-    }
-
-    /// A memo of one value derived from the cards' values (`None`: not
-    /// known yet).
-    pub fn derive<T>(
-        &self,
-        f: impl Fn(&HostValues) -> Option<T> + Send + Sync + 'static,
-    ) -> Memo<Option<T>>
-    where
-        T: PartialEq + Send + Sync + 'static,
-    {
-        let values = self.values;
-        Memo::new(move |_| values.with(&f))
+    /// The page's own channel: activity, board patches, annotations and
+    /// (on a dashboard's page) its saves.
+    pub fn channel(&self) -> String {
+        self.page.with_value(|page| page.channel().to_string())
     }
 
     /// Buffers a delivery for the next frame.
@@ -343,16 +310,26 @@ impl LiveStore {
             dashboard_reset,
             series_missed,
             series,
-            values,
             feed,
             annotations,
             removed_annotations,
             board,
             board_keys,
+            dashboard,
+            dashboard_removed,
             position,
             updated,
             warnings,
         } = changes;
+        if let Some((dashboard, html)) = dashboard {
+            // Before the dashboard: its new text widgets read it.
+            self.text_html.set_value(html);
+            self.dashboard.set(Some(dashboard));
+            self.dashboard_removed.set(false);
+        }
+        if dashboard_removed {
+            self.dashboard_removed.set(true);
+        }
         for warning in &warnings {
             leptos::logging::warn!("{warning}");
         }
@@ -393,9 +370,6 @@ impl LiveStore {
             for sink in sinks {
                 sink(&series);
             }
-        }
-        if let Some(values) = values {
-            self.values.set(values);
         }
         if !feed.is_empty() {
             let added = feed.len() as u64;
@@ -498,9 +472,11 @@ impl LiveStore {
         {
             self.runtime
                 .with_value(|runtime| {
-                    runtime.client.as_ref().map(|client| {
-                        client.publish(crate::ui::DASHBOARD_CHANNEL, "annotation", note)
-                    })
+                    let channel = self.channel();
+                    runtime
+                        .client
+                        .as_ref()
+                        .map(|client| client.publish(&channel, "annotation", note))
                 })
                 .unwrap_or(false)
         }
@@ -530,6 +506,8 @@ impl LiveStore {
                 "message",
                 crate::protocol::ANNOTATION_EVENT,
                 crate::protocol::ANNOTATION_REMOVED_EVENT,
+                crate::protocol::DASHBOARD_EVENT,
+                crate::protocol::DASHBOARD_REMOVED_EVENT,
                 PATCH_EVENT,
             ]
             .map(str::to_string)

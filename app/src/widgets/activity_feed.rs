@@ -14,9 +14,14 @@ use crate::protocol::MAX_ANNOTATION_CHARS;
 
 /// The activity feed.
 #[component]
-pub fn ActivityFeed() -> impl IntoView {
+pub fn ActivityFeed(
+    /// Its heading (default: "Activity").
+    #[prop(optional, into)]
+    title: Option<String>,
+) -> impl IntoView {
     let store = expect_context::<LiveStore>();
-    store.need(crate::ui::DASHBOARD_CHANNEL, None);
+    let channel = store.channel();
+    store.need(&channel, None);
     let feed = store.feed;
     view! {
         <section
@@ -25,7 +30,7 @@ pub fn ActivityFeed() -> impl IntoView {
             data-count=move || store.feed_count.get()
             data-renders=render_count(feed)
         >
-            <h2 class="feed-card__title">"Activity"</h2>
+            <h2 class="feed-card__title">{title.unwrap_or_else(|| "Activity".to_string())}</h2>
             <ol class="feed-card__list">
                 <For each=move || feed.get() key=|item| item.id let:item>
                     <li class="feed-card__item" data-id=item.id.to_string()>
@@ -35,7 +40,7 @@ pub fn ActivityFeed() -> impl IntoView {
                 </For>
             </ol>
             <p class="feed-card__empty" class:feed-card__empty--hidden=move || feed.with(|f| !f.is_empty())>
-                "Nothing yet. Publish to dashboard:main to see it here."
+                {format!("Nothing yet. Publish to {channel} to see it here.")}
             </p>
             <Composer />
         </section>

@@ -4,15 +4,18 @@
 //!
 //! [`TimeSeriesChart`] is every chart of the page (history joined to live,
 //! legend, tooltip, shared crosshair, drag to zoom, table view);
-//! [`TimePicker`] sets the page's time range.
+//! [`ValueCard`] every stat, gauge, bar, table and text widget;
+//! [`StatusBoard`] and [`ActivityFeed`] show the page's own channel, each
+//! in a [`PanelRow`] that can hide it; [`TimePicker`] sets the page's time
+//! range.
 
 mod activity_feed;
 mod chart;
 mod connection_status;
 mod panel_row;
-mod stat_card;
 mod status_board;
 mod time_picker;
+mod values;
 
 pub use activity_feed::ActivityFeed;
 #[cfg(feature = "hydrate")]
@@ -23,9 +26,9 @@ pub(crate) use chart::install_annotations;
 pub use chart::{ChartSpec, TimeSeriesChart};
 pub use connection_status::ConnectionStatus;
 pub use panel_row::PanelRow;
-pub use stat_card::{stat_card, CpuCard, LoadCard, MemoryCard, NetworkCard};
 pub use status_board::StatusBoard;
 pub use time_picker::TimePicker;
+pub use values::{spec_of, ValueCard};
 
 use leptos::prelude::*;
 

@@ -11,9 +11,11 @@ use leptos::prelude::*;
 #[component]
 pub fn PanelRow<C>(
     /// The row's heading.
-    title: &'static str,
+    #[prop(into)]
+    title: String,
     /// The row's `data-testid`.
-    testid: &'static str,
+    #[prop(into)]
+    testid: String,
     /// The widgets (typed, not boxed: a boxed view brings the whole
     /// type-erased rendering machinery into the bundle).
     children: TypedChildrenFn<C>,
@@ -23,13 +25,14 @@ where
 {
     let (open, set_open) = signal(true);
     let children = children.into_inner();
+    let toggle = format!("{testid}-toggle");
     view! {
         <section class="panel-row" data-testid=testid data-open=move || open.get().to_string()>
             <header class="panel-row__header">
                 <h2 class="panel-row__title">{title}</h2>
                 <button
                     class="panel-row__toggle"
-                    data-testid=format!("{testid}-toggle")
+                    data-testid=toggle
                     aria-expanded=move || open.get().to_string()
                     on:click=move |_| set_open.update(|open| *open = !*open)
                 >

@@ -10,20 +10,25 @@ use crate::{ui::LiveStore, widgets::render_count};
 
 /// The status board.
 #[component]
-pub fn StatusBoard() -> impl IntoView {
+pub fn StatusBoard(
+    /// Its heading (default: "Status board").
+    #[prop(optional, into)]
+    title: Option<String>,
+) -> impl IntoView {
     let store = expect_context::<LiveStore>();
-    store.need(crate::ui::DASHBOARD_CHANNEL, None);
+    let channel = store.channel();
+    store.need(&channel, None);
     let keys = store.board_keys;
     view! {
         <section class="board-card" data-testid="status-board" data-renders=render_count(keys)>
-            <h2 class="board-card__title">"Status board"</h2>
+            <h2 class="board-card__title">{title.unwrap_or_else(|| "Status board".to_string())}</h2>
             <ul class="board-card__list">
                 <For each=move || keys.get() key=|key| key.clone() let:key>
                     <BoardItem name=key.clone() />
                 </For>
             </ul>
             <p class="board-card__empty" class:board-card__empty--hidden=move || keys.with(|k| !k.is_empty())>
-                "No items. Send patch events to dashboard:main."
+                {format!("No items. Send patch events to {channel}.")}
             </p>
         </section>
     }

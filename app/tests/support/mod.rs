@@ -63,6 +63,7 @@ pub fn views(series: &[SeriesPoints]) -> impl IntoView {
                 soft_max: None,
                 style: ChartStyle::default(),
                 thresholds: Vec::new(),
+                rate: false,
             };
             view! { <TimeSeriesChart spec=spec initial=vec![series.clone()] /> }
         })

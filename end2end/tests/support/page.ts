@@ -5,6 +5,13 @@ import { Page } from '@playwright/test';
 export const status = (page: Page) => page.getByTestId('connection-status');
 export const feed = (page: Page) => page.getByTestId('activity-feed');
 
+/** Hides (or shows again) the overview's status board and activity feed:
+ * the two widgets that show the dashboard's own channel. */
+export async function toggleChannelWidgets(page: Page) {
+  await page.getByTestId('status-row-toggle').click();
+  await page.getByTestId('activity-row-toggle').click();
+}
+
 /** The `seq` of every feed entry, oldest first. */
 export async function feedSeqs(page: Page): Promise<number[]> {
   const texts = await feed(page).locator('.feed-card__data').allTextContents();

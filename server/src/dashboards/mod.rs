@@ -44,11 +44,7 @@ use crate::{
     store::wal::crc32c,
 };
 
-/// The event type of a saved (or edited on disk) dashboard on its channel:
-/// `{"revision", "dashboard"}`.
-pub const DASHBOARD_EVENT: &str = "dashboard";
-/// The event type of a dashboard whose file went: `{"id"}`.
-pub const DASHBOARD_REMOVED_EVENT: &str = "dashboard_removed";
+pub use app::protocol::{DASHBOARD_EVENT, DASHBOARD_REMOVED_EVENT};
 
 /// Tells viewers of a dashboard that it is now `stored`.
 pub fn publish_saved(hub: &Hub, stored: &Stored) {
@@ -56,7 +52,11 @@ pub fn publish_saved(hub: &Hub, stored: &Stored) {
         channel: format!("{DASHBOARD_CHANNEL_PREFIX}{}", stored.dashboard.id),
         event_type: DASHBOARD_EVENT.to_string(),
         key: None,
-        data: json!({"revision": stored.revision, "dashboard": stored.dashboard}),
+        data: json!({
+            "revision": stored.revision,
+            "dashboard": stored.dashboard,
+            "text_html": app::ui::cards::text_html(&stored.dashboard),
+        }),
     };
     if let Err(error) = hub.publish_batch(&[event]) {
         tracing::warn!(%error, id = %stored.dashboard.id, "a dashboard could not be published");

@@ -270,6 +270,22 @@ fn too_many(error: SelectError) -> ApiError {
     }
 }
 
+/// Reads `selector`'s series over `from..=to`, at most `max_points` each
+/// (counters as rates with `rate`), as `GET /api/series` answers them: the
+/// page's first paint of a dashboard's widgets. Blocking: decodes chunks.
+pub fn read_points(
+    store: &Store,
+    selector: &str,
+    (from, to): (i64, i64),
+    max_points: usize,
+    rate: bool,
+) -> Result<Vec<SeriesPoints>, ApiError> {
+    let selector = parse_selector(selector)
+        .map_err(|message| ApiError::invalid("invalid_selector", message))?;
+    let shape = Shape::Points(Some(max_points.clamp(4, MAX_POINTS)));
+    read(store, &selector, from, to, now_ms(), shape, rate).map(|reply| reply.series)
+}
+
 /// Reads the answer (blocking: decodes chunks).
 fn read(
     store: &Store,

@@ -38,6 +38,10 @@ use crate::{
     ui::{LiveStore, TimeView},
 };
 
+/// The width (CSS pixels) history is read at for a widget without a
+/// canvas: enough for a sparkline.
+const SPARKLINE_WIDTH: f64 = 120.0;
+
 /// How long after an empty answer (no series yet) the chart asks again.
 const EMPTY_RETRY_MS: i32 = 10_000;
 
@@ -50,7 +54,9 @@ pub struct Fetcher {
     pub lines: RwSignal<ChartLines>,
     pub recent: Recent,
     pub status: RwSignal<Option<String>>,
-    pub canvas: NodeRef<leptos::html::Canvas>,
+    /// The chart's canvas, whose width sets the resolution read (none: a
+    /// sparkline's).
+    pub canvas: Option<NodeRef<leptos::html::Canvas>>,
     pub follower: u64,
     pub store: LiveStore,
     pub clock: TimeView,
@@ -114,13 +120,16 @@ pub fn install(fetcher: Fetcher) {
             .unwrap_or_default();
         let now = clock.now.get_untracked().max(js_sys::Date::now() as i64);
         let (from, to) = range.resolve(now);
-        let width = canvas
-            .get_untracked()
-            .map(|c| f64::from(c.client_width()))
-            .unwrap_or(800.0);
+        let width = match canvas {
+            Some(canvas) => canvas
+                .get_untracked()
+                .map(|c| f64::from(c.client_width()))
+                .unwrap_or(800.0),
+            None => SPARKLINE_WIDTH,
+        };
         let ratio = web_sys::window().map_or(1.0, |w| w.device_pixel_ratio());
         let max_points = ((width * ratio) as usize).clamp(4, 10_000);
-        let selector = spec.with_value(|s| s.selector.clone());
+        let (selector, rate) = spec.with_value(|s| (s.selector.clone(), s.rate));
         let abort = web_sys::AbortController::new().ok();
         let signal = abort.as_ref().map(web_sys::AbortController::signal);
         pending.update_value(|pending| {
@@ -138,8 +147,9 @@ pub fn install(fetcher: Fetcher) {
         };
         spawn_local(async move {
             let url = format!(
-                "/api/series?match={}&{window}&max_points={max_points}",
+                "/api/series?match={}&{window}&max_points={max_points}{}",
                 String::from(js_sys::encode_uri_component(&selector)),
+                if rate { "&rate=true" } else { "" },
             );
             let answer = fetch_json(&url, signal).await;
             if generation.try_get_value() != Some(this) {
@@ -262,9 +272,11 @@ pub fn install_annotations(store: LiveStore, clock: TimeView) {
             TimeRange::Live { span_ms } => format!("from=now-{span_ms}ms&to=now"),
             TimeRange::Fixed { .. } => format!("from={from}&to={to}"),
         };
-        let dashboard = crate::ui::DASHBOARD_CHANNEL
+        let channel = store.channel();
+        let dashboard = channel
             .strip_prefix(crate::protocol::DASHBOARD_CHANNEL_PREFIX)
-            .unwrap_or_default();
+            .unwrap_or_default()
+            .to_string();
         spawn_local(async move {
             let url = format!("/api/annotations?dashboard={dashboard}&{window}");
             let answer = fetch_text(&url, None).await.and_then(|text| {

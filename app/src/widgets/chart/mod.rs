@@ -22,6 +22,7 @@
 
 #[cfg(feature = "hydrate")]
 mod draw;
+pub(crate) mod feed;
 #[cfg(feature = "hydrate")]
 mod history;
 #[cfg(feature = "hydrate")]
@@ -109,6 +110,8 @@ pub struct ChartSpec {
     pub style: ChartStyle,
     /// Levels drawn across the chart; the value axis always reaches them.
     pub thresholds: Vec<Threshold>,
+    /// The series are counters, shown as per-second rates.
+    pub rate: bool,
 }
 
 /// One series of a chart.
@@ -289,8 +292,6 @@ pub fn TimeSeriesChart(
     // Reads of the page's time go through the chart's own memos.
     let clock = time.view();
     let spec = StoredValue::new(spec);
-    let span = time.range.get_untracked().span_ms();
-    let lines = RwSignal::new(spec.with_value(|spec| lines_from(spec, &initial, None, span)));
     let visibility = RwSignal::new(Visibility::default());
     let mode = RwSignal::new(TooltipMode::All);
     let stacking = RwSignal::new(spec.with_value(|s| s.style.stacking));
@@ -299,7 +300,6 @@ pub fn TimeSeriesChart(
     // The table's order, once a column header was clicked (before: the
     // legend's).
     let order = RwSignal::new(None::<LegendOrder>);
-    let status = RwSignal::new(None::<String>);
     let canvas = NodeRef::<leptos::html::Canvas>::new();
     // A note being written: its time, and its end for a span (Shift-drag,
     // Shift-click, or `a` at the crosshair open the form).
@@ -328,49 +328,10 @@ pub fn TimeSeriesChart(
     let pointer_value = RwSignal::new(None::<f64>);
     // What the screen reader's live region says (set by the arrow keys).
     let spoken = RwSignal::new(String::new());
-    // Live samples of the last minutes, to replay over a new answer.
-    let recent = StoredValue::new(VecDeque::<(String, i64, f64)>::new());
-
-    let follower = store.add_follower(std::rc::Rc::new(move |frame| {
-        let mut seen = Vec::new();
-        // Subscribers (the drawing, the legend) hear of it only when a
-        // point was added: a frame without this chart's series redraws
-        // nothing.
-        lines.maybe_update(|lines| {
-            let mut changed = false;
-            for (key, points) in frame {
-                let Some(chart_line) = lines.get_mut(key) else {
-                    continue;
-                };
-                for &(ts, value) in points {
-                    changed |= chart_line.line.push(ts, value);
-                    seen.push((key.clone(), ts, value));
-                }
-            }
-            changed
-        });
-        if let Some(&(_, ts, _)) = seen.iter().max_by_key(|(_, ts, _)| *ts) {
-            time.saw_point(ts, browser_now());
-        }
-        recent.update_value(|recent| keep_recent(recent, seen));
-    }));
-    store.follow(
-        follower,
-        lines.with_untracked(|l| l.keys().cloned().collect()),
-    );
+    let feed::Feed { lines, status } = feed::follow(spec, &initial, Some(canvas));
 
     #[cfg(feature = "hydrate")]
     {
-        history::install(history::Fetcher {
-            spec,
-            lines,
-            recent,
-            status,
-            canvas,
-            follower,
-            store,
-            clock,
-        });
         browser::install_drawing(browser::Drawing {
             spec,
             lines,

@@ -1,0 +1,151 @@
+//! A dashboard's page (`/d/<id>`): its widgets on a 12-column grid, each
+//! built from the dashboard model's widget (`crate::dashboard`).
+//!
+//! The page follows the dashboard's own channel (`dashboard:<id>`). A save
+//! (in the page, through the API, or of the file on disk) arrives there as
+//! the whole model; [`LiveStore::dashboard`] takes it and the grid
+//! re-renders exactly the widgets that changed: each widget is keyed by
+//! its id and a generation that moves only when its definition does, so
+//! an unchanged widget keeps its data, its canvas and its state. The
+//! page's time range is not the dashboard's to change: a viewer keeps the
+//! range they chose while the dashboard is edited under them.
+
+use leptos::{
+    either::{Either, EitherOf3},
+    prelude::*,
+};
+
+use crate::{
+    dashboard::{Widget, WidgetKind},
+    protocol::SeriesPoints,
+    ui::LiveStore,
+    widgets::{
+        spec_of, ActivityFeed, ConnectionStatus, PanelRow, StatusBoard, TimePicker,
+        TimeSeriesChart, ValueCard,
+    },
+};
+
+/// A widget as the grid holds it: its id, its generation, and itself.
+type Placed = (String, u32, Widget);
+
+/// The dashboard's page. `initial` holds each widget's series as the
+/// server rendered them.
+#[component]
+pub fn DashboardPage<C>(
+    initial: Vec<(String, Vec<SeriesPoints>)>,
+    kiosk: bool,
+    /// The dashboard is built in: nothing saves it.
+    built_in: bool,
+    /// What shows below the grid (the home page's list of dashboards).
+    children: TypedChildren<C>,
+) -> impl IntoView
+where
+    C: IntoView + 'static,
+{
+    let below = children.into_inner()();
+    let store = expect_context::<LiveStore>();
+    // Its saves come on its own channel (a built-in one has none: only
+    // its widgets that show the channel follow it).
+    if !built_in {
+        store.need(&store.channel(), None);
+    }
+    let dashboard = store.dashboard;
+    let initial = StoredValue::new(initial);
+    let title = Memo::new(move |_| {
+        dashboard.with(|d| d.as_ref().map(|d| d.title.clone()).unwrap_or_default())
+    });
+    // Each widget's generation moves when its definition changes.
+    let placed = Memo::new(move |previous: Option<&Vec<Placed>>| {
+        let widgets = dashboard.with(|d| d.as_ref().map(|d| d.widgets.clone()).unwrap_or_default());
+        widgets
+            .into_iter()
+            .map(|widget| {
+                let generation = previous
+                    .and_then(|p| p.iter().find(|(id, _, _)| *id == widget.id))
+                    .map_or(0, |(_, generation, before)| {
+                        if *before == widget {
+                            *generation
+                        } else {
+                            generation + 1
+                        }
+                    });
+                (widget.id.clone(), generation, widget)
+            })
+            .collect::<Vec<_>>()
+    });
+    let removed = store.dashboard_removed;
+    view! {
+        <div class="dashboard" class:dashboard--kiosk=kiosk>
+            <header class="dashboard__header">
+                <h1 class="dashboard__title">
+                    <a class="dashboard__home" href="/">"livedash"</a>
+                    " "
+                    <span class="dashboard__host" data-testid="dashboard-title">{move || title.get()}</span>
+                </h1>
+                <TimePicker />
+                <ConnectionStatus />
+            </header>
+            <p class="dashboard__notice" role="status" hidden=move || !removed.get()>
+                "This dashboard was removed. " <a href="/">"All dashboards"</a>
+            </p>
+            <main class="board" data-testid="board">
+                <For each=move || placed.get() key=|(id, generation, _)| (id.clone(), *generation) let:placed>
+                    {
+                        let (id, _, widget) = placed;
+                        let series = initial
+                            .with_value(|all| all.iter().find(|(w, _)| *w == id).map(|(_, s)| s.clone()))
+                            .unwrap_or_default();
+                        let grid = widget.grid;
+                        view! {
+                            <div
+                                class="board__cell"
+                                data-widget=id
+                                style=format!(
+                                    "--x: {}; --y: {}; --w: {}; --h: {}",
+                                    grid.x + 1,
+                                    grid.y + 1,
+                                    grid.w,
+                                    grid.h,
+                                )
+                            >
+                                {widget_view(widget, series, store.channel())}
+                            </div>
+                        }
+                    }
+                </For>
+            </main>
+            {below}
+        </div>
+    }
+}
+
+/// The view of one widget.
+fn widget_view(widget: Widget, series: Vec<SeriesPoints>, channel: String) -> impl IntoView {
+    match widget.kind {
+        WidgetKind::Timeseries => {
+            EitherOf3::A(view! { <TimeSeriesChart spec=spec_of(&widget) initial=series /> })
+        }
+        // The page follows its own channel only: the server sends a note
+        // in its place (`ui::cards::text_html`).
+        WidgetKind::Status | WidgetKind::Feed
+            if !crate::ui::cards::shows_own_channel(&widget, &channel) =>
+        {
+            EitherOf3::B(view! { <ValueCard widget initial=series /> })
+        }
+        // Each can be hidden, which drops the channel once neither shows.
+        WidgetKind::Status | WidgetKind::Feed => {
+            let status = widget.kind == WidgetKind::Status;
+            let title = widget.title;
+            EitherOf3::C(view! {
+                <PanelRow title=channel testid=format!("{}-row", widget.id)>
+                    {if status {
+                        Either::Left(view! { <StatusBoard title=title.clone() /> })
+                    } else {
+                        Either::Right(view! { <ActivityFeed title=title.clone() /> })
+                    }}
+                </PanelRow>
+            })
+        }
+        _ => EitherOf3::B(view! { <ValueCard widget initial=series /> }),
+    }
+}
