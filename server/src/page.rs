@@ -100,14 +100,7 @@ pub async fn handler(
     let built_in = sources.dashboards.get(OVERVIEW_ID).is_none();
     let home = match sources.dashboards.get(OVERVIEW_ID) {
         Some(stored) => stored.dashboard,
-        None => {
-            let (store, host) = (sources.store.clone(), sources.settings.host.clone());
-            let total = tokio::task::spawn_blocking(move || memory_total(&store, &host))
-                .await
-                .ok()
-                .flatten();
-            overview(&sources.settings.host, total)
-        }
+        None => host_overview(&sources).await,
     };
     let search: String = params
         .get("q")
@@ -141,14 +134,7 @@ pub async fn dashboard(
     let built_in = stored.is_none();
     let dashboard = match stored {
         Some(stored) => stored.dashboard,
-        None if id == OVERVIEW_ID => {
-            let (store, host) = (sources.store.clone(), sources.settings.host.clone());
-            let total = tokio::task::spawn_blocking(move || memory_total(&store, &host))
-                .await
-                .ok()
-                .flatten();
-            overview(&sources.settings.host, total)
-        }
+        None if id == OVERVIEW_ID => host_overview(&sources).await,
         None => return not_found(&id),
     };
     let mut bootstrap = bootstrap(&sources, position, dashboard, &params).await;
@@ -184,6 +170,16 @@ async fn bootstrap(
         widget_series,
         ..Bootstrap::default()
     }
+}
+
+/// The built-in overview of the server's own host.
+async fn host_overview(sources: &Sources) -> Dashboard {
+    let (store, host) = (sources.store.clone(), sources.settings.host.clone());
+    let total = tokio::task::spawn_blocking(move || memory_total(&store, &host))
+        .await
+        .ok()
+        .flatten();
+    overview(&sources.settings.host, total)
 }
 
 /// The newest installed memory `host` reported, if any in the last hour.
