@@ -9,6 +9,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Livedash } from './support/server';
 import { status } from './support/page';
+import { violations } from './support/axe';
+import { mkdirSync } from 'node:fs';
+import { resolve } from 'node:path';
 
 const shop = (title: string, extra: object[] = []) => ({
   version: 1,
@@ -109,7 +112,7 @@ test('a dashboard shows pushed series in each kind of widget, live, and its Mark
 
   // Markdown: structure kept, nothing of it run, unsafe links left as text.
   const notes = page.getByTestId('notes-widget');
-  await expect(notes.locator('h4')).toHaveText('On call');
+  await expect(notes.locator('h3')).toHaveText('On call');
   await expect(notes.locator('strong')).toHaveText('Ana');
   await expect(notes.locator('img')).toHaveCount(0);
   await expect(notes.locator('a')).toHaveCount(1);
@@ -175,3 +178,44 @@ test('the home page lists dashboards, finds them by search, and an unknown one i
   const missing = await fetch(`${server.url}/d/nothing`);
   expect(missing.status).toBe(404);
 });
+
+for (const scheme of ['light', 'dark'] as const) {
+  test(`every kind of widget passes axe-core in the ${scheme} theme and fits a 360 px phone`, async ({ page }) => {
+    const board = shop('Shop');
+    (board.widgets[5] as { options: object }).options = {
+      markdown: '## On call\n\nPage **Ana** first, then see the [runbook](https://example.org/runbook).\n\n- queue over 100: add a worker\n- disk over 90%: rotate the logs',
+    };
+    await save(server, board);
+    const now = Date.now();
+    await push(server, [
+      { name: 'shop_queue_depth', value: 40, ts: now - 60_000 },
+      { name: 'shop_queue_depth', value: 120, ts: now - 30_000 },
+      { name: 'shop_queue_depth', value: 90, ts: now - 1_000 },
+      { name: 'shop_disk_used_percent', value: 71, ts: now - 1_000 },
+      { name: 'shop_sales', labels: { region: 'eu' }, value: 300, ts: now - 1_000 },
+      { name: 'shop_sales', labels: { region: 'us' }, value: 1200, ts: now - 1_000 },
+      { name: 'shop_sales', labels: { region: 'apac' }, value: 800, ts: now - 1_000 },
+    ]);
+    await page.emulateMedia({ colorScheme: scheme });
+    await page.goto(`${server.url}/d/shop`);
+    await expect(status(page)).toHaveAttribute('data-state', 'live');
+    await expect(value(page, 'orders')).toHaveText('90');
+    expect(await violations(page)).toEqual([]);
+    if (scheme === 'light') {
+      const docs = resolve(__dirname, '../../docs');
+      mkdirSync(docs, { recursive: true });
+      await page.screenshot({ path: resolve(docs, 'screenshot-dashboard.png'), fullPage: true });
+    }
+
+    await page.setViewportSize({ width: 360, height: 740 });
+    const overflow = await page.evaluate(() => {
+      const width = document.documentElement.clientWidth;
+      const wide = [...document.querySelectorAll('body *')]
+        .filter((e) => e.getBoundingClientRect().right > width + 0.5)
+        .map((e) => `${e.tagName.toLowerCase()}.${[...e.classList].join('.')}`);
+      return { scroll: document.documentElement.scrollWidth, width, wide: wide.slice(0, 10) };
+    });
+    expect(overflow.wide).toEqual([]);
+    expect(overflow.scroll).toBeLessThanOrEqual(overflow.width);
+  });
+}

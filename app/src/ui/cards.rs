@@ -232,10 +232,14 @@ pub fn markdown(text: &str) -> String {
     let mut html = String::new();
     for block in parse(text) {
         match block {
-            // Under the card's own heading (h2): h3 and h4.
-            Block::Heading(level, runs) => {
-                let tag = if level == 1 { "h3" } else { "h4" };
-                let _ = write!(html, "<{tag}>{}</{tag}>", inline(&runs));
+            // Under the card's own heading (h2), every level is an h3 (a
+            // skipped level confuses a screen reader's outline); the
+            // lesser ones are drawn smaller.
+            Block::Heading(1, runs) => {
+                let _ = write!(html, "<h3>{}</h3>", inline(&runs));
+            }
+            Block::Heading(_, runs) => {
+                let _ = write!(html, "<h3 class=\"markdown__minor\">{}</h3>", inline(&runs));
             }
             Block::Paragraph(runs) => {
                 let _ = write!(html, "<p>{}</p>", inline(&runs));
