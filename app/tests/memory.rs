@@ -1,5 +1,6 @@
 //! A page left open must not grow. These tests count what a dashboard of
-//! the page's chart widgets holds in headless Chromium:
+//! the page's chart widgets (and, opened and left, its value cards) holds
+//! in headless Chromium:
 //!
 //! - the Rust heap, exactly: this test binary's global allocator counts
 //!   the bytes allocated and not yet freed;
@@ -23,7 +24,7 @@ use std::{
 
 use app::ui::LiveStore;
 use leptos::prelude::*;
-use support::{grid, point, sleep, views, Charts};
+use support::{cards, grid, point, sleep, views, Charts};
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_test::*;
 
@@ -189,7 +190,7 @@ async fn opening_and_leaving_a_dashboard_200_times_returns_memory_to_its_baselin
     let open = RwSignal::new(false);
     let series = charts.bootstrap.series.clone();
     let _page = support::mount(&container, store, 60_000, now, move || {
-        move || open.get().then(|| views(&series))
+        move || open.get().then(|| (views(&series), cards(&series)))
     });
     for cycle in 0..CYCLES {
         open.set(true);
@@ -213,7 +214,7 @@ async fn opening_and_leaving_a_dashboard_200_times_returns_memory_to_its_baselin
     let end = settled_reading().await;
     let baseline = baseline.expect("measured after the warm-up");
     let message = format!("after {WARM_UP} cycles: {baseline}; after {CYCLES}: {end}");
-    console_log!("memory | open and leave {CHARTS} charts | {message}");
+    console_log!("memory | open and leave {CHARTS} charts and {CHARTS} value cards | {message}");
     assert_eq!(
         end.dom_nodes, nodes_before,
         "every node is removed: {message}"

@@ -70,6 +70,43 @@ pub fn views(series: &[SeriesPoints]) -> impl IntoView {
         .collect_view()
 }
 
+/// A value card of each kind that reads series (stat, gauge, bar, table)
+/// over each series, as a dashboard's would be.
+pub fn cards(series: &[SeriesPoints]) -> impl IntoView {
+    use app::dashboard::{Grid, SeriesQuery, Widget, WidgetKind};
+    let kinds = [
+        WidgetKind::Stat,
+        WidgetKind::Gauge,
+        WidgetKind::Bar,
+        WidgetKind::Table,
+    ];
+    series
+        .iter()
+        .enumerate()
+        .map(|(i, series)| {
+            let widget = Widget {
+                id: format!("v{i}"),
+                kind: kinds[i % kinds.len()],
+                title: format!("Value {i}"),
+                grid: Grid {
+                    x: 0,
+                    y: i as u32,
+                    w: 1,
+                    h: 1,
+                },
+                series: vec![SeriesQuery {
+                    selector: series.key.to_string(),
+                    label_by: None,
+                    rate: false,
+                }],
+                unit: Some(Unit::Count),
+                options: Default::default(),
+            };
+            view! { <app::widgets::ValueCard widget initial=vec![series.clone()] /> }
+        })
+        .collect_view()
+}
+
 /// The live event of one new point of `key`.
 pub fn point(seq: u64, key: &SeriesKey, ts: i64, value: f64) -> Delivery {
     Delivery::Event(Envelope {
