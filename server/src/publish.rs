@@ -16,8 +16,9 @@ use std::sync::Arc;
 
 pub use app::protocol::PublishRequest;
 use app::protocol::{
-    validate_channel, Position, PublishReply, ANNOTATION_EVENT, ANNOTATION_REMOVED_EVENT,
-    RESET_EVENT, SERVER_CHANNELS, SNAPSHOT_EVENT,
+    validate_channel, Annotation, Position, PublishReply, ANNOTATION_EVENT,
+    ANNOTATION_REMOVED_EVENT, DASHBOARD_CHANNEL_PREFIX, RESET_EVENT, SERVER_CHANNELS,
+    SNAPSHOT_EVENT,
 };
 use axum::{
     body::{to_bytes, Body},
@@ -181,6 +182,46 @@ impl Publisher {
     /// checked, stored (synced to disk) and replaced by the stored
     /// [`app::protocol::Annotation`] before anything is published; if the
     /// log then refuses the batch, they are removed again.
+    /// [`Publisher::publish`], run off the async workers when the batch
+    /// holds annotations: each is synced to disk before it is published,
+    /// and a slow disk should hold one blocking thread, not a worker that
+    /// serves every other connection. Returns the positions and the events
+    /// as published (annotations replaced by the stored ones).
+    ///
+    /// Cancel safety: dropping the future does not undo or stop a publish
+    /// already handed to the blocking pool; it completes, unanswered.
+    pub async fn publish_async(
+        &self,
+        mut events: Vec<NewEvent<Value>>,
+    ) -> Result<(Vec<Position>, Vec<NewEvent<Value>>), ApiError> {
+        if !events.iter().any(|e| e.event_type == ANNOTATION_EVENT) {
+            return self.publish(&mut events).map(|ids| (ids, events));
+        }
+        let publisher = self.clone();
+        tokio::task::spawn_blocking(move || publisher.publish(&mut events).map(|ids| (ids, events)))
+            .await
+            .map_err(|e| ApiError::Storage(format!("the publishing task failed: {e}")))?
+    }
+
+    /// Removes annotation `id` (synced to disk, off the async workers) and
+    /// tells its dashboard's viewers; `None` when there is none.
+    pub async fn remove_annotation(&self, id: u64) -> Result<Option<Annotation>, ApiError> {
+        let annotations = self.annotations.clone();
+        let removed = tokio::task::spawn_blocking(move || annotations.remove(id))
+            .await
+            .map_err(|e| ApiError::Storage(format!("the removing task failed: {e}")))?
+            .map_err(|e| ApiError::Storage(e.to_string()))?;
+        if let Some(removed) = &removed {
+            self.hub.publish_batch(&[NewEvent {
+                channel: format!("{DASHBOARD_CHANNEL_PREFIX}{}", removed.dashboard),
+                event_type: ANNOTATION_REMOVED_EVENT.to_string(),
+                key: None,
+                data: serde_json::json!({ "id": removed.id }),
+            }])?;
+        }
+        Ok(removed)
+    }
+
     pub fn publish(&self, events: &mut [NewEvent<Value>]) -> Result<Vec<Position>, ApiError> {
         let now = now_ms();
         let mut drafts = Vec::new();
@@ -238,8 +279,8 @@ async fn publish(
     request: Request<Body>,
 ) -> Result<Json<PublishReply>, ApiError> {
     let body = json_body(request, MAX_BODY_BYTES).await?;
-    let (mut events, batch) = parse_body(&body)?;
-    let ids = publisher.publish(&mut events)?;
+    let (events, batch) = parse_body(&body)?;
+    let (ids, _) = publisher.publish_async(events).await?;
     Ok(Json(match (batch, ids.first()) {
         (false, Some(id)) => PublishReply::One { id: *id },
         _ => PublishReply::Batch { ids },

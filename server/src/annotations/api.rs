@@ -11,8 +11,7 @@
 //!   `annotation_removed` `{"id"}` on its dashboard's channel.
 
 use app::protocol::{
-    validate_channel, Annotation, AnnotationList, ANNOTATION_EVENT, ANNOTATION_REMOVED_EVENT,
-    DASHBOARD_CHANNEL_PREFIX,
+    validate_channel, Annotation, AnnotationList, ANNOTATION_EVENT, DASHBOARD_CHANNEL_PREFIX,
 };
 use axum::{
     body::Body,
@@ -95,14 +94,17 @@ pub async fn create(
             ))
         }
     };
-    let mut events = [NewEvent {
+    let events = vec![NewEvent {
         channel: format!("{DASHBOARD_CHANNEL_PREFIX}{dashboard}"),
         event_type: ANNOTATION_EVENT.to_string(),
         key: None,
         data,
     }];
-    publisher.publish(&mut events)?;
-    let [event] = events;
+    let (_, events) = publisher.publish_async(events).await?;
+    let event = events
+        .into_iter()
+        .next()
+        .ok_or_else(|| ApiError::Storage("the annotation was not published".into()))?;
     let note: Annotation = serde_json::from_value(event.data)
         .map_err(|e| ApiError::Storage(format!("the stored annotation did not read back: {e}")))?;
     Ok((StatusCode::CREATED, Json(note)))
@@ -119,15 +121,8 @@ pub async fn remove(
     };
     let number: u64 = id.parse().map_err(|_| not_found())?;
     let removed = publisher
-        .annotations
-        .remove(number)
-        .map_err(|e| ApiError::Storage(e.to_string()))?
+        .remove_annotation(number)
+        .await?
         .ok_or_else(not_found)?;
-    publisher.hub.publish_batch(&[NewEvent {
-        channel: format!("{DASHBOARD_CHANNEL_PREFIX}{}", removed.dashboard),
-        event_type: ANNOTATION_REMOVED_EVENT.to_string(),
-        key: None,
-        data: json!({ "id": removed.id }),
-    }])?;
     Ok(Json(json!({ "removed": removed })))
 }

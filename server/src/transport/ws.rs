@@ -408,14 +408,16 @@ impl Connection {
                 data,
                 request_id,
             } => {
-                let published = publish::validate(PublishRequest {
+                let published = match publish::validate(PublishRequest {
                     channel,
                     event,
                     key,
                     data,
-                })
-                .and_then(|event| self.publisher().publish(&mut [event]));
-                match published.map(|ids| ids.first().copied()) {
+                }) {
+                    Ok(event) => self.publisher().publish_async(vec![event]).await,
+                    Err(error) => Err(error),
+                };
+                match published.map(|(ids, _)| ids.first().copied()) {
                     Ok(Some(id)) => {
                         self.send_message(&ServerMessage::Published { request_id, id })
                             .await
