@@ -109,3 +109,30 @@ test('a wall screen (?kiosk) shows the data and the LIVE badge, and no controls'
   await page.goto(server.url + '/');
   await expect(page.getByTestId('pause')).toBeVisible();
 });
+
+test('the theme follows the system, and the switch chooses light or dark for this browser, kept on reload', async ({ page }) => {
+  await page.emulateMedia({ colorScheme: 'dark' });
+  await openLoaded(page);
+  const background = () => page.evaluate(() => getComputedStyle(document.body).backgroundColor);
+  const theme = () => page.evaluate(() => document.documentElement.dataset.theme ?? 'system');
+  const toggle = page.getByTestId('theme-switch');
+  await expect(toggle).toHaveText('Theme: system');
+  expect(await background()).toBe('rgb(15, 19, 32)');
+  await toggle.click();
+  await expect(toggle).toHaveText('Theme: light');
+  expect(await theme()).toBe('light');
+  expect(await background()).toBe('rgb(244, 246, 250)');
+  // Kept in this browser: a reload opens light, with no dark frame first.
+  await page.reload();
+  expect(await theme()).toBe('light');
+  await expect(toggle).toHaveText('Theme: light');
+  await expect(status(page)).toHaveAttribute('data-state', 'live');
+  await toggle.click();
+  expect(await theme()).toBe('dark');
+  await page.emulateMedia({ colorScheme: 'light' });
+  expect(await background()).toBe('rgb(15, 19, 32)');
+  expect(await violations(page)).toEqual([]);
+  await toggle.click();
+  await expect(toggle).toHaveText('Theme: system');
+  expect(await background()).toBe('rgb(244, 246, 250)');
+});

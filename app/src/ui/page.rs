@@ -39,6 +39,7 @@ pub struct PageAssets {
 /// (the [`App`] reads it from there while rendering on the server).
 pub fn shell(assets: PageAssets, bootstrap: &Bootstrap) -> impl IntoView {
     let bootstrap_json = bootstrap_script(bootstrap);
+    let kiosk = bootstrap.kiosk;
     let hydration = match (&assets.script, &assets.wasm) {
         (Some(js), Some(wasm)) => Some((
             js.clone(),
@@ -65,13 +66,33 @@ pub fn shell(assets: PageAssets, bootstrap: &Bootstrap) -> impl IntoView {
                     <script type="module" inner_html=script></script>
                 })}
                 <script type="application/json" id=BOOTSTRAP_ELEMENT_ID inner_html=bootstrap_json></script>
+                // The chosen theme, before the first paint (no flash).
+                <script inner_html=THEME_EARLY></script>
             </head>
             <body>
                 <App />
+                {(!kiosk).then(|| view! {
+                    <button class="theme-switch" type="button" id="theme-switch" data-testid="theme-switch">
+                        "Theme: system"
+                    </button>
+                    <script inner_html=THEME_SWITCH></script>
+                })}
             </body>
         </html>
     }
 }
+
+/// Applies the theme chosen in this browser (`light`, `dark`; none:
+/// the system's) before the page is drawn.
+const THEME_EARLY: &str = "try{var t=localStorage.getItem('livedash-theme');if(t==='light'||t==='dark')document.documentElement.dataset.theme=t}catch(e){}";
+
+/// The theme switch: system, light, dark, in turn; kept in this browser.
+/// Plain script in the server's HTML, outside the app: it costs the WASM
+/// bundle nothing, and works before (and without) hydration.
+const THEME_SWITCH: &str = "(function(){var b=document.getElementById('theme-switch'),r=document.documentElement,order=['system','light','dark'];\
+function show(){var t=r.dataset.theme||'system';b.textContent='Theme: '+t;b.setAttribute('aria-label','Theme: '+t+'. Change the theme')}\
+b.addEventListener('click',function(){var t=order[(order.indexOf(r.dataset.theme||'system')+1)%3];\
+if(t==='system'){delete r.dataset.theme}else{r.dataset.theme=t}try{if(t==='system')localStorage.removeItem('livedash-theme');else localStorage.setItem('livedash-theme',t)}catch(e){}show()});show()})();";
 
 /// The bootstrap as JSON that is safe inside a `<script>` element.
 fn bootstrap_script(bootstrap: &Bootstrap) -> String {
