@@ -92,8 +92,15 @@ where
                 <For each=move || placed.get() key=|(id, generation, _)| (id.clone(), *generation) let:placed>
                     {
                         let (id, _, widget) = placed;
+                        // The server's series serve a widget's first render
+                        // only: one re-rendered after a save (its selector may
+                        // have changed) reads its own.
                         let series = initial
-                            .with_value(|all| all.iter().find(|(w, _)| *w == id).map(|(_, s)| s.clone()))
+                            .try_update_value(|all| {
+                                let at = all.iter().position(|(w, _)| *w == id)?;
+                                Some(all.swap_remove(at).1)
+                            })
+                            .flatten()
                             .unwrap_or_default();
                         let grid = widget.grid;
                         view! {

@@ -14,7 +14,7 @@ use std::collections::VecDeque;
 
 use leptos::prelude::*;
 
-use super::{browser_now, keep_recent, lines_from, ChartLines, ChartSpec};
+use super::{browser_now, keep_recent, lines_from, ChartLines, ChartSpec, RecentSample};
 use crate::{
     chart::Rates,
     protocol::SeriesPoints,
@@ -44,7 +44,7 @@ pub fn follow(
     let lines = RwSignal::new(spec.with_value(|spec| lines_from(spec, initial, None, span)));
     let status = RwSignal::new(None::<String>);
     // Live samples of the last minutes, to replay over a new answer.
-    let recent = StoredValue::new(VecDeque::<(String, i64, f64)>::new());
+    let recent = StoredValue::new_local(VecDeque::<RecentSample>::new());
     let rate = spec.with_value(|s| s.rate);
     let rates = StoredValue::new(Rates::default());
 
@@ -68,9 +68,10 @@ pub fn follow(
                 } else {
                     points
                 };
+                let shared: std::rc::Rc<str> = key.as_str().into();
                 for &(ts, value) in points {
                     changed |= chart_line.line.push(ts, value);
-                    seen.push((key.clone(), ts, value));
+                    seen.push((shared.clone(), ts, value));
                 }
             }
             changed

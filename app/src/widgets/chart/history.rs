@@ -46,7 +46,7 @@ const SPARKLINE_WIDTH: f64 = 120.0;
 const EMPTY_RETRY_MS: i32 = 10_000;
 
 /// The live samples a chart keeps to replay: key, time, value.
-pub type Recent = StoredValue<std::collections::VecDeque<(String, i64, f64)>>;
+pub type Recent = StoredValue<std::collections::VecDeque<super::RecentSample>, LocalStorage>;
 
 /// What a chart's history fetching works on.
 pub struct Fetcher {

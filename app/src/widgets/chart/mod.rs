@@ -192,7 +192,12 @@ impl ChartLines {
 /// drops those older than [`REPLAY_MS`] before the newest, or past
 /// [`REPLAY_SAMPLES`].
 #[cfg_attr(not(feature = "hydrate"), allow(dead_code))]
-fn keep_recent(recent: &mut VecDeque<(String, i64, f64)>, seen: Vec<(String, i64, f64)>) {
+/// A live sample kept to replay: its series' key (shared by every sample
+/// of the series in a frame: one allocation per key per frame, not per
+/// sample; a busy page keeps tens of thousands of these), time and value.
+pub type RecentSample = (std::rc::Rc<str>, i64, f64);
+
+fn keep_recent(recent: &mut VecDeque<RecentSample>, seen: Vec<RecentSample>) {
     // The newest of this frame's samples and the last kept: no scan of
     // the whole buffer per frame.
     let newest = seen
@@ -1200,8 +1205,8 @@ mod tests {
         // Two charts' worth of an hour at one point a second.
         for second in 0..3_600_i64 {
             let seen = vec![
-                ("a".to_string(), second * 1_000, 1.0),
-                ("b".to_string(), second * 1_000, 2.0),
+                ("a".into(), second * 1_000, 1.0),
+                ("b".into(), second * 1_000, 2.0),
             ];
             keep_recent(&mut recent, seen);
         }
