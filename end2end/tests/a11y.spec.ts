@@ -8,7 +8,7 @@ import { test, expect, Page } from '@playwright/test';
 import { mkdirSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { Livedash } from './support/server';
-import { status } from './support/page';
+import { status, sidewaysOverflow } from './support/page';
 import { violations } from './support/axe';
 
 let server: Livedash;
@@ -85,13 +85,7 @@ for (const scheme of ['light', 'dark'] as const) {
 test('the page fits a 360 px wide phone: nothing scrolls sideways', async ({ page }) => {
   await page.setViewportSize({ width: 360, height: 740 });
   await openLoaded(page);
-  const overflow = await page.evaluate(() => {
-    const width = document.documentElement.clientWidth;
-    const wide = [...document.querySelectorAll('body *')]
-      .filter((e) => e.getBoundingClientRect().right > width + 0.5)
-      .map((e) => `${e.tagName.toLowerCase()}.${[...e.classList].join('.')}`);
-    return { scroll: document.documentElement.scrollWidth, width, wide: wide.slice(0, 10) };
-  });
+  const overflow = await sidewaysOverflow(page);
   expect(overflow.wide).toEqual([]);
   expect(overflow.scroll).toBeLessThanOrEqual(overflow.width);
 });

@@ -8,7 +8,7 @@ import { mkdtempSync, writeFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Livedash } from './support/server';
-import { status } from './support/page';
+import { status, sidewaysOverflow } from './support/page';
 import { violations } from './support/axe';
 import { mkdirSync } from 'node:fs';
 import { resolve } from 'node:path';
@@ -208,13 +208,7 @@ for (const scheme of ['light', 'dark'] as const) {
     }
 
     await page.setViewportSize({ width: 360, height: 740 });
-    const overflow = await page.evaluate(() => {
-      const width = document.documentElement.clientWidth;
-      const wide = [...document.querySelectorAll('body *')]
-        .filter((e) => e.getBoundingClientRect().right > width + 0.5)
-        .map((e) => `${e.tagName.toLowerCase()}.${[...e.classList].join('.')}`);
-      return { scroll: document.documentElement.scrollWidth, width, wide: wide.slice(0, 10) };
-    });
+    const overflow = await sidewaysOverflow(page);
     expect(overflow.wide).toEqual([]);
     expect(overflow.scroll).toBeLessThanOrEqual(overflow.width);
   });

@@ -46,3 +46,15 @@ export async function chartExtent(page: Page): Promise<ChartExtent> {
     maxGap: await read('data-max-gap'),
   };
 }
+
+/** What reaches past the right edge of the viewport (nothing, on a page
+ * that never scrolls sideways), and the page's scroll and viewport widths. */
+export async function sidewaysOverflow(page: Page) {
+  return page.evaluate(() => {
+    const width = document.documentElement.clientWidth;
+    const wide = [...document.querySelectorAll('body *')]
+      .filter((e) => e.getBoundingClientRect().right > width + 0.5)
+      .map((e) => `${e.tagName.toLowerCase()}.${[...e.classList].join('.')}`);
+    return { scroll: document.documentElement.scrollWidth, width, wide: wide.slice(0, 10) };
+  });
+}
