@@ -77,8 +77,13 @@ pub fn ValueCard(widget: Widget, initial: Vec<SeriesPoints>) -> impl IntoView {
     };
     let thresholds = StoredValue::new(options::thresholds(&widget));
     let order = RwSignal::new(TableOrder::default());
-    let status = RwSignal::new(None::<String>);
-    let (body, value): (Signal<String>, Signal<Option<f64>>) = if !kind.reads_series() {
+    // What the card shows, its value (for its level) and why its history
+    // could not be read (`None`: it could; a text card reads none).
+    let (body, value, status): (
+        Signal<String>,
+        Signal<Option<f64>>,
+        RwSignal<Option<String>>,
+    ) = if !kind.reads_series() {
         // Rendered by the server (the page carries no Markdown reader).
         let html = expect_context::<crate::ui::LiveStore>()
             .text_html
@@ -88,11 +93,14 @@ pub fn ValueCard(widget: Widget, initial: Vec<SeriesPoints>) -> impl IntoView {
                     .map(|(_, h)| h.clone())
             })
             .unwrap_or_default();
-        (Signal::stored(html), Signal::stored(None))
+        (
+            Signal::stored(html),
+            Signal::stored(None),
+            RwSignal::new(None),
+        )
     } else {
         let feed = feed::follow(StoredValue::new(spec_of(&widget)), &initial, None);
         let lines = feed.lines;
-        Effect::new(move |_| status.set(feed.status.get()));
         let limit = options::whole(&widget, "limit").unwrap_or(DEFAULT_LIMIT);
         // The first series' points: a stat's and a gauge's.
         let points = Memo::new(move |_| {
@@ -145,7 +153,7 @@ pub fn ValueCard(widget: Widget, initial: Vec<SeriesPoints>) -> impl IntoView {
                 thresholds.with_value(|t| cards::table(&id, &rows, order, t, format))
             }
         });
-        (body.into(), value.into())
+        (body.into(), value.into(), feed.status)
     };
     let class = move || {
         let level = match kind {
