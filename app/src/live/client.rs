@@ -411,7 +411,7 @@ fn listen_to_tabs(driver: &Rc<Driver>, channel: web_sys::BroadcastChannel) {
             let Some(text) = event.data().as_string() else {
                 return;
             };
-            match serde_json::from_str::<TabMessage>(&text) {
+            match crate::protocol::from_json::<TabMessage>(&text) {
                 Ok(message) => dispatch(&driver, ShareInput::Tab(message)),
                 // A tab of another version of livedash: not ours to read.
                 Err(error) => leptos::logging::warn!("livedash: ignoring a tab's message: {error}"),

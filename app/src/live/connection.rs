@@ -258,7 +258,7 @@ pub(crate) fn poll_once(
         let reply = fetch_text(&url, signal.as_ref())
             .await
             .ok()
-            .and_then(|text| serde_json::from_str::<PollReply>(&text).ok());
+            .and_then(|text| crate::protocol::from_json::<PollReply>(&text).ok());
         done(reply);
     });
 }

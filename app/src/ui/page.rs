@@ -156,6 +156,6 @@ fn load_bootstrap() -> Bootstrap {
         .and_then(|window| window.document())
         .and_then(|document| document.get_element_by_id(BOOTSTRAP_ELEMENT_ID))
         .and_then(|element| element.text_content())
-        .and_then(|json| serde_json::from_str(&json).ok())
+        .and_then(|json| crate::protocol::from_json(&json).ok())
         .unwrap_or_default()
 }

@@ -226,7 +226,7 @@ async fn fetch_json(
     url: &str,
     signal: Option<web_sys::AbortSignal>,
 ) -> Result<SeriesReply, String> {
-    serde_json::from_str(&fetch_text(url, signal).await?)
+    crate::protocol::from_json(&fetch_text(url, signal).await?)
         .map_err(|e| format!("a malformed answer: {e}"))
 }
 
