@@ -47,13 +47,14 @@ use crate::{
     protocol::validate_channel,
 };
 
+pub mod edit;
 mod merge;
 pub mod options;
 pub mod read;
 #[cfg(test)]
 mod tests;
 
-pub use merge::{merge, Merged};
+pub use merge::{merge, resolve, Merged};
 
 /// The model's version; documents of another version are refused.
 pub const MODEL_VERSION: u32 = 1;

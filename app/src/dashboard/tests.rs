@@ -225,7 +225,7 @@ fn a_fixed_default_range_and_a_relative_one_are_both_taken() {
 }
 
 mod merging {
-    use super::super::merge::{merge, Merged};
+    use super::super::merge::{merge, resolve, Merged};
     use super::*;
 
     fn base() -> Dashboard {
@@ -303,5 +303,42 @@ mod merging {
             merge(&base(), &mine, &theirs),
             Merged::Conflict(vec!["deploys".into()])
         );
+    }
+
+    #[test]
+    fn a_settled_conflict_takes_the_chosen_side_and_keeps_every_other_edit() {
+        let mut mine = base();
+        widget(&mut mine, "orders").title = "Mine".into();
+        mine.title = "My shop".into();
+        mine.widgets.retain(|w| w.id != "deploys");
+        let mut theirs = base();
+        widget(&mut theirs, "orders").title = "Theirs".into();
+        widget(&mut theirs, "revenue").title = "Fine".into();
+        theirs.title = "Their shop".into();
+        widget(&mut theirs, "deploys").title = "Releases".into();
+        let Merged::Conflict(conflicts) = merge(&base(), &mine, &theirs) else {
+            panic!("no conflict")
+        };
+        assert_eq!(conflicts, ["title", "orders", "deploys"]);
+        let all_mine = resolve(&base(), &mine, &theirs, &conflicts);
+        assert_eq!(all_mine.title, "My shop");
+        let mut copy = all_mine.clone();
+        assert_eq!(widget(&mut copy, "orders").title, "Mine");
+        assert_eq!(
+            widget(&mut copy, "revenue").title,
+            "Fine",
+            "their other edit stays"
+        );
+        assert!(
+            !all_mine.widgets.iter().any(|w| w.id == "deploys"),
+            "my removal stands"
+        );
+        let all_theirs = resolve(&base(), &mine, &theirs, &[]);
+        assert_eq!(all_theirs, theirs);
+        let mixed = resolve(&base(), &mine, &theirs, &["orders".to_string()]);
+        assert_eq!(mixed.title, "Their shop");
+        let mut copy = mixed.clone();
+        assert_eq!(widget(&mut copy, "orders").title, "Mine");
+        assert_eq!(widget(&mut copy, "deploys").title, "Releases");
     }
 }
