@@ -52,8 +52,8 @@ install_build_tools() {
 }
 
 build_release() {
-  step "cargo leptos build --release --precompress"
-  (cd "$ROOT" && cargo leptos build --release --precompress)
+  step "cargo leptos build --release --precompress --split"
+  (cd "$ROOT" && cargo leptos build --release --precompress --split)
 }
 
 LIVEDASH_BIN="$CARGO_TARGET_DIR/release/livedash"

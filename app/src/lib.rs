@@ -9,6 +9,8 @@
 
 pub mod chart;
 pub mod dashboard;
+#[cfg(feature = "hydrate")]
+mod editor;
 pub mod format;
 pub mod live;
 pub mod markdown;

@@ -135,6 +135,7 @@ pub fn app(state: AppState) -> Router {
     Router::new()
         .route("/", get(page::handler))
         .route("/d/{id}", get(page::dashboard))
+        .route("/dashboards", axum::routing::post(dashboards::api::create))
         .route("/healthz", get(healthz))
         .route("/metrics", get(prometheus))
         .route("/api/realtime/sse", get(transport::sse::handler))

@@ -188,3 +188,61 @@ async fn a_file_edited_on_disk_reaches_viewers_and_a_broken_edit_changes_nothing
         (400, Some("invalid_event"))
     );
 }
+
+#[tokio::test]
+async fn the_home_page_form_creates_an_empty_dashboard_and_opens_its_editor() {
+    let dir = TempDir::new();
+    let dir_arg = dir.0.display().to_string();
+    let server =
+        TestServer::start(&["--sample-interval", "1h", "--dashboards-dir", &dir_arg]).await;
+    let client = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let create = |title: &str| {
+        client
+            .post(server.url("/dashboards"))
+            .header("origin", server.url(""))
+            .form(&[("title", title)])
+            .send()
+    };
+    let response = create("Shop floor").await.unwrap();
+    assert_eq!(response.status().as_u16(), 303);
+    assert_eq!(response.headers()["location"], "/d/shop-floor?edit");
+    let file = std::fs::read_to_string(dir.0.join("shop-floor.json")).unwrap();
+    let saved: Value = serde_json::from_str(&file).unwrap();
+    assert_eq!(saved["title"], "Shop floor");
+    assert_eq!(saved["widgets"], json!([]));
+    // The same title again: another id, the first one untouched.
+    let again = create("Shop floor").await.unwrap();
+    assert_eq!(again.headers()["location"], "/d/shop-floor-2?edit");
+    assert_eq!(
+        std::fs::read_to_string(dir.0.join("shop-floor.json")).unwrap(),
+        file
+    );
+    // No title, or one too long: refused, nothing written.
+    for bad in ["   ", &"x".repeat(201)] {
+        let refused = create(bad).await.unwrap();
+        assert_eq!(refused.status().as_u16(), 400);
+    }
+    assert_eq!(
+        std::fs::read_dir(&dir.0)
+            .unwrap()
+            .filter(|e| e
+                .as_ref()
+                .unwrap()
+                .path()
+                .extension()
+                .is_some_and(|x| x == "json"))
+            .count(),
+        2
+    );
+    // The page it leads to is the dashboard's.
+    let page = reqwest::get(server.url("/d/shop-floor?edit"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(page.contains("Shop floor"));
+}

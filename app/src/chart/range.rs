@@ -336,6 +336,17 @@ impl TimeRange {
                 *slot = Some(value.as_ref().to_owned());
             }
         }
+        TimeRange::from_parts(range, from, to, now_ms)
+    }
+
+    /// [`TimeRange::from_query`] once the pairs are sorted out: one copy
+    /// in the WASM bundle whatever the pairs' types.
+    fn from_parts(
+        range: Option<String>,
+        from: Option<String>,
+        to: Option<String>,
+        now_ms: i64,
+    ) -> Result<Self, RangeError> {
         match (range, from, to) {
             (None, None, None) => Err(RangeError::Absent),
             (Some(_), Some(_), _) | (Some(_), _, Some(_)) => Err(RangeError::Conflicting),

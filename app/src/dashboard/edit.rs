@@ -258,6 +258,18 @@ pub fn changes(old: &Dashboard, new: &Dashboard) -> Vec<String> {
     lines
 }
 
+/// `selector` with the matcher `label="value"` added.
+pub fn with_matcher(selector: &str, label: &str, value: &str) -> String {
+    let value = value.replace('\\', "\\\\").replace('"', "\\\"");
+    let matcher = format!("{label}=\"{value}\"");
+    let selector = selector.trim();
+    match selector.strip_suffix('}') {
+        Some(open) if open.trim_end().ends_with('{') => format!("{open}{matcher}}}"),
+        Some(open) => format!("{open}, {matcher}}}"),
+        None => format!("{selector}{{{matcher}}}"),
+    }
+}
+
 /// A new dashboard's id made from its title: lowercase letters, digits
 /// and dashes, with a number added when `taken` says the id is in use.
 pub fn id_from_title(title: &str, taken: impl Fn(&str) -> bool) -> String {
@@ -462,6 +474,16 @@ mod tests {
             ]
         );
         assert!(changes(&old, &old).is_empty());
+    }
+
+    #[test]
+    fn a_label_filter_joins_the_selector() {
+        assert_eq!(with_matcher("cpu", "core", "0"), "cpu{core=\"0\"}");
+        assert_eq!(with_matcher("cpu{} ", "core", "0"), "cpu{core=\"0\"}");
+        assert_eq!(
+            with_matcher("cpu{host=\"a\"}", "core", "say \"hi\""),
+            "cpu{host=\"a\", core=\"say \\\"hi\\\"\"}"
+        );
     }
 
     #[test]

@@ -74,6 +74,20 @@ where
             .collect::<Vec<_>>()
     });
     let removed = store.dashboard_removed;
+    let editor = RwSignal::new(EditorState::Closed);
+    // `?edit` in the address opens the editor (a new dashboard's first view).
+    #[cfg(feature = "hydrate")]
+    if !built_in && !kiosk {
+        Effect::new(move |_| {
+            let search = web_sys::window().and_then(|w| w.location().search().ok());
+            if search.is_some_and(|s| {
+                s.split(['?', '&'])
+                    .any(|p| p == "edit" || p.starts_with("edit="))
+            }) {
+                open_editor(store, editor);
+            }
+        });
+    }
     view! {
         <div class="dashboard" class:dashboard--kiosk=kiosk>
             <header class="dashboard__header">
@@ -83,11 +97,28 @@ where
                     <span class="dashboard__host" data-testid="dashboard-title">{move || title.get()}</span>
                 </h1>
                 <TimePicker />
+                {(!built_in && !kiosk).then(|| view! {
+                    <button
+                        type="button"
+                        class="dashboard__edit"
+                        data-testid="edit"
+                        hidden=move || editor.get() == EditorState::Open
+                        on:click=move |_| open_editor(store, editor)
+                    >
+                        {move || match editor.get() {
+                            EditorState::Loading => "Loading the editor…",
+                            EditorState::Failed => "Edit (the editor did not load: try again)",
+                            _ => "Edit",
+                        }}
+                    </button>
+                })}
                 <ConnectionStatus />
             </header>
             <p class="dashboard__notice" role="status" hidden=move || !removed.get()>
                 "This dashboard was removed. " <a href="/">"All dashboards"</a>
             </p>
+            // The editor mounts here when it opens.
+            <div id="editor-root"></div>
             <main class="board" data-testid="board">
                 <For each=move || placed.get() key=|(id, generation, _)| (id.clone(), *generation) let:placed>
                     {
@@ -124,6 +155,35 @@ where
             {below}
         </div>
     }
+}
+
+/// Where the page's editor is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum EditorState {
+    /// Not open.
+    Closed,
+    /// Its code is on its way.
+    Loading,
+    /// Open beside the dashboard.
+    Open,
+    /// Its code did not load; pressing Edit tries again.
+    Failed,
+}
+
+/// Opens the editor, fetching its code the first time (a split of the
+/// WASM module: `crate::editor`).
+fn open_editor(store: LiveStore, state: RwSignal<EditorState>) {
+    #[cfg(feature = "hydrate")]
+    {
+        state.set(EditorState::Loading);
+        leptos::task::spawn_local(async move {
+            if crate::editor::load(store, state).await.is_err() {
+                state.set(EditorState::Failed);
+            }
+        });
+    }
+    #[cfg(not(feature = "hydrate"))]
+    let _ = (store, state);
 }
 
 /// The view of one widget.

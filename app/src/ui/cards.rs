@@ -316,7 +316,11 @@ pub fn dashboard_list(dashboards: &[(String, String)], search: &str) -> String {
          <h2 class=\"dashboards__title\" id=\"dashboards-title\">Dashboards</h2>\
          <form class=\"dashboards__search\" method=\"get\" action=\"/\" role=\"search\">\
          <input class=\"dashboards__query\" type=\"search\" name=\"q\" value=\"{}\" aria-label=\"Search dashboards\" placeholder=\"Search by name\" maxlength=\"200\">\
-         <button class=\"dashboards__go\" type=\"submit\">Search</button></form><ul class=\"dashboards__list\">",
+         <button class=\"dashboards__go\" type=\"submit\">Search</button></form>\
+         <form class=\"dashboards__search dashboards__new\" method=\"post\" action=\"/dashboards\">\
+         <input class=\"dashboards__query\" type=\"text\" name=\"title\" required maxlength=\"200\" aria-label=\"New dashboard's title\" placeholder=\"New dashboard's title\" data-testid=\"new-dashboard-title\">\
+         <button class=\"dashboards__go\" type=\"submit\" data-testid=\"new-dashboard\">Create and edit</button></form>\
+         <ul class=\"dashboards__list\">",
         escape(search)
     );
     for (id, title) in dashboards {
@@ -331,7 +335,7 @@ pub fn dashboard_list(dashboards: &[(String, String)], search: &str) -> String {
     html.push_str("</ul>");
     if dashboards.is_empty() {
         html.push_str(if search.is_empty() {
-            "<p class=\"dashboards__empty\">No dashboards yet: add a file to the dashboards directory, or PUT /api/dashboards/&lt;id&gt;.</p>"
+            "<p class=\"dashboards__empty\">No dashboards yet: create one above, add a file to the dashboards directory, or PUT /api/dashboards/&lt;id&gt;.</p>"
         } else {
             "<p class=\"dashboards__empty\">No dashboard matches.</p>"
         });

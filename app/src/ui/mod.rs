@@ -27,6 +27,8 @@ pub mod time;
 pub use reducer::DASHBOARD_CHANNEL;
 
 #[cfg(any(feature = "ssr", feature = "hydrate"))]
+pub use board::EditorState;
+#[cfg(any(feature = "ssr", feature = "hydrate"))]
 pub use page::{shell, App, PageAssets, BOOTSTRAP_ELEMENT_ID};
 #[cfg(any(feature = "ssr", feature = "hydrate"))]
 pub use store::{LiveStore, SeriesSink};

@@ -14,17 +14,20 @@
 //!   409 `dashboard_changed` with the `current` document, its `revision`
 //!   and the `conflicts` (widget ids, `title`, `time`). A save is published on `dashboard:<id>` as a
 //!   `dashboard` event `{"revision", "dashboard"}`.
+//! - `POST /dashboards` with the form field `title` (the home page's "New
+//!   dashboard"): an empty dashboard with an id made from the title, then
+//!   303 to `/d/<id>?edit`, where the editor opens.
 //! - `GET /api/dashboards/<id>/versions`: `{"versions": [{"number",
 //!   "revision", "replaced"}]}`, newest first; `GET
 //!   .../versions/<n>`: that version's text; `POST .../versions/<n>/restore`
 //!   with `If-Match`: saves it as the newest.
 
-use app::dashboard::{Dashboard, ModelError};
+use app::dashboard::{edit, Dashboard, ModelError, MAX_TITLE_CHARS};
 use axum::{
     body::Body,
-    extract::{Path, Query, State},
+    extract::{Form, Path, Query, State},
     http::{header, HeaderMap, Request, StatusCode},
-    response::{IntoResponse, Response},
+    response::{IntoResponse, Redirect, Response},
     Json,
 };
 use serde::Deserialize;
@@ -248,4 +251,49 @@ pub async fn restore(
         })
     });
     saved(result.map(|stored| (stored, false)), &hub)
+}
+
+/// The home page's "New dashboard" form.
+#[derive(Debug, Deserialize)]
+pub struct NewDashboard {
+    /// Its title.
+    title: String,
+}
+
+/// `POST /dashboards`: creates an empty dashboard and sends the browser to
+/// its editor.
+pub async fn create(
+    State(dashboards): State<Dashboards>,
+    State(hub): State<Hub>,
+    Form(form): Form<NewDashboard>,
+) -> Response {
+    let title = form.title.trim().to_string();
+    if title.is_empty() || title.chars().count() > MAX_TITLE_CHARS {
+        return (
+            StatusCode::BAD_REQUEST,
+            format!("A dashboard's title is 1 to {MAX_TITLE_CHARS} characters. Go back and try another."),
+        )
+            .into_response();
+    }
+    let taken = {
+        let dashboards = dashboards.clone();
+        move |id: &str| dashboards.get(id).is_some()
+    };
+    let id = edit::id_from_title(&title, taken);
+    let dashboard = edit::empty(&id, &title);
+    let result = tokio::task::spawn_blocking(move || dashboards.save(dashboard, None))
+        .await
+        .unwrap_or_else(|e| {
+            Err(SaveError::Io {
+                path: "new dashboard".into(),
+                source: std::io::Error::other(e),
+            })
+        });
+    match result {
+        Ok(stored) => {
+            publish_saved(&hub, &stored);
+            Redirect::to(&format!("/d/{id}?edit")).into_response()
+        }
+        Err(error) => refusal(error),
+    }
 }

@@ -22,6 +22,8 @@
 
 #[cfg(feature = "hydrate")]
 mod draw;
+#[cfg(feature = "hydrate")]
+mod extras;
 pub(crate) mod feed;
 #[cfg(feature = "hydrate")]
 mod history;
@@ -66,9 +68,8 @@ use leptos::prelude::*;
 
 use crate::{
     chart::{
-        format_value, sort_rows, sort_stable, stats, tooltip_rows, ChartStyle, LegendOrder,
-        LegendRow, LegendSort, Line, Stacking, Threshold, TimeRange, TooltipMode, TooltipSeries,
-        Unit, Visibility,
+        format_value, sort_stable, stats, tooltip_rows, ChartStyle, Line, Stacking, Threshold,
+        TimeRange, TooltipMode, TooltipSeries, Unit, Visibility,
     },
     protocol::SeriesKey,
     ui::{LiveStore, TimeControl},
@@ -302,28 +303,13 @@ pub fn TimeSeriesChart(
     let stacking = RwSignal::new(spec.with_value(|s| s.style.stacking));
     let pinned = RwSignal::new(None::<i64>);
     let table = RwSignal::new(false);
-    // The table's order, once a column header was clicked (before: the
-    // legend's).
-    let order = RwSignal::new(None::<LegendOrder>);
     let canvas = NodeRef::<leptos::html::Canvas>::new();
     // A note being written: its time, and its end for a span (Shift-drag,
     // Shift-click, or `a` at the crosshair open the form).
     let note_at = RwSignal::new(None::<(i64, Option<i64>)>);
-    let note_text = RwSignal::new(String::new());
-    let note_here = RwSignal::new(false);
-    let note_input = NodeRef::<leptos::html::Input>::new();
     let notes = store.annotations_for(spec.with_value(|s| s.id.clone()));
-    // Focus goes to the form once it is shown (the next frame: the form's
-    // `hidden` is lifted by its own effect).
-    Effect::new(move |_| {
-        if note_at.get().is_some() {
-            request_animation_frame(move || {
-                if let Some(input) = note_input.get_untracked() {
-                    let _ = input.focus();
-                }
-            });
-        }
-    });
+    let table_slot = NodeRef::<leptos::html::Div>::new();
+    let note_slot = NodeRef::<leptos::html::Div>::new();
     // A touch gesture in progress (pan with one finger, pinch with two).
     #[cfg(feature = "hydrate")]
     let touches = StoredValue::new(browser::Touches::default());
@@ -380,6 +366,34 @@ pub fn TimeSeriesChart(
         })
     };
     let hint = move || visibility.with(|v| keys.with(|k| v.describe(k)));
+
+    // The table and the note form come when first wanted (`extras`).
+    #[cfg(feature = "hydrate")]
+    {
+        // The table's order, once a column header was clicked (before:
+        // the legend's), and the note being written.
+        let order = RwSignal::new(None::<crate::chart::LegendOrder>);
+        let note_text = RwSignal::new(String::new());
+        let note_here = RwSignal::new(false);
+        let extras = extras::Extras {
+            store,
+            id: StoredValue::new(id.clone()),
+            unit,
+            table,
+            order,
+            legend: Signal::derive(legend),
+            note_at,
+            note_text,
+            note_here,
+            table_slot,
+            note_slot,
+        };
+        extras::mount_when(move || table.get(), move || extras::load_table(extras));
+        extras::mount_when(
+            move || note_at.with(Option::is_some),
+            move || extras::load_note_form(extras),
+        );
+    }
 
     let suppress_click = StoredValue::new(false);
     let tooltip_at = move |ts: i64| {
@@ -484,60 +498,8 @@ pub fn TimeSeriesChart(
                     {move || if table.get() { "View as chart" } else { "View as table" }}
                 </button>
             </header>
-            // Always in the page, hidden until a note is begun: one static
-            // form costs the bundle far less than a view made on demand.
-            <form
-                class="chart-card__annotate"
-                data-testid=format!("{id}-annotate")
-                hidden=move || note_at.with(Option::is_none)
-                on:submit=move |event: leptos::ev::SubmitEvent| {
-                    event.prevent_default();
-                    let text = note_text.get_untracked().trim().to_string();
-                    let Some((at, end)) = note_at.get_untracked() else { return };
-                    if text.is_empty() {
-                        return;
-                    }
-                    let mut note = serde_json::Map::new();
-                    note.insert("text".into(), text.into());
-                    note.insert("time".into(), at.into());
-                    if let Some(end) = end {
-                        note.insert("end".into(), end.into());
-                    }
-                    if note_here.get_untracked() {
-                        note.insert("widget".into(), spec.with_value(|s| s.id.clone()).into());
-                    }
-                    if store.annotate(note.into()) {
-                        note_text.set(String::new());
-                        note_at.set(None);
-                    }
-                }
-                on:keydown=move |ev| if ev.key() == "Escape" { note_at.set(None) }
-            >
-                <label class="chart-card__annotate-label">
-                    {move || note_at.get().map(|(at, end)| format!("Note at {}", when(at, end)))}
-                    <input
-                        class="feed-card__input"
-                        data-testid=format!("{id}-annotate-text")
-                        type="text"
-                        placeholder="What happened?"
-                        maxlength=crate::protocol::MAX_ANNOTATION_CHARS
-                        node_ref=note_input
-                        prop:value=note_text
-                        on:input=move |ev| note_text.set(event_target_value(&ev))
-                    />
-                </label>
-                <label class="chart-card__control">
-                    <input
-                        type="checkbox"
-                        data-testid=format!("{id}-annotate-here")
-                        prop:checked=note_here
-                        on:change=move |ev| note_here.set(event_target_checked(&ev))
-                    />
-                    " Only this chart"
-                </label>
-                <button class="chart-card__toggle" type="submit">"Add note"</button>
-                <button class="chart-card__toggle" type="button" on:click=move |_| note_at.set(None)>"Cancel"</button>
-            </form>
+            // The note form: fetched and mounted here when a note is begun.
+            <div class="chart-card__slot" node_ref=note_slot></div>
             <div class="chart-card__plot" hidden=move || table.get()>
                 <canvas
                     class="chart-card__canvas"
@@ -685,64 +647,9 @@ pub fn TimeSeriesChart(
             <p class="visually-hidden" aria-live="polite" data-testid=format!("{id}-spoken")>{move || spoken.get()}</p>
             <p class="chart-card__hint" id=format!("{id}-chart-hint") data-testid=format!("{id}-legend-hint")>{hint}</p>
             <p class="chart-card__thresholds" id=format!("{id}-thresholds") data-testid=format!("{id}-thresholds") hidden=no_thresholds>{thresholds}</p>
-            <table class="chart-card__table" hidden=move || !table.get() data-testid=format!("{id}-table")>
-                <thead><tr>
-                    {[(LegendSort::Name, "Series"), (LegendSort::Min, "Min"), (LegendSort::Max, "Max"), (LegendSort::Mean, "Mean"), (LegendSort::Last, "Last")]
-                        .into_iter()
-                        .map(|(column, title)| view! {
-                            <th scope="col" aria-sort=move || order.with(|o| match o.map(|o| (o.by == column, o.descending)) {
-                                Some((true, false)) => "ascending",
-                                Some((true, true)) => "descending",
-                                _ => "none",
-                            })>
-                                <button class="chart-card__sort" title="Sort by this column; again to reverse" on:click=move |_| order.update(|o| *o = Some(o.map_or(LegendOrder::first(column), |o| o.clicked(column))))>{title}</button>
-                            </th>
-                        })
-                        .collect_view()}
-                </tr></thead>
-                <tbody>
-                    {move || {
-                        let mut rows: Vec<LegendRow> = legend()
-                            .into_iter()
-                            .map(|(key, label, _, stats)| LegendRow { key, label, stats })
-                            .collect();
-                        if let Some(LegendOrder { by, descending }) = order.get() {
-                            sort_rows(&mut rows, by, descending);
-                        }
-                        rows.into_iter().map(|LegendRow { label, stats, .. }| {
-                            let cell = |v: Option<f64>| v.map(|v| format_value(unit, v, 2)).unwrap_or_else(|| "—".into());
-                            view! {
-                                <tr>
-                                    <th scope="row">{label}</th>
-                                    <td>{cell(stats.map(|s| s.min))}</td>
-                                    <td>{cell(stats.map(|s| s.max))}</td>
-                                    <td>{cell(stats.map(|s| s.mean))}</td>
-                                    <td>{cell(stats.map(|s| s.last))}</td>
-                                </tr>
-                            }
-                        }).collect_view()
-                    }}
-                </tbody>
-            </table>
+            // "View as table": fetched and mounted here when first asked for.
+            <div class="chart-card__slot" node_ref=table_slot></div>
         </section>
-    }
-}
-
-/// A note's time as the viewer's clock reads it: `10:42:05`, or a span
-/// `10:42:05 – 10:43:30`.
-fn when(at: i64, end: Option<i64>) -> String {
-    #[cfg(feature = "hydrate")]
-    let clock = |ms: i64| {
-        String::from(
-            js_sys::Date::new(&wasm_bindgen::JsValue::from_f64(ms as f64))
-                .to_locale_time_string("default"),
-        )
-    };
-    #[cfg(not(feature = "hydrate"))]
-    let clock = |ms: i64| ms.to_string();
-    match end {
-        Some(end) => format!("{} – {}", clock(at), clock(end)),
-        None => clock(at),
     }
 }
 
