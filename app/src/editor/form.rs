@@ -31,6 +31,23 @@ fn field<V: IntoView + 'static>(
 ) -> impl IntoView {
     let error_id = next_id("editor-error");
     let local = RwSignal::new(None::<String>);
+    // Input that does not read holds the save back until it is fixed (or
+    // the field goes).
+    let key = error_id.clone();
+    Effect::new(move |_| {
+        let unread = local.with(Option::is_some);
+        editor.unread.update(|u| {
+            if unread {
+                u.insert(key.clone());
+            } else {
+                u.remove(&key);
+            }
+        });
+    });
+    let key = error_id.clone();
+    on_cleanup(move || {
+        editor.unread.try_update(|u| u.remove(&key));
+    });
     let error = Memo::new(move |_| {
         local
             .get()
@@ -671,12 +688,16 @@ fn option_field(editor: Editor, id: StoredValue<String>, key: &'static str) -> i
 /// this dashboard's id); it is checked like any edit and saved only when
 /// the person saves.
 pub fn import(editor: Editor, event: ev::Event) {
-    let Some(file) = event
+    let Some(input) = event
         .target()
         .and_then(|t| t.dyn_into::<web_sys::HtmlInputElement>().ok())
-        .and_then(|input| input.files())
-        .and_then(|files| files.get(0))
     else {
+        return;
+    };
+    let file = input.files().and_then(|files| files.get(0));
+    // Emptied, so choosing the same file again (edited meanwhile) reads it.
+    input.set_value("");
+    let Some(file) = file else {
         return;
     };
     spawn_local(async move {

@@ -105,6 +105,9 @@ struct Editor {
     busy: RwSignal<bool>,
     conflict: RwSignal<Option<Conflict>>,
     problems: Memo<Vec<Problem>>,
+    /// The fields whose input does not read (a number that is not one):
+    /// nothing is saved while there are any.
+    unread: RwSignal<std::collections::BTreeSet<String>>,
 }
 
 impl Editor {
@@ -127,6 +130,7 @@ impl Editor {
             problems: Memo::new(move |_| {
                 draft.with(|d| d.as_ref().map(Dashboard::check).unwrap_or_default())
             }),
+            unread: RwSignal::new(Default::default()),
         }
     }
 
@@ -276,7 +280,9 @@ impl Editor {
         let Some(draft) = self.draft.get_untracked() else {
             return;
         };
-        if !self.problems.get_untracked().is_empty() {
+        if !self.problems.get_untracked().is_empty()
+            || !self.unread.with_untracked(|u| u.is_empty())
+        {
             self.message
                 .set("Not saved: fix the problems marked first.".into());
             return;
@@ -428,7 +434,7 @@ fn EditorPanel(store: LiveStore, state: RwSignal<EditorState>) -> impl IntoView 
     };
     let undo_empty = move || editor.undo.with(Vec::is_empty);
     let redo_empty = move || editor.redo.with(Vec::is_empty);
-    let problem_count = move || editor.problems.with(Vec::len);
+    let problem_count = move || editor.problems.with(Vec::len) + editor.unread.with(|u| u.len());
     let cannot_save = move || editor.busy.get() || !editor.dirty() || problem_count() != 0;
     let show_versions = RwSignal::new(false);
     let id = editor.id.get_value();
