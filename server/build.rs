@@ -59,9 +59,14 @@ fn main() {
             .file_name()
             .map(|f| f.to_string_lossy().into_owned())
             .unwrap_or_default();
+        // `livedash.<hash>.wasm`, and the split modules and their loader
+        // (`split_editor.<hash>.wasm`, `__wasm_split.<hash>.js`): a hash
+        // of 22 characters between the name and the extension.
         let hashed = in_pkg
-            && file_name.starts_with(&format!("{output_name}."))
-            && file_name.matches('.').count() >= 2;
+            && file_name
+                .split('.')
+                .nth(1)
+                .is_some_and(|part| part.len() == 22 && !file_name.ends_with(".json"));
         if in_pkg && file_name.starts_with(&format!("{output_name}.")) {
             if file_name.ends_with(".js") {
                 js = Some(url.clone());
@@ -93,6 +98,20 @@ fn main() {
         .expect("writing to a String cannot fail");
     }
     code.push_str("];\n\n");
+    // The page's module calls into its splits (the editor, the chart's
+    // table) through the loader `cargo leptos build --split` writes; a
+    // module built without it cannot even start.
+    let split_loader = files.iter().any(|p| {
+        p.file_name()
+            .is_some_and(|f| f.to_string_lossy().starts_with("__wasm_split."))
+    });
+    if wasm.is_some() && !split_loader {
+        panic!(
+            "the site in {} was built without --split: build it with \
+             `cargo leptos build --release --precompress --split`",
+            site_root.display()
+        );
+    }
     let option = |value: Option<String>| match value {
         Some(v) => format!("Some({v:?})"),
         None => "None".to_string(),

@@ -9,9 +9,10 @@
 import { test, expect, Page, Browser } from '@playwright/test';
 import { mkdtempSync, rmSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
+import { mkdirSync } from 'node:fs';
 import { Livedash } from './support/server';
-import { status } from './support/page';
+import { status, sidewaysOverflow } from './support/page';
 import { violations } from './support/axe';
 
 let dir: string;
@@ -159,8 +160,16 @@ test('a dashboard is built in the page, checked as it is typed, saved, live on a
   await expect(viewer.getByTestId('stat-1-widget').locator('h2')).toHaveText('Sales in Europe');
   await expect(viewer.getByTestId('timeseries-1-chart')).toBeVisible();
 
-  // The editor passes axe-core, and closing it leaves the saved dashboard.
+  // The editor passes axe-core and fits a phone; closing it leaves the
+  // saved dashboard.
+  await page.setViewportSize({ width: 1280, height: 800 });
+  await push([{ name: 'shop_queue_depth', value: 9 }]);
+  const docs = resolve(__dirname, '../../docs');
+  mkdirSync(docs, { recursive: true });
+  await page.screenshot({ path: resolve(docs, 'screenshot-editor.png') });
   expect(await violations(page)).toEqual([]);
+  await page.setViewportSize({ width: 360, height: 740 });
+  expect((await sidewaysOverflow(page)).wide).toEqual([]);
   await page.getByTestId('editor-close').click();
   await expect(editor(page)).toHaveCount(0);
   await expect(page.getByTestId('edit')).toBeVisible();
