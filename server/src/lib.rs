@@ -73,6 +73,14 @@ pub struct AppState {
     pub annotations: Annotations,
     /// The dashboard files.
     pub dashboards: dashboards::Dashboards,
+    /// Who is viewing each dashboard.
+    pub presence: dashboards::presence::Presence,
+}
+
+impl FromRef<AppState> for dashboards::presence::Presence {
+    fn from_ref(state: &AppState) -> Self {
+        state.presence.clone()
+    }
 }
 
 impl FromRef<AppState> for dashboards::Dashboards {
@@ -172,6 +180,10 @@ pub fn app(state: AppState) -> Router {
         .route(
             "/api/dashboards/{id}",
             get(dashboards::api::get).put(dashboards::api::put),
+        )
+        .route(
+            "/api/dashboards/{id}/presence",
+            axum::routing::post(dashboards::api::presence),
         )
         .route(
             "/api/dashboards/{id}/versions",
@@ -349,6 +361,13 @@ pub async fn serve(
     })
     .await
     .map_err(|e| ServerError::Serve(io::Error::other(e)))??;
+    let presence = dashboards::presence::Presence::default();
+    let presence_sweeper = tokio::spawn(dashboards::presence::run_sweeper(
+        presence.clone(),
+        dashboards.clone(),
+        hub.clone(),
+        shutdown.clone(),
+    ));
     let watcher = tokio::spawn(dashboards::run_watcher(
         dashboards.clone(),
         hub.clone(),
@@ -403,6 +422,7 @@ pub async fn serve(
         store,
         annotations,
         dashboards,
+        presence,
     };
     tracing::info!(%address, embedded_files = assets::file_count(), "livedash is listening");
     if !state.origin.checks_host() {
@@ -439,6 +459,7 @@ pub async fn serve(
         ("janitor", janitor),
         ("store syncer", syncer),
         ("dashboard watcher", watcher),
+        ("presence sweeper", presence_sweeper),
     ] {
         if let Err(error) = task.await {
             tracing::error!(%error, task = name, "a background task panicked");

@@ -246,3 +246,110 @@ async fn the_home_page_form_creates_an_empty_dashboard_and_opens_its_editor() {
         .unwrap();
     assert!(page.contains("Shop floor"));
 }
+
+async fn presence_event(viewer: &mut SseReader) -> Value {
+    support::envelope(&viewer.next_named("presence").await.data)["data"].clone()
+}
+
+async fn beat(server: &TestServer, dashboard: &str, body: &str, content_type: &str) -> u16 {
+    reqwest::Client::new()
+        .post(server.url(&format!("/api/dashboards/{dashboard}/presence")))
+        .header("origin", server.url(""))
+        .header("content-type", content_type)
+        .body(body.to_string())
+        .send()
+        .await
+        .unwrap()
+        .status()
+        .as_u16()
+}
+
+#[tokio::test]
+async fn viewers_are_published_as_they_come_and_go_and_a_silent_one_is_forgotten() {
+    let dir = TempDir::new();
+    let dir_arg = dir.0.display().to_string();
+    let server =
+        TestServer::start(&["--sample-interval", "1h", "--dashboards-dir", &dir_arg]).await;
+    let (status, _) = put(&server, &shop("Shop"), None).await;
+    assert_eq!(status, 201);
+    let (response, _) = SseReader::open(
+        &server.url("/api/realtime/sse?channels=dashboard:shop"),
+        None,
+    )
+    .await;
+    let mut viewer = SseReader::new(response);
+    viewer.next_named("snapshot").await;
+
+    assert_eq!(
+        beat(
+            &server,
+            "shop",
+            r#"{"viewer": "a1", "name": "Ana"}"#,
+            "application/json"
+        )
+        .await,
+        204
+    );
+    assert_eq!(
+        presence_event(&mut viewer).await,
+        json!({"names": ["Ana"], "anonymous": 0})
+    );
+    // A beacon's body is text/plain.
+    assert_eq!(
+        beat(
+            &server,
+            "shop",
+            r#"{"viewer": "b1"}"#,
+            "text/plain;charset=UTF-8"
+        )
+        .await,
+        204
+    );
+    assert_eq!(
+        presence_event(&mut viewer).await,
+        json!({"names": ["Ana"], "anonymous": 1})
+    );
+    assert_eq!(
+        beat(
+            &server,
+            "shop",
+            r#"{"viewer": "b1", "leave": true}"#,
+            "text/plain"
+        )
+        .await,
+        204
+    );
+    assert_eq!(
+        presence_event(&mut viewer).await,
+        json!({"names": ["Ana"], "anonymous": 0})
+    );
+
+    // Bad input: refused, nothing published, the count unchanged.
+    assert_eq!(
+        beat(&server, "nope", r#"{"viewer": "x"}"#, "application/json").await,
+        404
+    );
+    for bad in [
+        r#"{"viewer": "has space"}"#,
+        r#"{"viewer": "x", "name": "a\u0007"}"#,
+        "not json",
+        r#"{"viewer": "x", "extra": 1}"#,
+    ] {
+        assert_eq!(
+            beat(&server, "shop", bad, "application/json").await,
+            400,
+            "{bad}"
+        );
+    }
+
+    // Ana says nothing more: forgotten within the forget time and a sweep.
+    let started = std::time::Instant::now();
+    // (The reader gives up after 10 s without data; the forget time is 12.)
+    tokio::time::sleep(std::time::Duration::from_secs(5)).await;
+    assert_eq!(
+        presence_event(&mut viewer).await,
+        json!({"names": [], "anonymous": 0})
+    );
+    let waited = started.elapsed();
+    assert!(waited <= std::time::Duration::from_secs(14), "{waited:?}");
+}

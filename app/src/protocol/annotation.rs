@@ -26,6 +26,12 @@ pub const DASHBOARD_EVENT: &str = "dashboard";
 /// The event type of a dashboard whose file went: `{"id"}`. Only the
 /// server sends it.
 pub const DASHBOARD_REMOVED_EVENT: &str = "dashboard_removed";
+/// The event type of who is viewing a dashboard now, on its channel:
+/// `{"names": [...], "anonymous": n}`. Only the server sends it.
+pub const PRESENCE_EVENT: &str = "presence";
+/// How often an open page of a dashboard says it is there (the server
+/// forgets a viewer not heard from for three times this).
+pub const PRESENCE_EVERY_MS: u64 = 4_000;
 
 /// A stored annotation, as the server publishes and lists it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

@@ -27,6 +27,7 @@ mod series;
 pub use annotation::{
     Annotation, AnnotationList, ANNOTATION_EVENT, ANNOTATION_REMOVED_EVENT,
     DASHBOARD_CHANNEL_PREFIX, DASHBOARD_EVENT, DASHBOARD_REMOVED_EVENT, MAX_ANNOTATION_CHARS,
+    PRESENCE_EVENT, PRESENCE_EVERY_MS,
 };
 pub use channel::{
     snapshot_replaces, validate_channel, ChannelKind, ChannelNameError,

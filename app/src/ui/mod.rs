@@ -11,6 +11,7 @@
 
 pub mod cards;
 pub mod host;
+pub mod presence;
 pub mod reducer;
 
 #[cfg(any(feature = "ssr", feature = "hydrate"))]

@@ -21,7 +21,7 @@ use crate::{
     },
     protocol::{
         Annotation, Envelope, Position, SeriesPoints, ANNOTATION_EVENT, ANNOTATION_REMOVED_EVENT,
-        DASHBOARD_EVENT, DASHBOARD_REMOVED_EVENT, SERIES_CHANNEL, SERIES_EVENT,
+        DASHBOARD_EVENT, DASHBOARD_REMOVED_EVENT, PRESENCE_EVENT, SERIES_CHANNEL, SERIES_EVENT,
     },
 };
 
@@ -94,6 +94,9 @@ pub struct Changes {
     pub dashboard: Option<(Dashboard, Vec<(String, String)>)>,
     /// The page's dashboard was removed.
     pub dashboard_removed: bool,
+    /// Who is viewing the dashboard now (the newest word of the frame):
+    /// the names, and how many chose none.
+    pub presence: Option<(Vec<String>, u32)>,
     /// The board's keys, in order, when keys came or went.
     pub board_keys: Option<Vec<String>>,
     /// The position of the last event applied.
@@ -127,6 +130,7 @@ struct Gathered {
     patches: Vec<Patch>,
     dashboard: Option<(Dashboard, Vec<(String, String)>)>,
     dashboard_removed: bool,
+    presence: Option<(Vec<String>, u32)>,
     warnings: Vec<String>,
 }
 
@@ -209,8 +213,10 @@ impl PageState {
             patches,
             dashboard,
             dashboard_removed,
+            presence,
             warnings,
         } = gathered;
+        changes.presence = presence;
         changes.dashboard = dashboard;
         changes.dashboard_removed = dashboard_removed;
         changes.annotations = annotations;
@@ -264,6 +270,25 @@ impl PageState {
                         .warnings
                         .push("livedash: ignoring a malformed dashboard".to_string()),
                 }
+            }
+            (_, PRESENCE_EVENT) => {
+                let names = envelope
+                    .data
+                    .get("names")
+                    .and_then(Value::as_array)
+                    .map(|names| {
+                        names
+                            .iter()
+                            .filter_map(|n| n.as_str().map(str::to_string))
+                            .collect()
+                    })
+                    .unwrap_or_default();
+                let anonymous = envelope
+                    .data
+                    .get("anonymous")
+                    .and_then(Value::as_u64)
+                    .unwrap_or(0);
+                gathered.presence = Some((names, u32::try_from(anonymous).unwrap_or(u32::MAX)));
             }
             (_, DASHBOARD_REMOVED_EVENT) => {
                 gathered.dashboard = None;
@@ -659,6 +684,56 @@ mod tests {
             Delivery::snapshot("dashboard:main", Position::new(1, 10), second),
         ]));
         assert_eq!(changes.feed.len(), 1, "one entry, not the same one twice");
+    }
+
+    #[test]
+    fn who_is_viewing_the_pages_dashboard_is_taken_newest_first_and_others_ignored() {
+        let mut page = PageState::new("dashboard:shop");
+        let changes = page.apply(&frame([
+            Delivery::Event(envelope(
+                1,
+                "dashboard:shop",
+                PRESENCE_EVENT,
+                None,
+                json!({"names": ["Ana"], "anonymous": 2}),
+            )),
+            Delivery::Event(envelope(
+                2,
+                "dashboard:shop",
+                PRESENCE_EVENT,
+                None,
+                json!({"names": ["Ana", "Ben"], "anonymous": 1}),
+            )),
+            Delivery::Event(envelope(
+                3,
+                "dashboard:other",
+                PRESENCE_EVENT,
+                None,
+                json!({"names": ["Eve"], "anonymous": 9}),
+            )),
+        ]));
+        assert_eq!(
+            changes.presence,
+            Some((vec!["Ana".to_string(), "Ben".to_string()], 1))
+        );
+        assert!(changes.feed.is_empty(), "presence is not activity");
+        // Malformed: nobody named, nobody counted, nothing else touched.
+        let odd = page.apply(&frame([Delivery::Event(envelope(
+            4,
+            "dashboard:shop",
+            PRESENCE_EVENT,
+            None,
+            json!({"names": "Ana", "anonymous": -1}),
+        ))]));
+        assert_eq!(odd.presence, Some((Vec::new(), 0)));
+        let none = page.apply(&frame([Delivery::Event(envelope(
+            5,
+            "dashboard:other",
+            PRESENCE_EVENT,
+            None,
+            json!({}),
+        ))]));
+        assert_eq!(none.presence, None);
     }
 
     #[test]

@@ -75,6 +75,8 @@ pub struct LiveStore {
     pub dashboard: RwSignal<Option<crate::dashboard::Dashboard>>,
     /// The page's dashboard was removed while the page showed it.
     pub dashboard_removed: RwSignal<bool>,
+    /// Who is viewing the dashboard now: names, and how many chose none.
+    pub presence: RwSignal<Option<(Vec<String>, u32)>>,
     /// Its text widgets' Markdown as HTML (rendered by the server), by id.
     pub text_html: StoredValue<Vec<(String, String)>>,
     /// What the mounted widgets need from the server.
@@ -162,6 +164,7 @@ impl LiveStore {
             board: RwSignal::new(BTreeMap::new()),
             dashboard: RwSignal::new(bootstrap.dashboard.clone()),
             dashboard_removed: RwSignal::new(false),
+            presence: RwSignal::new(None),
             text_html: StoredValue::new(bootstrap.text_html.clone()),
             needs: RwSignal::new(Needs::default()),
             followers: StoredValue::new_local(Followers::default()),
@@ -317,10 +320,14 @@ impl LiveStore {
             board_keys,
             dashboard,
             dashboard_removed,
+            presence,
             position,
             updated,
             warnings,
         } = changes;
+        if presence.is_some() {
+            self.presence.set(presence);
+        }
         if let Some((dashboard, html)) = dashboard {
             // Before the dashboard: its new text widgets read it.
             self.text_html.set_value(html);
@@ -508,6 +515,7 @@ impl LiveStore {
                 crate::protocol::ANNOTATION_REMOVED_EVENT,
                 crate::protocol::DASHBOARD_EVENT,
                 crate::protocol::DASHBOARD_REMOVED_EVENT,
+                crate::protocol::PRESENCE_EVENT,
                 PATCH_EVENT,
             ]
             .map(str::to_string)

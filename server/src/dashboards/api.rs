@@ -17,6 +17,10 @@
 //! - `POST /dashboards` with the form field `title` (the home page's "New
 //!   dashboard"): an empty dashboard with an id made from the title, then
 //!   303 to `/d/<id>?edit`, where the editor opens.
+//! - `POST /api/dashboards/<id>/presence` `{"viewer", "name"?, "leave"?}`:
+//!   an open page says it is there, or that it left (`presence`); 204,
+//!   400 `invalid_presence`, 404, 429 `too_many_viewers`. Any content
+//!   type, so a page's beacon (`text/plain`) is read too.
 //! - `GET /api/dashboards/<id>/versions`: `{"versions": [{"number",
 //!   "revision", "replaced"}]}`, newest first; `GET
 //!   .../versions/<n>`: that version's text; `POST .../versions/<n>/restore`
@@ -295,5 +299,62 @@ pub async fn create(
             Redirect::to(&format!("/d/{id}?edit")).into_response()
         }
         Err(error) => refusal(error),
+    }
+}
+
+/// `POST /api/dashboards/<id>/presence`'s body.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Beat {
+    viewer: String,
+    #[serde(default)]
+    name: Option<String>,
+    #[serde(default)]
+    leave: bool,
+}
+
+/// `POST /api/dashboards/<id>/presence`.
+pub async fn presence(
+    State(dashboards): State<Dashboards>,
+    State(presence): State<super::presence::Presence>,
+    State(hub): State<Hub>,
+    Path(id): Path<String>,
+    body: axum::body::Bytes,
+) -> Response {
+    if dashboards.get(&id).is_none() {
+        return not_found(&id).into_response();
+    }
+    if body.len() > 1024 {
+        return ApiError::invalid("invalid_presence", "at most 1 KiB").into_response();
+    }
+    let beat = match serde_json::from_slice::<Beat>(&body) {
+        Ok(beat) => beat,
+        Err(error) => {
+            return ApiError::invalid("invalid_presence", error.to_string()).into_response()
+        }
+    };
+    let changed = if beat.leave {
+        Ok(presence.leave(&id, &beat.viewer))
+    } else {
+        presence.beat(
+            &id,
+            &beat.viewer,
+            beat.name.as_deref(),
+            std::time::Instant::now(),
+        )
+    };
+    match changed {
+        Ok(changed) => {
+            if let Some(summary) = changed {
+                super::presence::publish(&hub, &id, summary);
+            }
+            StatusCode::NO_CONTENT.into_response()
+        }
+        Err(super::presence::PresenceError::Full) => (
+            StatusCode::TOO_MANY_REQUESTS,
+            Json(json!({"error": {"code": "too_many_viewers", "message": super::presence::PresenceError::Full.to_string()}})),
+        )
+            .into_response(),
+        Err(error) => ApiError::invalid("invalid_presence", error.to_string()).into_response(),
     }
 }

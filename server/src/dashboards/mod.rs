@@ -23,6 +23,7 @@
 //! `api` holds the HTTP endpoints.
 
 pub mod api;
+pub mod presence;
 
 use std::{
     collections::BTreeMap,
