@@ -424,7 +424,16 @@ where
         <fieldset class="editor__series">
             <legend>"Series"</legend>
             {move || (0..count.get()).map(|j| series_row(editor, id, j, path)).collect_view()}
-            <button type="button" on:click=add data-testid="editor-add-series">"Add series"</button>
+            // A widget reads its first selector (one selector matches many
+            // series: `name{label=~"a|b"}`); a file's further ones are
+            // kept and shown, but none is added here.
+            <p class="editor__hint" hidden=move || count.get() < 2>
+                "Only the first selector is read for now: match several series with one, such as "
+                <code>"name{label=~\"a|b\"}"</code>"."
+            </p>
+            <button type="button" on:click=add data-testid="editor-add-series" hidden=move || count.get() != 0>
+                "Add series"
+            </button>
         </fieldset>
     }
 }
