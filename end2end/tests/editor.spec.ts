@@ -173,6 +173,9 @@ test('a dashboard is built in the page, checked as it is typed, saved, live on a
   await page.getByTestId('editor-close').click();
   await expect(editor(page)).toHaveCount(0);
   await expect(page.getByTestId('edit')).toBeVisible();
+  // Leaving the page after the editor closed: nothing of it is left to run.
+  await page.goto(server.url + '/');
+  await expect(page.getByTestId('dashboards')).toContainText('Shop floor');
   expect(errors).toEqual([]);
 });
 

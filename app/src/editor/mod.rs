@@ -238,7 +238,8 @@ impl Editor {
         match merge(&base, &mine, &theirs) {
             Merged::Clean(merged) => {
                 self.adopt(&base, &theirs, revision);
-                if mine != base {
+                // (A save that holds all of the draft is our own, come back.)
+                if mine != base && merged != theirs {
                     self.message.set(
                         "Someone else saved meanwhile: their changes are merged into yours.".into(),
                     );
@@ -415,11 +416,12 @@ fn EditorPanel(store: LiveStore, state: RwSignal<EditorState>) -> impl IntoView 
             spawn_local(editor.rebase());
         }
     });
-    let _leave = window_event_listener(ev::beforeunload, move |event| {
+    let leaving = window_event_listener(ev::beforeunload, move |event| {
         if editor.dirty() {
             event.prevent_default();
         }
     });
+    on_cleanup(move || leaving.remove());
     let keys = move |event: ev::KeyboardEvent| {
         if !(event.ctrl_key() || event.meta_key()) {
             return;
