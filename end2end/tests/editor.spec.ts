@@ -295,3 +295,52 @@ test('versions are listed with what restoring one changes, and one is restored; 
   await expect(page.getByTestId('dashboard-title')).toHaveText('Shop imported');
   rmSync(file);
 });
+
+test('tabs of one browser share one connection: a save reaches both, an editor in either takes it in, and a reload of one loses nothing', async ({ browser }) => {
+  await shopWith('Shop');
+  const context = await browser.newContext();
+  const first = await context.newPage();
+  await first.goto(`${server.url}/d/shop`);
+  await expect(status(first)).toHaveAttribute('data-state', 'live');
+  const second = await context.newPage();
+  await second.goto(`${server.url}/d/shop`);
+  await expect(status(second)).toHaveAttribute('data-state', 'live');
+  // One tab holds the connection; the other follows it.
+  await expect
+    .poll(async () => [await status(first).getAttribute('data-role'), await status(second).getAttribute('data-role')].sort())
+    .toEqual(['follower', 'leader']);
+  await openEditor(second);
+  await retitle(second, 'notes', 'Notes (tab 2)');
+
+  // Someone else saves through the API: both tabs show it, and the
+  // editor merges it into its draft.
+  const api = async (change: (d: { title: string; widgets: { title: string }[] }) => void) => {
+    const current = await fetch(`${server.url}/api/dashboards/shop`);
+    const etag = current.headers.get('etag') ?? '';
+    const body = await current.json();
+    change(body);
+    const put = await fetch(`${server.url}/api/dashboards/shop`, {
+      method: 'PUT', headers: { 'content-type': 'application/json', 'if-match': etag }, body: JSON.stringify(body),
+    });
+    expect(put.status).toBe(200);
+  };
+  await api((d) => (d.widgets[0].title = 'Orders (API)'));
+  await expect(first.getByTestId('orders-widget').locator('h2')).toHaveText('Orders (API)');
+  await expect(second.getByTestId('orders-widget').locator('h2')).toHaveText('Orders (API)');
+  await expect(message(second)).toContainText('merged into yours');
+  await saveAndWait(second);
+  await expect(first.getByTestId('notes-widget').locator('h2')).toHaveText('Notes (tab 2)');
+
+  // One tab reloads (it may have led the shared connection): the other
+  // keeps up, and both see the next save.
+  await first.reload();
+  await expect(status(first)).toHaveAttribute('data-state', 'live');
+  await expect
+    .poll(async () => [await status(first).getAttribute('data-role'), await status(second).getAttribute('data-role')].sort())
+    .toEqual(['follower', 'leader']);
+  await api((d) => (d.title = 'Shop (after the reload)'));
+  await expect(first.getByTestId('dashboard-title')).toHaveText('Shop (after the reload)');
+  await expect(second.getByTestId('dashboard-title')).toHaveText('Shop (after the reload)');
+  await expect(second.getByTestId('editor-title')).toHaveValue('Shop (after the reload)');
+  await context.close();
+});
