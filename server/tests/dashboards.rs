@@ -280,49 +280,32 @@ async fn viewers_are_published_as_they_come_and_go_and_a_silent_one_is_forgotten
     let mut viewer = SseReader::new(response);
     viewer.next_named("snapshot").await;
 
-    assert_eq!(
-        beat(
-            &server,
-            "shop",
+    // Each beat, and what every viewer is told (a beacon's body is
+    // text/plain).
+    for (body, content_type, told) in [
+        (
             r#"{"viewer": "a1", "name": "Ana"}"#,
-            "application/json"
-        )
-        .await,
-        204
-    );
-    assert_eq!(
-        presence_event(&mut viewer).await,
-        json!({"names": ["Ana"], "anonymous": 0})
-    );
-    // A beacon's body is text/plain.
-    assert_eq!(
-        beat(
-            &server,
-            "shop",
+            "application/json",
+            json!({"names": ["Ana"], "anonymous": 0}),
+        ),
+        (
             r#"{"viewer": "b1"}"#,
-            "text/plain;charset=UTF-8"
-        )
-        .await,
-        204
-    );
-    assert_eq!(
-        presence_event(&mut viewer).await,
-        json!({"names": ["Ana"], "anonymous": 1})
-    );
-    assert_eq!(
-        beat(
-            &server,
-            "shop",
+            "text/plain;charset=UTF-8",
+            json!({"names": ["Ana"], "anonymous": 1}),
+        ),
+        (
             r#"{"viewer": "b1", "leave": true}"#,
-            "text/plain"
-        )
-        .await,
-        204
-    );
-    assert_eq!(
-        presence_event(&mut viewer).await,
-        json!({"names": ["Ana"], "anonymous": 0})
-    );
+            "text/plain",
+            json!({"names": ["Ana"], "anonymous": 0}),
+        ),
+    ] {
+        assert_eq!(
+            beat(&server, "shop", body, content_type).await,
+            204,
+            "{body}"
+        );
+        assert_eq!(presence_event(&mut viewer).await, told, "{body}");
+    }
 
     // Bad input: refused, nothing published, the count unchanged.
     assert_eq!(

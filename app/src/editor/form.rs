@@ -271,31 +271,40 @@ fn focus_later(selector: &str) {
     });
 }
 
+/// Reads the draft's widget `id` (tracked; `None` while it is not there).
+fn of_widget<T>(
+    editor: Editor,
+    id: StoredValue<String>,
+    f: impl FnOnce(&Widget) -> T,
+) -> Option<T> {
+    editor.draft.with(|d| {
+        d.as_ref()?
+            .widgets
+            .iter()
+            .find(|w| w.id == id.get_value())
+            .map(f)
+    })
+}
+
+/// The path of `field` of the draft's widget `id`, as the check names it.
+fn widget_path(editor: Editor, id: StoredValue<String>, field: &str) -> Option<String> {
+    editor
+        .draft
+        .with(|d| {
+            d.as_ref()?
+                .widgets
+                .iter()
+                .position(|w| w.id == id.get_value())
+        })
+        .map(|i| format!("widgets[{i}].{field}"))
+}
+
 /// The selected widget's fields.
 #[component]
 pub fn WidgetForm(editor: Editor, id: String) -> impl IntoView {
     let id = StoredValue::new(id);
-    let with = move |f: &dyn Fn(&Widget) -> String| {
-        editor.draft.with(|d| {
-            d.as_ref()
-                .and_then(|d| d.widgets.iter().find(|w| w.id == id.get_value()))
-                .map(f)
-                .unwrap_or_default()
-        })
-    };
-    let path = move |field: &'static str| {
-        move || {
-            editor
-                .draft
-                .with(|d| {
-                    d.as_ref()?
-                        .widgets
-                        .iter()
-                        .position(|w| w.id == id.get_value())
-                })
-                .map(|i| format!("widgets[{i}].{field}"))
-        }
-    };
+    let with = move |f: &dyn Fn(&Widget) -> String| of_widget(editor, id, f).unwrap_or_default();
+    let path = move |field: &'static str| move || widget_path(editor, id, field);
     let kind = Memo::new(move |_| kind_of(&with(&|w| w.kind.name().to_string())));
     view! {
         <section class="editor__section editor__widget-form" data-testid="editor-widget-form">
@@ -363,13 +372,9 @@ fn size_input(
     local: RwSignal<Option<String>>,
 ) -> impl IntoView {
     let value = move || {
-        editor.draft.with(|d| {
-            d.as_ref()
-                .and_then(|d| d.widgets.iter().find(|w| w.id == id.get_value()))
-                .map(|w| if width { w.grid.w } else { w.grid.h })
-                .unwrap_or(1)
-                .to_string()
-        })
+        of_widget(editor, id, |w| if width { w.grid.w } else { w.grid.h })
+            .unwrap_or(1)
+            .to_string()
     };
     let (max, testid) = if width {
         (12, "editor-widget-width")
@@ -404,13 +409,7 @@ fn SeriesFields<P>(editor: Editor, id: StoredValue<String>, path: P) -> impl Int
 where
     P: Fn() -> Option<String> + Copy + Send + Sync + 'static,
 {
-    let count = Memo::new(move |_| {
-        editor.draft.with(|d| {
-            d.as_ref()
-                .and_then(|d| d.widgets.iter().find(|w| w.id == id.get_value()))
-                .map_or(0, |w| w.series.len())
-        })
-    });
+    let count = Memo::new(move |_| of_widget(editor, id, |w| w.series.len()).unwrap_or(0));
     let add = move |_| {
         change(editor, id.get_value(), "", |w| {
             w.series.push(SeriesQuery {
@@ -445,13 +444,9 @@ fn series_row(
     path: impl Fn() -> Option<String> + Copy + Send + Sync + 'static,
 ) -> impl IntoView {
     let read = move |f: &dyn Fn(&SeriesQuery) -> String| {
-        editor.draft.with(|d| {
-            d.as_ref()
-                .and_then(|d| d.widgets.iter().find(|w| w.id == id.get_value()))
-                .and_then(|w| w.series.get(j))
-                .map(f)
-                .unwrap_or_default()
-        })
+        of_widget(editor, id, |w| w.series.get(j).map(f))
+            .flatten()
+            .unwrap_or_default()
     };
     fn set(
         editor: Editor,
@@ -601,24 +596,8 @@ fn option_field(editor: Editor, id: StoredValue<String>, key: &'static str) -> i
         "channel" => "Channel",
         _ => "Text (Markdown)",
     };
-    let current = move || {
-        editor.draft.with(|d| {
-            d.as_ref()
-                .and_then(|d| d.widgets.iter().find(|w| w.id == id.get_value()))
-                .and_then(|w| w.options.get(key).cloned())
-        })
-    };
-    let path = move || {
-        editor
-            .draft
-            .with(|d| {
-                d.as_ref()?
-                    .widgets
-                    .iter()
-                    .position(|w| w.id == id.get_value())
-            })
-            .map(|i| format!("widgets[{i}].options.{key}"))
-    };
+    let current = move || of_widget(editor, id, |w| w.options.get(key).cloned()).flatten();
+    let path = move || widget_path(editor, id, &format!("options.{key}"));
     let set = move |value: Option<Value>| {
         change(
             editor,
