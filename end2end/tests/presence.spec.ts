@@ -51,6 +51,15 @@ test('the header shows who is viewing: a chosen name, the anonymous counted, and
   await expect(ana.getByTestId('presence')).toHaveText(/Viewing now: Ana\s/, { timeout: 5_000 });
   await benContext.close();
 
+  // A wall screen (?kiosk) is counted, and has no name button.
+  const wall = await (await browser.newContext()).newPage();
+  await wall.goto(`${server.url}/d/shop?kiosk`);
+  await expect(ana.getByTestId('presence')).toContainText('Viewing now: Ana and 1 anonymous');
+  await expect(wall.getByTestId('presence')).toContainText('Viewing now: Ana and 1 anonymous');
+  await expect(wall.getByTestId('presence-name')).toHaveCount(0);
+  await wall.close({ runBeforeUnload: true });
+  await expect(ana.getByTestId('presence')).toHaveText(/Viewing now: Ana\s/, { timeout: 5_000 });
+
   // The name is kept in the browser.
   await ana.reload();
   await expect(ana.getByTestId('presence-name')).toHaveText('You: Ana');

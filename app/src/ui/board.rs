@@ -96,7 +96,7 @@ where
                     " "
                     <span class="dashboard__host" data-testid="dashboard-title">{move || title.get()}</span>
                 </h1>
-                {(!built_in).then(|| view! { <crate::ui::presence::Presence dashboard=store.channel().trim_start_matches(crate::protocol::DASHBOARD_CHANNEL_PREFIX).to_string() /> })}
+                {(!built_in).then(|| view! { <crate::ui::presence::Presence dashboard=store.channel().trim_start_matches(crate::protocol::DASHBOARD_CHANNEL_PREFIX).to_string() kiosk /> })}
                 <TimePicker />
                 {(!built_in && !kiosk).then(|| view! {
                     <button

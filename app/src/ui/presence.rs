@@ -32,10 +32,11 @@ pub fn describe(names: &[String], anonymous: u32) -> String {
     }
 }
 
-/// The header's presence line and name button. `dashboard` is the id.
+/// The header's presence line and name button. `dashboard` is the id;
+/// a wall screen (`kiosk`) is counted, and shows no button.
 #[cfg(any(feature = "ssr", feature = "hydrate"))]
 #[component]
-pub fn Presence(dashboard: String) -> impl IntoView {
+pub fn Presence(dashboard: String, kiosk: bool) -> impl IntoView {
     let store = expect_context::<LiveStore>();
     let name = RwSignal::new(None::<String>);
     #[cfg(feature = "hydrate")]
@@ -57,9 +58,11 @@ pub fn Presence(dashboard: String) -> impl IntoView {
         <p class="presence" data-testid="presence" aria-live="polite">
             <span class="presence__line">{line}</span>
             " "
-            <button type="button" class="presence__name" data-testid="presence-name" on:click=choose>
-                {move || name.get().map_or_else(|| "Set your name".to_string(), |n| format!("You: {n}"))}
-            </button>
+            {(!kiosk).then(|| view! {
+                <button type="button" class="presence__name" data-testid="presence-name" on:click=choose>
+                    {move || name.get().map_or_else(|| "Set your name".to_string(), |n| format!("You: {n}"))}
+                </button>
+            })}
         </p>
     }
 }
