@@ -39,6 +39,11 @@ test('the header shows who is viewing: a chosen name, the anonymous counted, and
   await ana.getByTestId('presence-name').click();
   await expect(ana.getByTestId('presence-name')).toHaveText('You: Ana');
   await expect(ana.getByTestId('presence')).toContainText('Viewing now: Ana');
+  // Ana's second tab changes nobody's count, and is still told who is here.
+  const anaAgain = await ana.context().newPage();
+  await anaAgain.goto(`${server.url}/d/shop`);
+  await expect(anaAgain.getByTestId('presence')).toContainText('Viewing now: Ana');
+  await anaAgain.close({ runBeforeUnload: true });
 
   const benContext = await browser.newContext();
   const ben = await benContext.newPage();

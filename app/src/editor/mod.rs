@@ -63,10 +63,15 @@ fn open(
     let root = document()
         .get_element_by_id("editor-root")
         .and_then(|e| e.dyn_into::<web_sys::HtmlElement>().ok());
-    if let Some(root) = root {
-        let handle = leptos::mount::mount_to(root, move || view! { <EditorPanel store state /> });
-        MOUNTED.with(|m| *m.borrow_mut() = Some(Box::new(handle)));
-        state.set(EditorState::Open);
+    match root {
+        Some(root) => {
+            let handle =
+                leptos::mount::mount_to(root, move || view! { <EditorPanel store state /> });
+            MOUNTED.with(|m| *m.borrow_mut() = Some(Box::new(handle)));
+            state.set(EditorState::Open);
+        }
+        // Not a page with a dashboard: Edit says it did not open.
+        None => state.set(EditorState::Failed),
     }
     Ok(())
 }

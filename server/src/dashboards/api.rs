@@ -192,7 +192,7 @@ pub async fn put(
         )
         .into_response();
     }
-    let created = dashboards.get(&id).is_none();
+    let created = !dashboards.contains(&id);
     let result = tokio::task::spawn_blocking(move || dashboards.save(dashboard, base.as_deref()))
         .await
         .map_err(|e| SaveError::Io {
@@ -281,7 +281,7 @@ pub async fn create(
     }
     let taken = {
         let dashboards = dashboards.clone();
-        move |id: &str| dashboards.get(id).is_some()
+        move |id: &str| dashboards.contains(id)
     };
     let id = edit::id_from_title(&title, taken);
     let dashboard = edit::empty(&id, &title);
@@ -321,7 +321,7 @@ pub async fn presence(
     Path(id): Path<String>,
     body: axum::body::Bytes,
 ) -> Response {
-    if dashboards.get(&id).is_none() {
+    if !dashboards.contains(&id) {
         return not_found(&id).into_response();
     }
     if body.len() > 1024 {

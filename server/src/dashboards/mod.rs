@@ -205,6 +205,11 @@ impl Dashboards {
             .collect()
     }
 
+    /// Whether dashboard `id` exists (without copying it).
+    pub fn contains(&self, id: &str) -> bool {
+        self.inner().loaded.contains_key(id)
+    }
+
     /// One dashboard.
     pub fn get(&self, id: &str) -> Option<Stored> {
         self.inner().loaded.get(id).map(|(s, _)| s.clone())
@@ -447,7 +452,7 @@ impl Dashboards {
     /// there (a file kept, edited or not, is never replaced).
     pub fn add_demo(&self) -> Result<(), SaveError> {
         let demo = Dashboard::from_json(DEMO)?;
-        if self.get(&demo.id).is_some() {
+        if self.contains(&demo.id) {
             return Ok(());
         }
         self.save(demo, None).map(|_| ())

@@ -80,8 +80,10 @@ impl Presence {
         self.inner.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// `viewer` is on `dashboard` now, called `name`. Returns the new
-    /// summary when what the pages show changed.
+    /// `viewer` is on `dashboard` now, called `name`. Returns the summary
+    /// when what the pages show changed, or when the viewer is new (a
+    /// second tab of a named viewer changes nothing, but must be told who
+    /// is there).
     pub fn beat(
         &self,
         dashboard: &str,
@@ -107,6 +109,7 @@ impl Presence {
         let viewers = all.entry(dashboard.to_string()).or_default();
         let before = summary(viewers);
         let full = viewers.len() >= MAX_VIEWERS;
+        let new = !viewers.contains_key(viewer);
         match viewers.get_mut(viewer) {
             Some(known) => {
                 known.seen = now;
@@ -124,7 +127,7 @@ impl Presence {
             }
         }
         let after = summary(viewers);
-        Ok((after != before).then_some(after))
+        Ok((new || after != before).then_some(after))
     }
 
     /// `viewer` left `dashboard`: the new summary when it changed.
@@ -162,7 +165,8 @@ impl Presence {
     }
 
     /// The summary of `dashboard` now.
-    pub fn of(&self, dashboard: &str) -> Value {
+    #[cfg(test)]
+    fn of(&self, dashboard: &str) -> Value {
         self.lock()
             .get(dashboard)
             .map_or_else(|| summary(&BTreeMap::new()), summary)
@@ -189,9 +193,7 @@ pub async fn run_sweeper(presence: Presence, dashboards: Dashboards, hub: Hub, s
             () = &mut wait => return,
             _ = tick.tick() => {}
         }
-        for (dashboard, summary) in
-            presence.sweep(Instant::now(), |id| dashboards.get(id).is_some())
-        {
+        for (dashboard, summary) in presence.sweep(Instant::now(), |id| dashboards.contains(id)) {
             publish(&hub, &dashboard, summary);
         }
     }
@@ -211,7 +213,11 @@ mod tests {
         assert_eq!(presence.beat("shop", "tab-1", None, t0).unwrap(), None);
         let named = presence.beat("shop", "tab-1", Some(" Ana "), t0).unwrap();
         assert_eq!(named, Some(json!({"names": ["Ana"], "anonymous": 0})));
-        presence.beat("shop", "tab-2", Some("Ana"), t0).unwrap();
+        // Ana's second tab: nothing changes, but it is told who is there.
+        assert_eq!(
+            presence.beat("shop", "tab-2", Some("Ana"), t0).unwrap(),
+            Some(json!({"names": ["Ana"], "anonymous": 0}))
+        );
         presence.beat("shop", "tab-3", Some("Ben"), t0).unwrap();
         assert_eq!(
             presence.of("shop"),
