@@ -12,7 +12,7 @@ use app::{
     },
     protocol::{Bootstrap, Envelope, Position, SeriesKey, SeriesPoints},
     ui::{host::CPU_PERCENT, time::DEFAULT_RANGE, LiveStore, TimeControl},
-    widgets::{ChartSpec, ConnectionStatus, StatusBoard, TimeSeriesChart},
+    widgets::{ChartQuery, ChartSpec, ConnectionStatus, StatusBoard, TimeSeriesChart},
 };
 use leptos::prelude::*;
 use serde_json::{json, Value};
@@ -189,7 +189,7 @@ fn mount_chart(
     now: i64,
 ) -> (LiveStore, impl Fn(&str) -> i64) {
     let card = format!("[data-testid={}-chart-card]", spec.id);
-    let initial = bootstrap.series.clone();
+    let initial = vec![bootstrap.series.clone()];
     let (store, container) = mount_with(bootstrap, move || {
         provide_context(TimeControl::new(DEFAULT_RANGE, now));
         view! { <TimeSeriesChart spec=spec initial=initial /> }
@@ -219,15 +219,17 @@ async fn live_points_continue_the_charts_history_and_a_point_it_holds_is_not_dra
     let spec = ChartSpec {
         id: "cpu".into(),
         title: "CPU".into(),
-        selector: key.to_string(),
-        label_by: Some("core".into()),
-        unlabelled: "total".into(),
+        queries: vec![ChartQuery {
+            selector: key.to_string(),
+            label_by: Some("core".into()),
+            unlabelled: "total".into(),
+            rate: false,
+        }],
         unit: Unit::Percent,
         soft_min: Some(0.0),
         soft_max: Some(100.0),
         style: ChartStyle::default(),
         thresholds: Vec::new(),
-        rate: false,
     };
     // The page's last minute, as the server rendered it.
     let (store, read) = mount_chart(&bootstrap, spec, T0 + 59_000);
@@ -337,15 +339,17 @@ async fn a_chart_reads_its_window_again_when_points_may_be_missed_and_keeps_what
     let spec = ChartSpec {
         id: "probe".into(),
         title: "Probe".into(),
-        selector: key.to_string(),
-        label_by: None,
-        unlabelled: "value".into(),
+        queries: vec![ChartQuery {
+            selector: key.to_string(),
+            label_by: None,
+            unlabelled: "value".into(),
+            rate: false,
+        }],
         unit: Unit::Count,
         soft_min: None,
         soft_max: None,
         style: ChartStyle::default(),
         thresholds: Vec::new(),
-        rate: false,
     };
     let (store, read) = mount_chart(&bootstrap, spec, T0 + 59_000);
     settle().await;

@@ -344,3 +344,65 @@ test('tabs of one browser share one connection: a save reaches both, an editor i
   await expect(second.getByTestId('editor-title')).toHaveValue('Shop (after the reload)');
   await context.close();
 });
+
+test('a chart of several selectors shows each series named and rated by its own selector: in the preview, saved, after a reload and live', async ({ page }) => {
+  const now = Date.now();
+  // A counter by region (read as a rate: 10/s in eu, 20/s in us) and a gauge.
+  await push([
+    { name: 'shop_orders_total', labels: { region: 'eu' }, value: 100, ts: now - 10_000 },
+    { name: 'shop_orders_total', labels: { region: 'us' }, value: 100, ts: now - 10_000 },
+    { name: 'shop_orders_total', labels: { region: 'eu' }, value: 200, ts: now },
+    { name: 'shop_orders_total', labels: { region: 'us' }, value: 300, ts: now },
+    { name: 'shop_queue_depth', value: 7, ts: now },
+  ]);
+  const body = {
+    version: 1, id: 'shop', title: 'Shop', time: { range: '15m' },
+    widgets: [{
+      id: 'flow', type: 'timeseries', title: 'Flow', grid: { x: 0, y: 0, w: 12, h: 4 },
+      series: [{ selector: 'shop_queue_depth' }],
+    }],
+  };
+  const put = await fetch(`${server.url}/api/dashboards/shop`, {
+    method: 'PUT', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body),
+  });
+  expect(put.status).toBe(201);
+  await page.goto(`${server.url}/d/shop`);
+  await expect(status(page)).toHaveAttribute('data-state', 'live');
+  const legend = page.getByTestId('flow-legend').locator('.legend-item');
+  const shown = async () =>
+    (await legend.evaluateAll((items) => items.map((i) => [
+      i.querySelector('.legend-item__label')?.textContent ?? '',
+      i.querySelector('.legend-item__value')?.textContent ?? '',
+    ])));
+  await expect.poll(shown).toEqual([['Flow', '7']]);
+
+  // A second selector, with its own naming label and read as a rate.
+  await openEditor(page);
+  await page.getByTestId('editor-widgets').locator('li[data-widget-id="flow"] .editor__widget-title').click();
+  await page.getByTestId('editor-add-series').click();
+  const second = page.getByTestId('editor-series-row').nth(1);
+  await second.getByTestId('editor-selector').fill('shop_orders_total');
+  await second.getByLabel('Name each series by label').fill('region');
+  await second.getByLabel('Per second').check();
+  // Of several selectors, the one without a naming label is called by its key.
+  const expected = [['shop_queue_depth', '7'], ['region eu', '10'], ['region us', '20']];
+  await expect.poll(shown).toEqual(expected);
+  await saveAndWait(page);
+  const file = JSON.parse(readFileSync(join(dir, 'shop.json'), 'utf8'));
+  expect(file.widgets[0].series).toEqual([
+    { selector: 'shop_queue_depth' },
+    { selector: 'shop_orders_total', label_by: 'region', rate: true },
+  ]);
+  // The server renders both selectors' series, then the page goes on live:
+  // the counter's samples become rates (its first live one seeds the
+  // rate), the gauge's are values.
+  await page.reload();
+  await expect(status(page)).toHaveAttribute('data-state', 'live');
+  await expect.poll(shown).toEqual(expected);
+  await push([
+    { name: 'shop_orders_total', labels: { region: 'eu' }, value: 600, ts: now + 10_000 },
+    { name: 'shop_orders_total', labels: { region: 'eu' }, value: 1000, ts: now + 20_000 },
+    { name: 'shop_queue_depth', value: 9, ts: now + 10_000 },
+  ]);
+  await expect.poll(shown).toEqual([['shop_queue_depth', '9'], ['region eu', '40'], ['region us', '20']]);
+});

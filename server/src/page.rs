@@ -25,7 +25,7 @@ use std::{collections::BTreeMap, sync::Arc, time::Duration};
 use app::{
     chart::TimeRange,
     dashboard::{Dashboard, Widget, WidgetKind},
-    protocol::{Bootstrap, SeriesPoints, SERIES_CHANNEL},
+    protocol::{Bootstrap, SERIES_CHANNEL},
     ui::host::{overview, MEMORY_TOTAL_BYTES, OVERVIEW_ID},
 };
 use axum::{
@@ -200,29 +200,35 @@ fn memory_total(store: &Store, host: &str) -> Option<f64> {
         .and_then(|(_, samples)| samples.last().map(|s| s.value))
 }
 
-/// Each widget's series over `window`, as many points as it shows; a
-/// widget whose read fails starts empty (and reads again once running).
+/// Each widget's series over `window`, each selector's in its own list,
+/// as many points as it shows; a selector whose read fails starts empty
+/// (and the widget reads again once running).
 fn widget_series(
     store: &Store,
     widgets: &[Widget],
     window: (i64, i64),
-) -> Vec<(String, Vec<SeriesPoints>)> {
+) -> Vec<app::protocol::WidgetSeries> {
     widgets
         .iter()
-        .filter_map(|widget| {
-            let query = widget.series.first()?;
+        .filter(|widget| !widget.series.is_empty())
+        .map(|widget| {
             let max_points = match widget.kind {
                 WidgetKind::Timeseries => CHART_POINTS,
                 WidgetKind::Stat => SPARKLINE_POINTS,
                 _ => VALUE_POINTS,
             };
-            match query::read_points(store, &query.selector, window, max_points, query.rate) {
-                Ok(series) => Some((widget.id.clone(), series)),
-                Err(error) => {
-                    tracing::warn!(widget = %widget.id, %error, "cannot read a widget's series");
-                    None
-                }
-            }
+            let queries = widget
+                .series
+                .iter()
+                .map(|query| {
+                    query::read_points(store, &query.selector, window, max_points, query.rate)
+                        .unwrap_or_else(|error| {
+                            tracing::warn!(widget = %widget.id, selector = %query.selector, %error, "cannot read a widget's series");
+                            Vec::new()
+                        })
+                })
+                .collect();
+            (widget.id.clone(), queries)
         })
         .collect()
 }
@@ -349,7 +355,7 @@ mod tests {
             series
                 .iter()
                 .find(|(w, _)| w == id)
-                .map(|(_, s)| s.clone())
+                .map(|(_, queries)| queries.concat())
                 .unwrap_or_default()
         };
         let total = of("cpu-total");
@@ -364,7 +370,7 @@ mod tests {
         assert_eq!(of("core-use").len(), 2, "the cores");
         assert!(series
             .iter()
-            .flat_map(|(_, s)| s)
+            .flat_map(|(_, queries)| queries.iter().flatten())
             .all(|s| s.key.labels["host"] == "web-1"));
     }
 }

@@ -109,13 +109,13 @@ async fn history_and_live_points_join_with_no_gap_and_nothing_twice() {
     assert_eq!(drawn, truth, "every stored point, once, in order");
 }
 
-/// Widget `id`'s series in the bootstrap.
+/// Widget `id`'s series in the bootstrap (of all its selectors).
 fn widget(bootstrap: &Bootstrap, id: &str) -> Vec<SeriesPoints> {
     bootstrap
         .widget_series
         .iter()
         .find(|(widget, _)| widget == id)
-        .map(|(_, series)| series.clone())
+        .map(|(_, queries)| queries.concat())
         .unwrap_or_default()
 }
 
@@ -190,4 +190,85 @@ async fn a_dashboard_page_carries_its_model_and_an_unknown_one_is_a_404() {
         .await
         .unwrap();
     assert!(!none.contains("href=\"/d/business\""), "filtered out");
+}
+
+#[tokio::test]
+async fn a_widget_of_several_selectors_is_rendered_with_each_selectors_series_in_order() {
+    let server = TestServer::start(&["--sample-interval", "1h"]).await;
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64;
+    let ingest = reqwest::Client::new()
+        .post(server.url("/api/ingest"))
+        .json(&serde_json::json!([
+            {"name": "orders_total", "labels": {"region": "eu"}, "value": 100, "ts": now - 10_000},
+            {"name": "orders_total", "labels": {"region": "eu"}, "value": 200, "ts": now},
+            {"name": "queue_depth", "value": 7, "ts": now},
+        ]))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(ingest.status(), 200);
+    let dashboard = serde_json::json!({
+        "version": 1, "id": "flow", "title": "Flow", "time": {"range": "15m"},
+        "widgets": [{
+            "id": "chart", "type": "timeseries", "title": "Flow",
+            "grid": {"x": 0, "y": 0, "w": 12, "h": 4},
+            "series": [
+                {"selector": "queue_depth"},
+                // Unreadable: its list is empty, the others are read.
+                {"selector": "orders_total{region=~\"(\"}"},
+                {"selector": "orders_total", "label_by": "region", "rate": true},
+            ],
+        }],
+    });
+    let put = reqwest::Client::new()
+        .put(server.url("/api/dashboards/flow"))
+        .json(&dashboard)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(put.status(), 201, "{}", put.text().await.unwrap());
+
+    let html = reqwest::get(server.url("/d/flow"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let json = html
+        .split("id=\"livedash-bootstrap\">")
+        .nth(1)
+        .and_then(|rest| rest.split("</script>").next())
+        .expect("the page carries its bootstrap");
+    let bootstrap: Bootstrap = serde_json::from_str(json).expect("a bootstrap");
+    let (_, queries) = bootstrap
+        .widget_series
+        .iter()
+        .find(|(id, _)| id == "chart")
+        .expect("the chart's series");
+    let shown: Vec<Vec<(String, Vec<f64>)>> = queries
+        .iter()
+        .map(|series| {
+            series
+                .iter()
+                .map(|s| {
+                    (
+                        s.key.to_string(),
+                        s.points.iter().map(|&(_, v)| v).collect(),
+                    )
+                })
+                .collect()
+        })
+        .collect();
+    assert_eq!(
+        shown,
+        vec![
+            vec![("queue_depth".to_string(), vec![7.0])],
+            vec![],
+            // A rate: (200 - 100) / 10 s.
+            vec![("orders_total{region=\"eu\"}".to_string(), vec![10.0])],
+        ]
+    );
 }

@@ -423,14 +423,8 @@ where
         <fieldset class="editor__series">
             <legend>"Series"</legend>
             {move || (0..count.get()).map(|j| series_row(editor, id, j, path)).collect_view()}
-            // A widget reads its first selector (one selector matches many
-            // series: `name{label=~"a|b"}`); a file's further ones are
-            // kept and shown, but none is added here.
-            <p class="editor__hint" hidden=move || count.get() < 2>
-                "Only the first selector is read for now: match several series with one, such as "
-                <code>"name{label=~\"a|b\"}"</code>"."
-            </p>
-            <button type="button" on:click=add data-testid="editor-add-series" hidden=move || count.get() != 0>
+            <button type="button" on:click=add data-testid="editor-add-series"
+                hidden=move || { count.get() >= crate::dashboard::MAX_SERIES }>
                 "Add series"
             </button>
         </fieldset>
@@ -570,7 +564,7 @@ fn series_row(
                         } />
                     " Per second (a counter's rate)"
                 </label>
-                <button type="button" aria-label="Remove this series" on:click=move |_| {
+                <button type="button" aria-label="Remove this series" hidden=move || of_widget(editor, id, |w| w.series.len() < 2).unwrap_or(true) on:click=move |_| {
                     change(editor, id.get_value(), "", |w| {
                         if w.series.len() > 1 && j < w.series.len() {
                             w.series.remove(j);

@@ -257,7 +257,7 @@ pub struct Bootstrap {
         skip_serializing_if = "Vec::is_empty",
         deserialize_with = "read_widget_series"
     )]
-    pub widget_series: Vec<(String, Vec<SeriesPoints>)>,
+    pub widget_series: Vec<WidgetSeries>,
     /// The dashboard is built in (the host overview), not a file: nothing
     /// saves it, so the page does not follow its channel for saves.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
@@ -281,10 +281,23 @@ pub struct Bootstrap {
 // derived readers of tuples in lists cost the bundle some 2 KB. An entry
 // that does not read is left out.
 
+/// A widget's id and the series of each of its selectors, in order.
+pub type WidgetSeries = (String, Vec<Vec<SeriesPoints>>);
+
 fn read_widget_series<'de, D: Deserializer<'de>>(
     deserializer: D,
-) -> Result<Vec<(String, Vec<SeriesPoints>)>, D::Error> {
+) -> Result<Vec<WidgetSeries>, D::Error> {
     let value = serde_json::Value::deserialize(deserializer)?;
+    let list = |value: &serde_json::Value| -> Vec<SeriesPoints> {
+        value
+            .as_array()
+            .map(|all| {
+                all.iter()
+                    .filter_map(|s| serde_json::from_value(s.clone()).ok())
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
     Ok(value
         .as_array()
         .map(|entries| {
@@ -292,13 +305,8 @@ fn read_widget_series<'de, D: Deserializer<'de>>(
                 .iter()
                 .filter_map(|entry| {
                     let id = entry.get(0)?.as_str()?.to_string();
-                    let series = entry
-                        .get(1)?
-                        .as_array()?
-                        .iter()
-                        .filter_map(|s| serde_json::from_value(s.clone()).ok())
-                        .collect();
-                    Some((id, series))
+                    let queries = entry.get(1)?.as_array()?.iter().map(list).collect();
+                    Some((id, queries))
                 })
                 .collect()
         })

@@ -32,7 +32,7 @@ type Placed = (String, u32, Widget);
 /// server rendered them.
 #[component]
 pub fn DashboardPage<C>(
-    initial: Vec<(String, Vec<SeriesPoints>)>,
+    initial: Vec<crate::protocol::WidgetSeries>,
     kiosk: bool,
     /// The dashboard is built in: nothing saves it.
     built_in: bool,
@@ -188,7 +188,7 @@ fn open_editor(store: LiveStore, state: RwSignal<EditorState>) {
 }
 
 /// The view of one widget.
-fn widget_view(widget: Widget, series: Vec<SeriesPoints>, channel: String) -> impl IntoView {
+fn widget_view(widget: Widget, series: Vec<Vec<SeriesPoints>>, channel: String) -> impl IntoView {
     match widget.kind {
         WidgetKind::Timeseries => {
             EitherOf3::A(view! { <TimeSeriesChart spec=spec_of(&widget) initial=series /> })

@@ -23,7 +23,7 @@ pub use activity_feed::ActivityFeed;
 pub use chart::bench_draw;
 #[cfg(feature = "hydrate")]
 pub(crate) use chart::install_annotations;
-pub use chart::{ChartSpec, TimeSeriesChart};
+pub use chart::{ChartQuery, ChartSpec, TimeSeriesChart};
 pub use connection_status::ConnectionStatus;
 pub use panel_row::PanelRow;
 pub use status_board::StatusBoard;

@@ -6,7 +6,7 @@
 //! there why), rebuilt when its data changes (`data-renders` counts how
 //! often).
 //!
-//! - Stat: the first series' newest value, its change since the start of
+//! - Stat: the first series' newest value (of the first selector), its change since the start of
 //!   the page's window (an arrow and a percentage), a sparkline of the
 //!   window, and a brief highlight whenever the value changes.
 //! - Gauge: that value on a dial from `min` (0) to `max` (100 for
@@ -17,7 +17,7 @@
 
 use leptos::prelude::*;
 
-use super::chart::{feed, ChartLines, ChartSpec};
+use super::chart::{feed, ChartLines, ChartQuery, ChartSpec};
 use crate::{
     dashboard::{options, Widget, WidgetKind},
     protocol::SeriesPoints,
@@ -29,18 +29,27 @@ const DEFAULT_LIMIT: usize = 10;
 
 /// The chart spec a widget's series are read with.
 pub fn spec_of(widget: &Widget) -> ChartSpec {
-    let query = widget.series.first();
+    let several = widget.series.len() > 1;
     ChartSpec {
         id: widget.id.clone(),
         title: widget.title.clone(),
-        selector: query.map(|q| q.selector.clone()).unwrap_or_default(),
-        label_by: query.and_then(|q| q.label_by.clone()),
-        // Split by a label, the series without it is their total.
-        unlabelled: if query.is_some_and(|q| q.label_by.is_some()) {
-            "total".to_string()
-        } else {
-            widget.title.clone()
-        },
+        queries: widget
+            .series
+            .iter()
+            .map(|query| ChartQuery {
+                selector: query.selector.clone(),
+                label_by: query.label_by.clone(),
+                // Split by a label, the series without it is their total;
+                // of one selector, a series is the widget's; of several,
+                // each is called by its key.
+                unlabelled: match (&query.label_by, several) {
+                    (Some(_), _) => "total".to_string(),
+                    (None, false) => widget.title.clone(),
+                    (None, true) => String::new(),
+                },
+                rate: query.rate,
+            })
+            .collect(),
         unit: widget.unit.unwrap_or_default(),
         soft_min: options::number(widget, "soft_min"),
         soft_max: options::number(widget, "soft_max"),
@@ -51,7 +60,6 @@ pub fn spec_of(widget: &Widget) -> ChartSpec {
             ..Default::default()
         },
         thresholds: options::thresholds(widget),
-        rate: query.is_some_and(|q| q.rate),
     }
 }
 
@@ -68,7 +76,7 @@ fn newest(lines: &ChartLines, limit: usize) -> Vec<(String, f64)> {
 
 /// A stat, gauge, bar, table or text widget.
 #[component]
-pub fn ValueCard(widget: Widget, initial: Vec<SeriesPoints>) -> impl IntoView {
+pub fn ValueCard(widget: Widget, initial: Vec<Vec<SeriesPoints>>) -> impl IntoView {
     let kind = widget.kind;
     let id = widget.id.clone();
     let format = Format {
@@ -102,11 +110,12 @@ pub fn ValueCard(widget: Widget, initial: Vec<SeriesPoints>) -> impl IntoView {
         let feed = feed::follow(StoredValue::new(spec_of(&widget)), &initial, None);
         let lines = feed.lines;
         let limit = options::whole(&widget, "limit").unwrap_or(DEFAULT_LIMIT);
-        // The first series' points: a stat's and a gauge's.
+        // The first series' points (first in the legend): a stat's and a
+        // gauge's.
         let points = Memo::new(move |_| {
             lines.with(|l| {
                 l.values()
-                    .next()
+                    .min_by_key(|l| l.colour)
                     .map(|l| l.line.values())
                     .unwrap_or_default()
             })

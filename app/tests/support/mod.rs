@@ -11,7 +11,7 @@ use app::{
     live::frame::Delivery,
     protocol::{Bootstrap, Envelope, Position, SeriesKey, SeriesPoints},
     ui::{LiveStore, TimeControl},
-    widgets::{ChartSpec, TimeSeriesChart},
+    widgets::{ChartQuery, ChartSpec, TimeSeriesChart},
 };
 use leptos::prelude::*;
 use wasm_bindgen::JsCast;
@@ -55,17 +55,19 @@ pub fn views(series: &[SeriesPoints]) -> impl IntoView {
             let spec = ChartSpec {
                 id: format!("c{i}"),
                 title: format!("Chart {i}"),
-                selector: series.key.to_string(),
-                label_by: None,
-                unlabelled: "value".into(),
+                queries: vec![ChartQuery {
+                    selector: series.key.to_string(),
+                    label_by: None,
+                    unlabelled: "value".into(),
+                    rate: false,
+                }],
                 unit: Unit::Count,
                 soft_min: None,
                 soft_max: None,
                 style: ChartStyle::default(),
                 thresholds: Vec::new(),
-                rate: false,
             };
-            view! { <TimeSeriesChart spec=spec initial=vec![series.clone()] /> }
+            view! { <TimeSeriesChart spec=spec initial=vec![vec![series.clone()]] /> }
         })
         .collect_view()
 }
@@ -102,7 +104,7 @@ pub fn cards(series: &[SeriesPoints]) -> impl IntoView {
                 unit: Some(Unit::Count),
                 options: Default::default(),
             };
-            view! { <app::widgets::ValueCard widget initial=vec![series.clone()] /> }
+            view! { <app::widgets::ValueCard widget initial=vec![vec![series.clone()]] /> }
         })
         .collect_view()
 }

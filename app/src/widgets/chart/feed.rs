@@ -6,15 +6,17 @@
 //! exactly their series on the live `series` channel (the store calls the
 //! sink once per frame), and are read again from the query API whenever
 //! the page's range changes or it may have missed points
-//! (`history::install`). Counters (`rate`) arrive raw and are turned into
-//! per-second rates as they come ([`Rates`]), matching the history the
-//! query API answers with `rate=true`.
+//! (`history::install`). Counters (a query's `rate`) arrive raw and are
+//! turned into per-second rates as they come ([`Rates`]), matching the
+//! history the query API answers with `rate=true`.
 
 use std::collections::VecDeque;
 
 use leptos::prelude::*;
 
-use super::{browser_now, keep_recent, lines_from, ChartLines, ChartSpec, RecentSample};
+use super::{
+    browser_now, keep_recent, lines_from, ChartLines, ChartSpec, QuerySeries, RecentSample,
+};
 use crate::{
     chart::Rates,
     protocol::SeriesPoints,
@@ -30,22 +32,23 @@ pub struct Feed {
     pub status: RwSignal<Option<String>>,
 }
 
-/// Follows `spec`'s series for as long as the calling widget lives.
-/// `canvas` is the chart's: history is read at its width (without one, at
-/// a sparkline's resolution).
+/// Follows `spec`'s series for as long as the calling widget lives,
+/// starting from `initial` (each query's series as the server rendered
+/// them). `canvas` is the chart's: history is read at its width (without
+/// one, at a sparkline's resolution).
 pub fn follow(
     spec: StoredValue<ChartSpec>,
-    initial: &[SeriesPoints],
+    initial: &[Vec<SeriesPoints>],
     canvas: Option<NodeRef<leptos::html::Canvas>>,
 ) -> Feed {
     let store = expect_context::<LiveStore>();
     let time = expect_context::<TimeControl>();
     let span = time.range.get_untracked().span_ms();
-    let lines = RwSignal::new(spec.with_value(|spec| lines_from(spec, initial, None, span)));
+    let groups: Vec<QuerySeries<'_>> = initial.iter().map(|s| (s.as_slice(), None)).collect();
+    let lines = RwSignal::new(spec.with_value(|spec| lines_from(spec, &groups, span)));
     let status = RwSignal::new(None::<String>);
     // Live samples of the last minutes, to replay over a new answer.
     let recent = StoredValue::new_local(VecDeque::<RecentSample>::new());
-    let rate = spec.with_value(|s| s.rate);
     let rates = StoredValue::new(Rates::default());
 
     let follower = store.add_follower(std::rc::Rc::new(move |frame| {
@@ -60,7 +63,7 @@ pub fn follow(
                     continue;
                 };
                 let rated;
-                let points = if rate {
+                let points = if chart_line.rate {
                     rated = rates
                         .try_update_value(|rates| rates.of(key, points))
                         .unwrap_or_default();

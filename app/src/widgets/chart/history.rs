@@ -1,5 +1,6 @@
-//! A chart's history: its window read from `GET /api/series` whenever the
-//! page's range changes, and again whenever the page may have missed live
+//! A chart's history: its window read from `GET /api/series` (once per
+//! query of the chart, all answers applied together) whenever the page's
+//! range changes, and again whenever the page may have missed live
 //! points (a `reset` after a long disconnect sends only the newest events;
 //! [`LiveStore::series_missed`]), joined to the live points that keep
 //! arriving. So a hole that a reconnect left is filled from the store.
@@ -31,7 +32,7 @@ use leptos::{prelude::*, task::spawn_local};
 use wasm_bindgen::{closure::Closure, JsCast};
 use wasm_bindgen_futures::JsFuture;
 
-use super::{lines_from, ChartLines, ChartSpec};
+use super::{lines_from, ChartLines, ChartSpec, QuerySeries};
 use crate::{
     chart::TimeRange,
     protocol::{Annotation, SeriesReply},
@@ -129,7 +130,6 @@ pub fn install(fetcher: Fetcher) {
         };
         let ratio = web_sys::window().map_or(1.0, |w| w.device_pixel_ratio());
         let max_points = ((width * ratio) as usize).clamp(4, 10_000);
-        let (selector, rate) = spec.with_value(|s| (s.selector.clone(), s.rate));
         let abort = web_sys::AbortController::new().ok();
         let signal = abort.as_ref().map(web_sys::AbortController::signal);
         pending.update_value(|pending| {
@@ -145,22 +145,29 @@ pub fn install(fetcher: Fetcher) {
             TimeRange::Live { span_ms } => format!("from=now-{span_ms}ms&to=now"),
             TimeRange::Fixed { .. } => format!("from={from}&to={to}"),
         };
+        let urls: Vec<String> = spec.with_value(|s| {
+            s.queries
+                .iter()
+                .map(|query| {
+                    format!(
+                        "/api/series?match={}&{window}&max_points={max_points}{}",
+                        String::from(js_sys::encode_uri_component(&query.selector)),
+                        if query.rate { "&rate=true" } else { "" },
+                    )
+                })
+                .collect()
+        });
         spawn_local(async move {
-            let url = format!(
-                "/api/series?match={}&{window}&max_points={max_points}{}",
-                String::from(js_sys::encode_uri_component(&selector)),
-                if rate { "&rate=true" } else { "" },
-            );
-            let answer = fetch_json(&url, signal).await;
+            let answer = fetch_all(urls, signal).await;
             if generation.try_get_value() != Some(this) {
                 return;
             }
             pending.try_update_value(|pending| pending.abort = None);
             match answer {
-                Ok(reply) => {
-                    apply(&reply, range, (spec, lines, recent), (store, follower));
+                Ok(replies) => {
+                    apply(&replies, range, (spec, lines, recent), (store, follower));
                     status.set(None);
-                    if reply.series.is_empty() {
+                    if replies.iter().all(|reply| reply.series.is_empty()) {
                         retry_later(retry, pending);
                     }
                 }
@@ -173,8 +180,10 @@ pub fn install(fetcher: Fetcher) {
     });
 }
 
+/// Replaces the lines with the answers (one per query), keeping the live
+/// points the answers do not hold yet.
 fn apply(
-    reply: &SeriesReply,
+    replies: &[SeriesReply],
     range: TimeRange,
     (spec, lines, recent): (StoredValue<ChartSpec>, RwSignal<ChartLines>, Recent),
     (store, follower): (LiveStore, u64),
@@ -186,7 +195,11 @@ fn apply(
     } else {
         i64::MAX / 4
     };
-    let mut fresh = spec.with_value(|spec| lines_from(spec, &reply.series, reply.step_ms, span));
+    let groups: Vec<QuerySeries<'_>> = replies
+        .iter()
+        .map(|reply| (reply.series.as_slice(), reply.step_ms))
+        .collect();
+    let mut fresh = spec.with_value(|spec| lines_from(spec, &groups, span));
     recent.with_value(|recent| {
         for (key, ts, value) in recent {
             if let Some(line) = fresh.get_mut(key) {
@@ -219,6 +232,19 @@ fn retry_later(retry: RwSignal<u32>, pending: StoredValue<Pending, LocalStorage>
         // end (a fired timer's is dropped with it then).
         pending.try_update_value(|pending| pending.retry = Some((handle, callback)));
     }
+}
+
+/// Each query's answer, in order, or what went wrong with the first that
+/// failed, for a person. `signal` aborts them.
+async fn fetch_all(
+    urls: Vec<String>,
+    signal: Option<web_sys::AbortSignal>,
+) -> Result<Vec<SeriesReply>, String> {
+    let mut replies = Vec::with_capacity(urls.len());
+    for url in urls {
+        replies.push(fetch_json(&url, signal.clone()).await?);
+    }
+    Ok(replies)
 }
 
 /// A query answer, or what went wrong, for a person. `signal` aborts it.

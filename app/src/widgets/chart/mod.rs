@@ -1,5 +1,5 @@
 //! The time-series chart every chart widget uses: several series from one
-//! selector, history from the query API joined to live points, a legend
+//! or more selectors, history from the query API joined to live points, a legend
 //! that isolates and toggles series, a tooltip, the page's shared
 //! crosshair, and drag to zoom.
 //!
@@ -93,14 +93,9 @@ pub struct ChartSpec {
     pub id: String,
     /// Its heading.
     pub title: String,
-    /// The series, as a selector (`name{label="value"}`).
-    pub selector: String,
-    /// The label whose value names a series in the legend; without one,
-    /// every series is called `unlabelled` (or by its whole key when that
-    /// is empty).
-    pub label_by: Option<String>,
-    /// What a series without `label_by` is called.
-    pub unlabelled: String,
+    /// What it reads: one query per selector, each with its own naming
+    /// and rate (a series two of them match is read once, by the first).
+    pub queries: Vec<ChartQuery>,
     /// What the values measure.
     pub unit: Unit,
     /// The value axis always reaches these.
@@ -111,6 +106,19 @@ pub struct ChartSpec {
     pub style: ChartStyle,
     /// Levels drawn across the chart; the value axis always reaches them.
     pub thresholds: Vec<Threshold>,
+}
+
+/// One selector of a chart and how its series are shown.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ChartQuery {
+    /// The series, as a selector (`name{label="value"}`).
+    pub selector: String,
+    /// The label whose value names a series in the legend; without one,
+    /// every series is called `unlabelled` (or by its whole key when that
+    /// is empty).
+    pub label_by: Option<String>,
+    /// What a series without `label_by` is called.
+    pub unlabelled: String,
     /// The series are counters, shown as per-second rates.
     pub rate: bool,
 }
@@ -126,6 +134,8 @@ pub struct ChartLine {
     pub colour: usize,
     /// Its points.
     pub line: Line,
+    /// It is a counter, shown as its per-second rate.
+    pub rate: bool,
 }
 
 /// A series' key, label and points, as the tooltip looks them up.
@@ -222,23 +232,26 @@ fn keep_recent(recent: &mut VecDeque<RecentSample>, seen: Vec<RecentSample>) {
 }
 
 /// The label a series is shown by.
-fn label_of(spec: &ChartSpec, key: &SeriesKey) -> String {
-    match &spec.label_by {
+fn label_of(query: &ChartQuery, key: &SeriesKey) -> String {
+    match &query.label_by {
         Some(label) => key
             .labels
             .get(label)
             .map(|v| format!("{label} {v}"))
-            .unwrap_or_else(|| spec.unlabelled.clone()),
-        None if !spec.unlabelled.is_empty() => spec.unlabelled.clone(),
+            .unwrap_or_else(|| query.unlabelled.clone()),
+        None if !query.unlabelled.is_empty() => query.unlabelled.clone(),
         None => key.to_string(),
     }
 }
 
-/// Where a series stands in the legend: one without the naming label
-/// first (a total), then by that label's value, numbers in number order
-/// (`core 2` before `core 10`).
-fn legend_order(spec: &ChartSpec, key: &SeriesKey) -> (bool, u64, String, String) {
-    let value = spec
+/// Where a series stands in the legend: by its query, then one without
+/// the naming label first (a total), then by that label's value, numbers
+/// in number order (`core 2` before `core 10`).
+fn legend_order(
+    (at, query): (usize, &ChartQuery),
+    key: &SeriesKey,
+) -> (usize, bool, u64, String, String) {
+    let value = query
         .label_by
         .as_ref()
         .and_then(|label| key.labels.get(label));
@@ -246,6 +259,7 @@ fn legend_order(spec: &ChartSpec, key: &SeriesKey) -> (bool, u64, String, String
         .and_then(|v| v.parse::<u64>().ok())
         .unwrap_or(u64::MAX);
     (
+        at,
         value.is_some(),
         number,
         value.cloned().unwrap_or_default(),
@@ -253,45 +267,46 @@ fn legend_order(spec: &ChartSpec, key: &SeriesKey) -> (bool, u64, String, String
     )
 }
 
-/// Lines from a history answer (and the bootstrap), coloured in key order.
-pub fn lines_from(
-    spec: &ChartSpec,
-    series: &[crate::protocol::SeriesPoints],
-    step_ms: Option<i64>,
-    span_ms: i64,
-) -> ChartLines {
-    let order: Vec<_> = series.iter().map(|s| legend_order(spec, &s.key)).collect();
-    let lines = crate::chart::sorted_order(series.len(), &|a, b| order[a].cmp(&order[b]))
-        .into_iter()
-        .filter_map(|position| series.get(position))
-        .enumerate()
-        .map(|(colour, s)| {
-            let key = s.key.to_string();
-            let line = Line::from_history(
+/// One query's series as read (the bootstrap's or a history answer), and
+/// the answer's rollup step (`None`: raw samples).
+pub type QuerySeries<'a> = (&'a [crate::protocol::SeriesPoints], Option<i64>);
+
+/// Lines from each query's series (`groups[i]` answers `spec.queries[i]`),
+/// coloured in legend order.
+pub fn lines_from(spec: &ChartSpec, groups: &[QuerySeries<'_>], span_ms: i64) -> ChartLines {
+    let mut series = Vec::new();
+    for (at, (&(group, step_ms), query)) in groups.iter().zip(&spec.queries).enumerate() {
+        for s in group {
+            series.push((legend_order((at, query), &s.key), query, s, step_ms));
+        }
+    }
+    let mut lines = Vec::with_capacity(series.len());
+    for position in crate::chart::sorted_order(series.len(), &|a, b| series[a].0.cmp(&series[b].0))
+    {
+        let (_, query, s, step_ms) = &series[position];
+        lines.push(ChartLine {
+            key: s.key.to_string(),
+            label: label_of(query, &s.key),
+            colour: lines.len(),
+            line: Line::from_history(
                 &s.points,
                 s.band.as_deref(),
-                step_ms,
+                *step_ms,
                 span_ms,
                 LINE_CAPACITY,
-            );
-            let label = label_of(spec, &s.key);
-            ChartLine {
-                key,
-                label,
-                colour,
-                line,
-            }
-        })
-        .collect();
+            ),
+            rate: query.rate,
+        });
+    }
     ChartLines::new(lines)
 }
 
 /// The chart. `initial` holds what the server rendered it with (the
-/// bootstrap's points of the chart's series).
+/// bootstrap's points of each of its queries).
 #[component]
 pub fn TimeSeriesChart(
     spec: ChartSpec,
-    #[prop(optional)] initial: Vec<crate::protocol::SeriesPoints>,
+    #[prop(optional)] initial: Vec<Vec<crate::protocol::SeriesPoints>>,
 ) -> impl IntoView {
     let store = expect_context::<LiveStore>();
     let time = expect_context::<TimeControl>();
@@ -1081,6 +1096,7 @@ mod tests {
             label: "cpu".into(),
             colour: 0,
             line: Line::from_history(points, None, step_ms, 60_000, LINE_CAPACITY),
+            rate: false,
         }])
     }
 
@@ -1089,6 +1105,91 @@ mod tests {
             .values()
             .flat_map(|l| l.line.points().map(|p| p.ts))
             .collect()
+    }
+
+    fn spec(queries: Vec<ChartQuery>) -> ChartSpec {
+        ChartSpec {
+            id: "w".into(),
+            title: "W".into(),
+            queries,
+            unit: Unit::Count,
+            soft_min: None,
+            soft_max: None,
+            style: ChartStyle::default(),
+            thresholds: Vec::new(),
+        }
+    }
+
+    fn query(selector: &str, label_by: Option<&str>, rate: bool) -> ChartQuery {
+        ChartQuery {
+            selector: selector.into(),
+            label_by: label_by.map(str::to_string),
+            unlabelled: if label_by.is_some() { "total" } else { "" }.into(),
+            rate,
+        }
+    }
+
+    fn series(key: &str, labels: &[(&str, &str)]) -> crate::protocol::SeriesPoints {
+        crate::protocol::SeriesPoints {
+            key: SeriesKey::new(
+                key,
+                labels.iter().map(|(k, v)| (k.to_string(), v.to_string())),
+            )
+            .expect("a valid key"),
+            points: vec![(1_000, 1.0)],
+            band: None,
+        }
+    }
+
+    #[test]
+    fn each_selectors_series_are_named_rated_and_ordered_by_their_own_query() {
+        let spec = spec(vec![
+            query("requests_total", Some("code"), true),
+            query("latency_seconds", None, false),
+        ]);
+        let requests = [
+            series("requests_total", &[("code", "500")]),
+            series("requests_total", &[("code", "200")]),
+        ];
+        let latency = [series("latency_seconds", &[("host", "a")])];
+        let lines = lines_from(&spec, &[(&requests, None), (&latency, Some(10))], 60_000);
+        let mut shown: Vec<_> = lines
+            .values()
+            .map(|l| (l.colour, l.label.clone(), l.rate, l.line.step_ms()))
+            .collect();
+        shown.sort();
+        assert_eq!(
+            shown,
+            [
+                (0, "code 200".to_string(), true, None),
+                (1, "code 500".to_string(), true, None),
+                // Of several selectors, one without a naming label is
+                // called by its key.
+                (
+                    2,
+                    "latency_seconds{host=\"a\"}".to_string(),
+                    false,
+                    Some(10)
+                ),
+            ]
+        );
+    }
+
+    #[test]
+    fn a_series_two_selectors_match_is_one_line_of_the_first() {
+        let spec = spec(vec![
+            query("up", Some("job"), false),
+            query("up{job=\"api\"}", None, true),
+        ]);
+        let all = [
+            series("up", &[("job", "api")]),
+            series("up", &[("job", "db")]),
+        ];
+        let api = [series("up", &[("job", "api")])];
+        let lines = lines_from(&spec, &[(&all, None), (&api, None)], 60_000);
+        assert_eq!(lines.len(), 2);
+        let labels: Vec<_> = lines.values().map(|l| (l.label.as_str(), l.rate)).collect();
+        assert_eq!(labels, [("job api", false), ("job db", false)]);
     }
 
     #[test]
