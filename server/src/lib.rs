@@ -10,12 +10,14 @@
 //! [`serve`] runs everything on a bound listener until its shutdown future
 //! completes; `main` only parses the configuration and calls it.
 
+pub mod alerts;
 pub mod annotations;
 pub mod assets;
 pub mod config;
 pub mod counters;
 pub mod dashboards;
 pub mod error;
+pub mod files;
 pub mod http;
 pub mod hub;
 pub mod memory;
@@ -75,6 +77,14 @@ pub struct AppState {
     pub dashboards: dashboards::Dashboards,
     /// Who is viewing each dashboard.
     pub presence: dashboards::presence::Presence,
+    /// The alert rules, the alerts and their history.
+    pub alerts: alerts::Alerts,
+}
+
+impl FromRef<AppState> for alerts::Alerts {
+    fn from_ref(state: &AppState) -> Self {
+        state.alerts.clone()
+    }
 }
 
 impl FromRef<AppState> for dashboards::presence::Presence {
@@ -197,6 +207,30 @@ pub fn app(state: AppState) -> Router {
             "/api/dashboards/{id}/versions/{number}/restore",
             axum::routing::post(dashboards::api::restore),
         )
+        .route("/api/alerts", get(alerts::api::list))
+        .route("/api/alerts/history", get(alerts::api::history))
+        .route(
+            "/api/alerts/rules",
+            get(alerts::api::rules).post(alerts::api::create),
+        )
+        .route(
+            "/api/alerts/rules/{id}",
+            get(alerts::api::rule)
+                .put(alerts::api::put)
+                .delete(alerts::api::delete),
+        )
+        .route(
+            "/api/alerts/silences",
+            axum::routing::post(alerts::api::silence),
+        )
+        .route(
+            "/api/alerts/silences/{id}",
+            axum::routing::delete(alerts::api::unsilence),
+        )
+        .route(
+            "/api/alerts/{id}/ack",
+            axum::routing::post(alerts::api::ack),
+        )
         .route("/api/series", get(query::handler))
         .route("/api/series/names", get(query::names))
         .route("/api/series/labels", get(query::label_names))
@@ -262,6 +296,9 @@ pub enum ServerError {
     /// The dashboards directory cannot be opened.
     #[error("cannot open the dashboards: {0}")]
     Dashboards(#[from] dashboards::SaveError),
+    /// The alerts cannot be opened.
+    #[error("cannot open the alerts: {0}")]
+    Alerts(#[from] alerts::AlertsError),
     /// Serving failed.
     #[error("the server failed: {0}")]
     Serve(io::Error),
@@ -361,6 +398,25 @@ pub async fn serve(
     })
     .await
     .map_err(|e| ServerError::Serve(io::Error::other(e)))??;
+    let alerts_dir = config.data_dir.join("alerts");
+    let alert_rules = config.alert_rules.clone();
+    let alerts_hub = hub.clone();
+    let alerts = tokio::task::spawn_blocking(move || {
+        alerts::Alerts::open(&alerts_dir, alert_rules, alerts_hub)
+    })
+    .await
+    .map_err(|e| ServerError::Serve(io::Error::other(e)))??;
+    // The evaluator sees every stored sample through the store's tap.
+    let (tap, tapped) = store::Tap::new(alerts::engine::TAP_BATCHES);
+    if store.set_tap(tap).is_err() {
+        tracing::warn!("the store already has a tap: alerts are evaluated by the clock only");
+    }
+    let evaluator = tokio::spawn(alerts::engine::run(
+        alerts.clone(),
+        store.clone(),
+        tapped,
+        shutdown.clone(),
+    ));
     let presence = dashboards::presence::Presence::default();
     let presence_sweeper = tokio::spawn(dashboards::presence::run_sweeper(
         presence.clone(),
@@ -423,6 +479,7 @@ pub async fn serve(
         annotations,
         dashboards,
         presence,
+        alerts,
     };
     tracing::info!(%address, embedded_files = assets::file_count(), "livedash is listening");
     if !state.origin.checks_host() {
@@ -460,6 +517,7 @@ pub async fn serve(
         ("store syncer", syncer),
         ("dashboard watcher", watcher),
         ("presence sweeper", presence_sweeper),
+        ("alert evaluator", evaluator),
     ] {
         if let Err(error) = task.await {
             tracing::error!(%error, task = name, "a background task panicked");

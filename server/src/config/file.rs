@@ -11,6 +11,12 @@
 //! [[scrape]]
 //! url = "http://127.0.0.1:9100/metrics"
 //! interval = "15s"
+//!
+//! [[alert]]
+//! id = "disk-full"
+//! selector = "livedash_host_disk_used_percent"
+//! condition = { type = "above", warning = 85, critical = 95, clear = 80 }
+//! for = "5m"
 //! ```
 //!
 //! A key is the option's long name (`data-dir`; `data_dir` is taken too).
@@ -30,7 +36,10 @@ use std::{
 use clap::{CommandFactory, Parser};
 
 use super::Config;
-use crate::sources::scrape::{ScrapeError, ScrapeTarget};
+use crate::{
+    alerts::Rule,
+    sources::scrape::{ScrapeError, ScrapeTarget},
+};
 
 /// The environment variable naming the file.
 pub const CONFIG_ENV: &str = "LIVEDASH_CONFIG";
@@ -80,6 +89,16 @@ pub enum ConfigError {
         /// clap's message, which names the option.
         message: String,
     },
+    /// A bad `[[alert]]` table.
+    #[error("in the config file {path}, [[alert]] number {index}: {message}")]
+    Alert {
+        /// The file.
+        path: PathBuf,
+        /// Its place among the `[[alert]]` tables, from 1.
+        index: usize,
+        /// Why.
+        message: String,
+    },
     /// A bad `[[scrape]]` table.
     #[error("in the config file {path}, [[scrape]] number {index}: {source}")]
     Scrape {
@@ -106,7 +125,7 @@ pub fn load(args: Vec<OsString>) -> Result<Config, ConfigError> {
         path: path.clone(),
         source,
     })?;
-    let (from_file, scrape) = file_args(&text, &path, &args)?;
+    let (from_file, scrape, alert_rules) = file_args(&text, &path, &args)?;
     let mut all = Vec::with_capacity(args.len() + from_file.len());
     let mut args = args.into_iter();
     all.extend(args.next());
@@ -122,6 +141,7 @@ pub fn load(args: Vec<OsString>) -> Result<Config, ConfigError> {
         },
     })?;
     config.scrape = scrape;
+    config.alert_rules = alert_rules;
     Ok(config)
 }
 
@@ -141,12 +161,14 @@ fn config_path(args: &[OsString]) -> Option<PathBuf> {
 }
 
 /// The options the file gives, as arguments (those the command line or
-/// the environment give are left out), and its scrape targets.
+/// the environment give are left out), its scrape targets and its alert
+/// rules.
+#[allow(clippy::type_complexity)]
 fn file_args(
     text: &str,
     path: &Path,
     args: &[OsString],
-) -> Result<(Vec<OsString>, Vec<ScrapeTarget>), ConfigError> {
+) -> Result<(Vec<OsString>, Vec<ScrapeTarget>, Vec<Rule>), ConfigError> {
     let table: toml::Table = text
         .parse()
         .map_err(|e: toml::de::Error| ConfigError::Toml {
@@ -162,12 +184,35 @@ fn file_args(
     };
     let mut out = Vec::new();
     let mut scrape = Vec::new();
+    let mut alert_rules: Vec<Rule> = Vec::new();
     for (key, value) in table {
         let bad = |message: &str| ConfigError::BadValue {
             path: path.to_path_buf(),
             key: key.clone(),
             message: message.to_string(),
         };
+        if key == "alert" {
+            let tables = value
+                .as_array()
+                .ok_or_else(|| bad("is a list of tables: [[alert]]"))?;
+            for (i, table) in tables.iter().enumerate() {
+                let failed = |message: String| ConfigError::Alert {
+                    path: path.to_path_buf(),
+                    index: i + 1,
+                    message,
+                };
+                let rule: Rule = table
+                    .clone()
+                    .try_into()
+                    .map_err(|e: toml::de::Error| failed(e.to_string().trim().to_string()))?;
+                rule.compile().map_err(|e| failed(e.to_string()))?;
+                if alert_rules.iter().any(|r| r.id == rule.id) {
+                    return Err(failed(format!("a second rule of id {:?}", rule.id)));
+                }
+                alert_rules.push(rule);
+            }
+            continue;
+        }
         if key == "scrape" {
             let tables = value
                 .as_array()
@@ -221,7 +266,7 @@ fn file_args(
             (value, true) => out.push(OsString::from(format!("--{long}={}", scalar(value)?))),
         }
     }
-    Ok((out, scrape))
+    Ok((out, scrape, alert_rules))
 }
 
 #[cfg(test)]
@@ -297,6 +342,30 @@ mod tests {
         for p in [path, bad, nested, broken] {
             let _ = std::fs::remove_file(p);
         }
+    }
+
+    #[test]
+    fn alert_rules_are_read_and_checked() {
+        let path = write(
+            "alert",
+            "[[alert]]\nid = \"disk\"\nselector = \"disk_used\"\nfor = \"5m\"\ncondition = { type = \"above\", warning = 85, critical = 95, clear = 80 }\nlabels = { team = \"ops\" }\n",
+        );
+        let config = load_file(&path).unwrap();
+        assert_eq!(config.alert_rules.len(), 1);
+        assert_eq!(config.alert_rules[0].for_, "5m");
+        assert_eq!(config.alert_rules[0].labels["team"], "ops");
+        for (bad, says) in [
+            ("[[alert]]\nid = \"a\"\nselector = \"m\"\ncondition = { type = \"above\", warning = 90, critical = 80 }\n", "condition.critical"),
+            ("[[alert]]\nid = \"a\"\nselector = \"m\"\ncondition = { type = \"above\", warning = nan }\n", "finite"),
+            ("[[alert]]\nid = \"a\"\nselector = \"m\"\nfor = \"-1s\"\ncondition = { type = \"above\", warning = 1 }\n", "negative"),
+            ("[[alert]]\nid = \"a\"\nselector = \"m\"\nseverity = 1\ncondition = { type = \"above\", warning = 1 }\n", "severity"),
+            ("[[alert]]\nid = \"a\"\nselector = \"m\"\ncondition = { type = \"above\", warning = 1 }\n[[alert]]\nid = \"a\"\nselector = \"m\"\ncondition = { type = \"above\", warning = 1 }\n", "a second rule"),
+        ] {
+            let file = write("alert-bad", bad);
+            let text = load_file(&file).unwrap_err().to_string();
+            assert!(text.contains(says) && text.contains("[[alert]] number"), "{bad}: {text}");
+        }
+        let _ = std::fs::remove_file(path);
     }
 
     #[test]

@@ -33,6 +33,10 @@ pub struct Config {
     #[arg(skip)]
     pub scrape: Vec<ScrapeTarget>,
 
+    /// Alert rules (`[[alert]]` tables of the config file), each checked.
+    #[arg(skip)]
+    pub alert_rules: Vec<crate::alerts::Rule>,
+
     /// Address and port to listen on.
     #[arg(long, env = "LIVEDASH_LISTEN", default_value = "127.0.0.1:3000")]
     pub listen: SocketAddr,

@@ -286,6 +286,11 @@ impl Head {
         })
     }
 
+    /// The key of series `id`.
+    pub fn key(&self, id: SeriesId) -> Option<&PackedKey> {
+        self.series.get(id.0 as usize).map(|s| &s.key)
+    }
+
     /// Every series, by id.
     pub fn keys(&self) -> impl Iterator<Item = (SeriesId, &PackedKey)> {
         self.series

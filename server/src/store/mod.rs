@@ -253,6 +253,49 @@ pub struct Store {
     inner: Arc<Mutex<Inner>>,
     retention_ms: [i64; 3],
     rewrite_floor: u64,
+    /// Who is told of every stored sample (the alert evaluator); set once.
+    tap: Arc<std::sync::OnceLock<Tap>>,
+}
+
+/// Samples as stored, in the order they were stored: series id (see
+/// [`Store::key_of`]), time, value.
+pub type Stored = Vec<(u32, i64, f64)>;
+
+/// Where the store hands what it stored, batch by batch, without waiting:
+/// a bounded queue. When it is full the batch is not queued and
+/// [`Tap::take_missed`] says so once, so the reader can read again from
+/// the store instead: ingest never waits for a reader.
+#[derive(Debug)]
+pub struct Tap {
+    sender: tokio::sync::mpsc::Sender<Stored>,
+    missed: std::sync::atomic::AtomicBool,
+}
+
+impl Tap {
+    /// A tap holding at most `capacity` batches, and its reading end.
+    pub fn new(capacity: usize) -> (Self, tokio::sync::mpsc::Receiver<Stored>) {
+        let (sender, receiver) = tokio::sync::mpsc::channel(capacity.max(1));
+        (
+            Self {
+                sender,
+                missed: std::sync::atomic::AtomicBool::new(false),
+            },
+            receiver,
+        )
+    }
+
+    fn send(&self, stored: Stored) {
+        if self.sender.try_send(stored).is_err() {
+            self.missed
+                .store(true, std::sync::atomic::Ordering::Relaxed);
+        }
+    }
+
+    /// Whether a batch was dropped since the last call.
+    pub fn take_missed(&self) -> bool {
+        self.missed
+            .swap(false, std::sync::atomic::Ordering::Relaxed)
+    }
 }
 
 impl std::fmt::Debug for Store {
@@ -363,6 +406,7 @@ impl Store {
                 config.rollup_retention_ms[1],
             ],
             rewrite_floor: config.rewrite_floor_bytes,
+            tap: Arc::default(),
         };
         Ok((store, opened))
     }
@@ -424,6 +468,15 @@ impl Store {
         }
         for key in &batch.new_series {
             let _ = inner.head.add(key);
+        }
+        if let Some(tap) = self.tap.get() {
+            // Under the lock: the tap sees each series' samples in order.
+            tap.send(
+                samples
+                    .iter()
+                    .map(|(id, s)| (id.0, s.ts, s.value))
+                    .collect(),
+            );
         }
         let mut seals = Vec::new();
         for (id, sample) in samples {
@@ -636,6 +689,30 @@ impl Store {
         Ok((selection, readers))
     }
 
+    /// Hands every batch stored from now on to `tap` (once: a second tap
+    /// is refused and returned).
+    pub fn set_tap(&self, tap: Tap) -> Result<(), Tap> {
+        self.tap.set(tap)
+    }
+
+    /// The tap, if one is set.
+    pub fn tap(&self) -> Option<&Tap> {
+        self.tap.get()
+    }
+
+    /// The key of series `id` (as a [`Tap`] names it).
+    pub fn key_of(&self, id: u32) -> Option<SeriesKey> {
+        self.lock().head.key(SeriesId(id)).map(PackedKey::unpack)
+    }
+
+    /// When series `id` was last sampled.
+    pub fn newest_of(&self, id: u32) -> Option<i64> {
+        self.lock()
+            .head
+            .newest_sample(SeriesId(id))
+            .map(|(ts, _)| ts)
+    }
+
     /// Series whose name is `name` and whose labels pass every matcher,
     /// with their samples from `from` to `to` (inclusive); at most `limit`
     /// series.
@@ -647,6 +724,22 @@ impl Store {
         to: i64,
         limit: usize,
     ) -> Result<Vec<(SeriesKey, Vec<Sample>)>, SelectError> {
+        Ok(self
+            .select_series(name, matchers, from, to, limit)?
+            .into_iter()
+            .map(|(_, key, samples)| (key, samples))
+            .collect())
+    }
+
+    /// [`Store::select`] with each series' id.
+    pub fn select_series(
+        &self,
+        name: &str,
+        matchers: &[Matcher],
+        from: i64,
+        to: i64,
+        limit: usize,
+    ) -> Result<Vec<(u32, SeriesKey, Vec<Sample>)>, SelectError> {
         let (selection, readers) = self.take(Tier::Raw, name, matchers, (from, to), limit)?;
         in_parallel(&selection, |(id, key, taken)| {
             let mut out = Vec::new();
@@ -667,7 +760,7 @@ impl Store {
             if let Some(open) = &taken.open {
                 add(open)?;
             }
-            Ok((key.clone(), out))
+            Ok((id.0, key.clone(), out))
         })
     }
 
@@ -887,7 +980,15 @@ impl Matcher {
 
     /// Whether `key` passes.
     pub fn matches(&self, key: &PackedKey) -> bool {
-        let value = key.label(&self.label).unwrap_or("");
+        self.passes(key.label(&self.label).unwrap_or(""))
+    }
+
+    /// Whether a series of these labels passes.
+    pub fn matches_labels(&self, labels: &std::collections::BTreeMap<String, String>) -> bool {
+        self.passes(labels.get(&self.label).map_or("", String::as_str))
+    }
+
+    fn passes(&self, value: &str) -> bool {
         match &self.op {
             MatchOp::Equal(want) => value == want,
             MatchOp::NotEqual(want) => value != want,
