@@ -401,11 +401,21 @@ pub async fn serve(
     let alerts_dir = config.data_dir.join("alerts");
     let alert_rules = config.alert_rules.clone();
     let alerts_hub = hub.clone();
-    let alerts = tokio::task::spawn_blocking(move || {
-        alerts::Alerts::open(&alerts_dir, alert_rules, alerts_hub)
+    let webhooks = config.alert_webhooks.clone();
+    let (alerts, outbox) = tokio::task::spawn_blocking(move || {
+        let outbox = alerts::webhook::Outbox::open(&alerts_dir, webhooks).map_err(|source| {
+            alerts::AlertsError::Io {
+                path: alerts_dir.clone(),
+                source,
+            }
+        })?;
+        let alerts =
+            alerts::Alerts::open_with(&alerts_dir, alert_rules, alerts_hub, Some(outbox.clone()))?;
+        Ok::<_, alerts::AlertsError>((alerts, outbox))
     })
     .await
     .map_err(|e| ServerError::Serve(io::Error::other(e)))??;
+    let webhook_sender = tokio::spawn(alerts::webhook::run(outbox, shutdown.clone()));
     // The evaluator sees every stored sample through the store's tap.
     let (tap, tapped) = store::Tap::new(alerts::engine::TAP_BATCHES);
     if store.set_tap(tap).is_err() {
@@ -518,6 +528,7 @@ pub async fn serve(
         ("dashboard watcher", watcher),
         ("presence sweeper", presence_sweeper),
         ("alert evaluator", evaluator),
+        ("webhook sender", webhook_sender),
     ] {
         if let Err(error) = task.await {
             tracing::error!(%error, task = name, "a background task panicked");

@@ -576,3 +576,143 @@ async fn absence_is_noticed_by_the_clock_and_acks_and_silences_reach_every_follo
         s("heartbeat{job=\"backup\"}", "resolved", "critical")
     );
 }
+
+/// A webhook receiver on loopback: answers 500 while `failing` is above
+/// zero (counting it down), 200 after; keeps every body it took.
+struct Receiver {
+    url: String,
+    failing: std::sync::Arc<std::sync::atomic::AtomicI32>,
+    attempts: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+    taken: std::sync::Arc<std::sync::Mutex<Vec<(String, Value)>>>,
+}
+
+impl Receiver {
+    async fn start(failing: i32) -> Self {
+        use std::sync::{atomic::Ordering, Arc, Mutex};
+        let failing = Arc::new(std::sync::atomic::AtomicI32::new(failing));
+        let attempts = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let taken = Arc::new(Mutex::new(Vec::new()));
+        let (f, a, t) = (failing.clone(), attempts.clone(), taken.clone());
+        let app = axum::Router::new().route(
+            "/hook",
+            axum::routing::post(move |headers: axum::http::HeaderMap, body: String| {
+                let (f, a, t) = (f.clone(), a.clone(), t.clone());
+                async move {
+                    a.fetch_add(1, Ordering::SeqCst);
+                    if f.fetch_sub(1, Ordering::SeqCst) > 0 {
+                        return axum::http::StatusCode::INTERNAL_SERVER_ERROR;
+                    }
+                    let key = headers
+                        .get("idempotency-key")
+                        .and_then(|v| v.to_str().ok())
+                        .unwrap_or_default()
+                        .to_string();
+                    t.lock()
+                        .unwrap()
+                        .push((key, serde_json::from_str(&body).unwrap_or(Value::Null)));
+                    axum::http::StatusCode::OK
+                }
+            }),
+        );
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}/hook", listener.local_addr().unwrap());
+        tokio::spawn(async move {
+            let _ = axum::serve(listener, app).await;
+        });
+        Self {
+            url,
+            failing,
+            attempts,
+            taken,
+        }
+    }
+
+    fn taken(&self) -> Vec<(String, Value)> {
+        self.taken.lock().unwrap().clone()
+    }
+
+    async fn wait_for(&self, count: usize) {
+        let deadline = std::time::Instant::now() + Duration::from_secs(30);
+        while self.taken().len() < count {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "{} deliveries, not {count}",
+                self.taken().len()
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_webhook_that_fails_twice_gets_the_notification_once_and_a_restart_neither_loses_nor_repeats_one(
+) {
+    use std::sync::atomic::Ordering;
+    let receiver = Receiver::start(2).await;
+    let data = TempDir::new();
+    let args = ["--alert-webhooks", receiver.url.as_str()];
+    let server = Process::start(&data.0, &args).await;
+    let base = server.base.clone();
+    let rule = json!({"id": "queue", "selector": "queue_depth", "condition": {"type": "above", "critical": 50}});
+    assert_eq!(
+        send(
+            reqwest::Method::PUT,
+            format!("{base}/api/alerts/rules/queue"),
+            Some(rule)
+        )
+        .await
+        .0,
+        201
+    );
+    ingest(
+        &base,
+        json!([{"name": "queue_depth", "value": 60, "ts": now_ms()}]),
+    )
+    .await;
+    receiver.wait_for(1).await;
+    // Two refusals, then the delivery; nothing after it.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    assert_eq!(receiver.attempts.load(Ordering::SeqCst), 3);
+    let taken = receiver.taken();
+    assert_eq!(taken.len(), 1);
+    let (key, body) = &taken[0];
+    assert_eq!(body["event"], "firing");
+    assert_eq!(body["alert"]["series"], "queue_depth");
+    assert_eq!(body["alert"]["severity"], "critical");
+    assert_eq!(body["links"]["history"], "/api/alerts/history?rule=queue");
+    assert_eq!(*key, body["id"].to_string());
+
+    // A restart after the success sends nothing again.
+    server.kill();
+    let server = Process::start(&data.0, &args).await;
+    let base = server.base.clone();
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert_eq!(receiver.taken().len(), 1, "nothing sent twice");
+
+    // The receiver is down when the alert resolves; the server is killed
+    // with the delivery queued; the next run sends it, once.
+    receiver.failing.store(i32::MAX, Ordering::SeqCst);
+    ingest(
+        &base,
+        json!([{"name": "queue_depth", "value": 5, "ts": now_ms()}]),
+    )
+    .await;
+    let before = receiver.attempts.load(Ordering::SeqCst);
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while receiver.attempts.load(Ordering::SeqCst) == before {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no attempt to send the resolution"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    server.kill();
+    receiver.failing.store(0, Ordering::SeqCst);
+    let _server = Process::start(&data.0, &args).await;
+    receiver.wait_for(2).await;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let taken = receiver.taken();
+    assert_eq!(taken.len(), 2, "the resolution, once");
+    assert_eq!(taken[1].1["event"], "resolved");
+    assert_ne!(taken[0].0, taken[1].0, "each delivery has its own key");
+}

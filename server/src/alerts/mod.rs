@@ -27,6 +27,7 @@ pub mod engine;
 pub mod eval;
 pub mod journal;
 pub mod rule;
+pub mod webhook;
 
 use std::{
     collections::BTreeMap,
@@ -257,6 +258,8 @@ pub struct Alerts {
 struct Inner {
     dir: PathBuf,
     hub: Hub,
+    /// Where notifications go beyond the page (none without webhooks).
+    outbox: Option<webhook::Outbox>,
     shared: Mutex<Shared>,
     /// Wakes the evaluator when the rules change.
     rules_changed: tokio::sync::Notify,
@@ -276,6 +279,16 @@ impl Alerts {
     /// Opens the alerts in `dir` (`<data-dir>/alerts`), with the config
     /// file's rules (each already checked).
     pub fn open(dir: &Path, config_rules: Vec<Rule>, hub: Hub) -> Result<Self, AlertsError> {
+        Self::open_with(dir, config_rules, hub, None)
+    }
+
+    /// [`Alerts::open`], notifying through `outbox` too.
+    pub fn open_with(
+        dir: &Path,
+        config_rules: Vec<Rule>,
+        hub: Hub,
+        outbox: Option<webhook::Outbox>,
+    ) -> Result<Self, AlertsError> {
         let io = |source| AlertsError::Io {
             path: dir.to_path_buf(),
             source,
@@ -305,6 +318,7 @@ impl Alerts {
             inner: Arc::new(Inner {
                 dir: dir.to_path_buf(),
                 hub,
+                outbox,
                 shared: Mutex::new(Shared {
                     config_rules,
                     api_rules,
@@ -636,6 +650,9 @@ impl Alerts {
         }
         drop(shared);
         for (alert, transition) in &moved {
+            if let Some(outbox) = &self.inner.outbox {
+                outbox.notify(alert, transition);
+            }
             self.publish(
                 "alert",
                 Some(&alert.id.to_string()),

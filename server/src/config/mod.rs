@@ -37,6 +37,12 @@ pub struct Config {
     #[arg(skip)]
     pub alert_rules: Vec<crate::alerts::Rule>,
 
+    /// URLs every alert that fires, changes severity or resolves is posted
+    /// to as JSON (comma-separated, `http://` only), through an outbox
+    /// kept under the data directory.
+    #[arg(long, env = "LIVEDASH_ALERT_WEBHOOKS", value_delimiter = ',')]
+    pub alert_webhooks: Vec<crate::alerts::webhook::WebhookUrl>,
+
     /// Address and port to listen on.
     #[arg(long, env = "LIVEDASH_LISTEN", default_value = "127.0.0.1:3000")]
     pub listen: SocketAddr,

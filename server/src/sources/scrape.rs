@@ -177,10 +177,16 @@ impl ScrapeTarget {
 
 /// `http://host[:port][/path]` → host, port, path (default `/metrics`).
 fn parse_url(url: &str) -> Option<(String, u16, String)> {
+    parse_http_url(url, "/metrics")
+}
+
+/// `http://host[:port][/path]` → host, port, path (`default_path` when
+/// there is none).
+pub(crate) fn parse_http_url(url: &str, default_path: &str) -> Option<(String, u16, String)> {
     let rest = url.strip_prefix("http://")?;
     let (authority, path) = match rest.find('/') {
         Some(at) => (&rest[..at], &rest[at..]),
-        None => (rest, "/metrics"),
+        None => (rest, default_path),
     };
     let (host, port) = if let Some(v6) = authority.strip_prefix('[') {
         let (host, after) = v6.split_once(']')?;
