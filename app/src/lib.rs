@@ -7,6 +7,8 @@
 //! Leptos. The `ssr` feature adds the server-side rendering of
 //! the page; `hydrate` adds the browser side (EventSource, canvas charts).
 
+#[cfg(feature = "hydrate")]
+mod alerts;
 pub mod chart;
 pub mod dashboard;
 #[cfg(feature = "hydrate")]

@@ -32,9 +32,10 @@ for (const transport of ['sse', 'ws', 'poll'] as const) {
         // The socket stays; the page unsubscribes.
         await expect.poll(() => sentType('unsubscribe')).toBe(true);
       } else {
-        // The page reconnects for the series channel alone.
+        // The page reconnects without the hidden row's channel: the
+        // alerts and the series only.
         await expect
-          .poll(() => requests.some((url) => url.includes('/api/realtime/') && url.includes('channels=series&')))
+          .poll(() => requests.some((url) => url.includes('/api/realtime/') && url.includes('channels=alerts,series&')))
           .toBe(true);
       }
       await server.publish([{ seq: 3 }, { seq: 4 }]);

@@ -201,9 +201,10 @@ test('hiding and showing tabs changes what the leader subscribes to', async ({ c
     // dashboard's channel now.
     await toggleChannelWidgets(leader);
     await expect(feed(leader)).toHaveCount(0);
-    // Hidden, the other tab no longer counts: the leader streams the host's series only.
+    // Hidden, the other tab no longer counts: the leader streams what it
+    // shows itself only (the alerts and the host's series).
     await setHidden(other, true);
-    await expect.poll(() => streams.some((url) => url.includes('channels=series&'))).toBe(true);
+    await expect.poll(() => streams.some((url) => url.includes('channels=alerts,series&'))).toBe(true);
     await server.publish([{ seq: 2 }, { seq: 3 }]);
     // Shown again, it counts again: the dashboard's channel comes back from
     // a snapshot, and the tab has what it missed.

@@ -76,6 +76,7 @@ pub struct Sources {
     store: Store,
     settings: PageSettings,
     dashboards: Dashboards,
+    alerts: crate::alerts::Alerts,
 }
 
 impl axum::extract::FromRef<crate::AppState> for Sources {
@@ -85,6 +86,7 @@ impl axum::extract::FromRef<crate::AppState> for Sources {
             store: state.store.clone(),
             settings: state.page.clone(),
             dashboards: state.dashboards.clone(),
+            alerts: state.alerts.clone(),
         }
     }
 }
@@ -157,6 +159,7 @@ async fn bootstrap(
         tokio::task::spawn_blocking(move || widget_series(&store, &widgets, window))
             .await
             .unwrap_or_default();
+    let rule_lines = rule_lines(&sources.alerts, &dashboard.widgets, &widget_series);
     let settings = &sources.settings;
     Bootstrap {
         position: Some(position),
@@ -166,6 +169,9 @@ async fn bootstrap(
         now_ms: now,
         kiosk: params.contains_key("kiosk"),
         text_html: app::ui::cards::text_html(&dashboard),
+        rule_lines,
+        firing: sources.alerts.firing().iter().sum(),
+        critical: sources.alerts.firing()[1],
         dashboard: Some(dashboard),
         widget_series,
         ..Bootstrap::default()
@@ -231,6 +237,69 @@ fn widget_series(
             (widget.id.clone(), queries)
         })
         .collect()
+}
+
+/// The lines of the alert rules that read each chart's series (those it
+/// starts with), by widget id, as JSON thresholds: each rule's warning and
+/// critical lines (a band's two edges), labelled with the rule.
+fn rule_lines(
+    alerts: &crate::alerts::Alerts,
+    widgets: &[Widget],
+    series: &[app::protocol::WidgetSeries],
+) -> Vec<(String, String)> {
+    use crate::alerts::rule::{Levels, Test};
+    let (_, rules) = alerts.compiled();
+    if rules.is_empty() {
+        return Vec::new();
+    }
+    let mut out = Vec::new();
+    for widget in widgets.iter().filter(|w| w.kind == WidgetKind::Timeseries) {
+        let Some((_, queries)) = series.iter().find(|(id, _)| *id == widget.id) else {
+            continue;
+        };
+        let mut lines = Vec::new();
+        for rule in &rules {
+            let Test::Value(levels) = &rule.test else {
+                continue;
+            };
+            let reads = queries.iter().flatten().any(|s| {
+                s.key.name == rule.selector.name
+                    && rule
+                        .selector
+                        .matchers
+                        .iter()
+                        .all(|m| m.matches_labels(&s.key.labels))
+            });
+            if !reads {
+                continue;
+            }
+            let mut line = |value: f64, level: &str| {
+                lines.push(serde_json::json!({"value": value, "level": level, "label": format!("{} {level}", rule.rule.id)}));
+            };
+            for (i, level) in ["warning", "critical"].into_iter().enumerate() {
+                match levels {
+                    Levels::Above(l) | Levels::Below(l) => {
+                        if let Some(l) = l[i] {
+                            line(l.at, level);
+                        }
+                    }
+                    Levels::Outside(bands) => {
+                        if let Some((low, high)) = bands[i] {
+                            line(low.at, level);
+                            line(high.at, level);
+                        }
+                    }
+                }
+            }
+        }
+        if !lines.is_empty() {
+            out.push((
+                widget.id.clone(),
+                serde_json::Value::from(lines).to_string(),
+            ));
+        }
+    }
+    out
 }
 
 /// The answer for a dashboard that does not exist: a page that says so.

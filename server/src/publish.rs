@@ -16,9 +16,8 @@ use std::sync::Arc;
 
 pub use app::protocol::PublishRequest;
 use app::protocol::{
-    validate_channel, Annotation, Position, PublishReply, ANNOTATION_EVENT,
-    ANNOTATION_REMOVED_EVENT, DASHBOARD_CHANNEL_PREFIX, RESET_EVENT, SERVER_CHANNELS,
-    SNAPSHOT_EVENT,
+    server_owned, validate_channel, Annotation, Position, PublishReply, ANNOTATION_EVENT,
+    ANNOTATION_REMOVED_EVENT, DASHBOARD_CHANNEL_PREFIX, RESET_EVENT, SNAPSHOT_EVENT,
 };
 use axum::{
     body::{to_bytes, Body},
@@ -46,7 +45,7 @@ pub const MAX_KEY_LEN: usize = 256;
 pub fn validate(request: PublishRequest) -> Result<NewEvent<Value>, ApiError> {
     validate_channel(&request.channel)
         .map_err(|e| ApiError::invalid("invalid_channel", e.to_string()))?;
-    if SERVER_CHANNELS.contains(&request.channel.as_str()) {
+    if server_owned(&request.channel) {
         return Err(ApiError::Forbidden {
             code: "read_only_channel",
             message: format!(

@@ -29,6 +29,19 @@ pub fn thresholds(widget: &Widget) -> Vec<Threshold> {
         .unwrap_or_default()
 }
 
+/// Thresholds from a JSON list as `options.thresholds` holds them (the
+/// alert rules' lines the server adds to a chart); none when it does not
+/// read.
+pub fn thresholds_from_json(text: &str) -> Vec<Threshold> {
+    serde_json::from_str::<Value>(text)
+        .ok()
+        .and_then(|v| {
+            v.as_array()
+                .map(|e| e.iter().filter_map(read_threshold).collect())
+        })
+        .unwrap_or_default()
+}
+
 /// Reads one threshold the check accepted (`None`: it does not read).
 /// Apart from [`threshold`], which says what is wrong: the page, which
 /// only ever gets checked dashboards, carries no messages.

@@ -22,7 +22,7 @@
 //!   and never taken silently.
 
 mod form;
-mod http;
+pub(crate) mod http;
 mod versions;
 
 use leptos::{ev, prelude::*, task::spawn_local};

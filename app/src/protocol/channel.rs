@@ -24,6 +24,36 @@ pub const SERIES_CHANNEL: &str = "series";
 /// The event type on [`SERIES_CHANNEL`]; its data is a [`SeriesPoints`](super::SeriesPoints).
 pub const SERIES_EVENT: &str = "points";
 
+/// The channel of alerts: `alert` events (`{alert, transition?}`), and
+/// `rules` and `silences` when those change.
+pub const ALERTS_CHANNEL: &str = "alerts";
+/// The event of an alert on [`ALERTS_CHANNEL`]: `{alert, transition?}`
+/// (no transition: it was acknowledged or silenced).
+pub const ALERT_EVENT: &str = "alert";
+/// The prefix of a named viewer's channel ([`notify_channel`]): only the
+/// server writes there.
+pub const NOTIFY_CHANNEL_PREFIX: &str = "notify:";
+/// The event on a viewer's channel: an alert addressed to that viewer
+/// (`{alert, transition}`).
+pub const NOTIFICATION_EVENT: &str = "notification";
+
+/// The channel of the viewer named `name` (names are compared without
+/// case or surrounding space): `notify:` and 16 hex digits of the name's
+/// FNV-1a hash, so any name makes a valid channel name.
+pub fn notify_channel(name: &str) -> String {
+    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+    for byte in name.trim().to_lowercase().bytes() {
+        hash ^= u64::from(byte);
+        hash = hash.wrapping_mul(0x0100_0000_01b3);
+    }
+    format!("{NOTIFY_CHANNEL_PREFIX}{hash:016x}")
+}
+
+/// Whether only the server writes to `channel`.
+pub fn server_owned(channel: &str) -> bool {
+    SERVER_CHANNELS.contains(&channel) || channel.starts_with(NOTIFY_CHANNEL_PREFIX)
+}
+
 /// Why a string is not a valid channel name.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 #[error("invalid channel name {name:?}: use 1 to {MAX_CHANNEL_LEN} of A-Z a-z 0-9 _ . : -")]

@@ -30,8 +30,9 @@ pub use annotation::{
     PRESENCE_EVENT, PRESENCE_EVERY_MS,
 };
 pub use channel::{
-    snapshot_replaces, validate_channel, ChannelKind, ChannelNameError,
-    MAX_CHANNELS_PER_SUBSCRIPTION, MAX_CHANNEL_LEN, MAX_FILTER_KEYS, SERIES_CHANNEL, SERIES_EVENT,
+    notify_channel, server_owned, snapshot_replaces, validate_channel, ChannelKind,
+    ChannelNameError, ALERTS_CHANNEL, ALERT_EVENT, MAX_CHANNELS_PER_SUBSCRIPTION, MAX_CHANNEL_LEN,
+    MAX_FILTER_KEYS, NOTIFICATION_EVENT, NOTIFY_CHANNEL_PREFIX, SERIES_CHANNEL, SERIES_EVENT,
     SERVER_CHANNELS,
 };
 pub use http::{ErrorBody, ErrorDetail, PollReply, PublishBody, PublishReply, PublishRequest};
@@ -270,11 +271,29 @@ pub struct Bootstrap {
         deserialize_with = "read_pairs"
     )]
     pub text_html: Vec<(String, String)>,
+    /// The lines of the alert rules that read a chart's series, by widget
+    /// id: a JSON list of thresholds, as `options.thresholds` holds them.
+    #[serde(
+        default,
+        skip_serializing_if = "Vec::is_empty",
+        deserialize_with = "read_pairs"
+    )]
+    pub rule_lines: Vec<(String, String)>,
+    /// Alerts firing when the page was rendered.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub firing: u32,
+    /// How many of them are critical.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub critical: u32,
     /// On the home page (`/`), the list of dashboards below its dashboard,
     /// as HTML the server rendered (`ui::cards::dashboard_list`); empty
     /// elsewhere.
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub dashboard_list: String,
+}
+
+fn is_zero(n: &u32) -> bool {
+    *n == 0
 }
 
 // The bootstrap's lists are read through a JSON value, by hand: serde's

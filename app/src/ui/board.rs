@@ -96,8 +96,10 @@ where
                     " "
                     <span class="dashboard__host" data-testid="dashboard-title">{move || title.get()}</span>
                 </h1>
-                {(!built_in).then(|| view! { <crate::ui::presence::Presence dashboard=store.channel().trim_start_matches(crate::protocol::DASHBOARD_CHANNEL_PREFIX).to_string() kiosk /> })}
+                // Who is viewing: mounted with the alerts panel (below).
+                {(!built_in).then(|| view! { <div id="presence-root" class="presence-root"></div> })}
                 <TimePicker />
+                <AlertsBadge built_in kiosk />
                 {(!built_in && !kiosk).then(|| view! {
                     <button
                         type="button"
@@ -118,6 +120,8 @@ where
             <p class="dashboard__notice" role="status" hidden=move || !removed.get()>
                 "This dashboard was removed. " <a href="/">"All dashboards"</a>
             </p>
+            // The alerts panel mounts here (its code comes after the page's).
+            <div id="alerts-root"></div>
             // The editor mounts here when it opens.
             <div id="editor-root"></div>
             <main class="board" data-testid="board">
@@ -158,6 +162,60 @@ where
     }
 }
 
+/// The header's count of firing alerts; a press opens the alerts panel.
+/// The panel and the presence line are a split of the WASM module
+/// (`crate::alerts`), fetched once the page has hydrated.
+#[component]
+fn AlertsBadge(built_in: bool, kiosk: bool) -> impl IntoView {
+    let store = expect_context::<LiveStore>();
+    #[cfg(feature = "hydrate")]
+    Effect::new(move |_| {
+        let presence = (!built_in).then(|| {
+            (
+                store
+                    .channel()
+                    .trim_start_matches(crate::protocol::DASHBOARD_CHANNEL_PREFIX)
+                    .to_string(),
+                kiosk,
+            )
+        });
+        leptos::task::spawn_local(async move {
+            if let Err(error) = crate::alerts::load(store, presence).await {
+                leptos::logging::warn!("livedash: the alerts panel did not load: {error}");
+            }
+        })
+    });
+    #[cfg(not(feature = "hydrate"))]
+    let _ = (built_in, kiosk);
+    let firing = store.alerts_firing;
+    let open = store.alerts_open;
+    let class = move || match firing.get() {
+        (0, _) => "alerts-badge",
+        (_, 0) => "alerts-badge alerts-badge--warning",
+        _ => "alerts-badge alerts-badge--critical",
+    };
+    let text = move || match firing.get().0 {
+        0 => "No alerts".to_string(),
+        n => format!("{n} firing"),
+    };
+    // A wall screen shows the count, with nothing to press.
+    if kiosk {
+        return Either::Left(view! { <span class=class data-testid="alerts-badge">{text}</span> });
+    }
+    Either::Right(view! {
+        <button
+            type="button"
+            class=class
+            data-testid="alerts-badge"
+            aria-expanded=move || open.get().to_string()
+            aria-controls="alerts-root"
+            on:click=move |_| open.update(|o| *o = !*o)
+        >
+            {text}
+        </button>
+    })
+}
+
 /// Where the page's editor is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum EditorState {
@@ -191,7 +249,18 @@ fn open_editor(store: LiveStore, state: RwSignal<EditorState>) {
 fn widget_view(widget: Widget, series: Vec<Vec<SeriesPoints>>, channel: String) -> impl IntoView {
     match widget.kind {
         WidgetKind::Timeseries => {
-            EitherOf3::A(view! { <TimeSeriesChart spec=spec_of(&widget) initial=series /> })
+            let mut spec = spec_of(&widget);
+            // The lines of the alert rules that read its series.
+            let store = expect_context::<LiveStore>();
+            store.rule_lines.with_value(|lines| {
+                for (id, json) in lines {
+                    if *id == widget.id {
+                        spec.thresholds
+                            .extend(crate::dashboard::options::thresholds_from_json(json));
+                    }
+                }
+            });
+            EitherOf3::A(view! { <TimeSeriesChart spec initial=series /> })
         }
         // The page follows its own channel only: the server sends a note
         // in its place (`ui::cards::text_html`).

@@ -6,10 +6,10 @@
 //! publishes each change on the dashboard's channel (`presence` events),
 //! which the reducer hands to [`LiveStore::presence`].
 
-#[cfg(any(feature = "ssr", feature = "hydrate"))]
+#[cfg(feature = "hydrate")]
 use leptos::prelude::*;
 
-#[cfg(any(feature = "ssr", feature = "hydrate"))]
+#[cfg(feature = "hydrate")]
 use crate::ui::LiveStore;
 
 /// Where this browser keeps the viewer's name.
@@ -33,16 +33,14 @@ pub fn describe(names: &[String], anonymous: u32) -> String {
 }
 
 /// The header's presence line and name button. `dashboard` is the id;
-/// a wall screen (`kiosk`) is counted, and shows no button.
-#[cfg(any(feature = "ssr", feature = "hydrate"))]
+/// a wall screen (`kiosk`) is counted, and shows no button. Mounted in
+/// the browser only, with the alerts panel (`crate::alerts`).
+#[cfg(feature = "hydrate")]
 #[component]
 pub fn Presence(dashboard: String, kiosk: bool) -> impl IntoView {
     let store = expect_context::<LiveStore>();
     let name = RwSignal::new(None::<String>);
-    #[cfg(feature = "hydrate")]
     browser::install(dashboard, name);
-    #[cfg(not(feature = "hydrate"))]
-    let _ = dashboard;
     let line = move || {
         store.presence.with(|p| {
             p.as_ref()
@@ -50,10 +48,7 @@ pub fn Presence(dashboard: String, kiosk: bool) -> impl IntoView {
                 .unwrap_or_default()
         })
     };
-    let choose = move |_| {
-        #[cfg(feature = "hydrate")]
-        browser::ask_name(name);
-    };
+    let choose = move |_| browser::ask_name(name);
     view! {
         <p class="presence" data-testid="presence" aria-live="polite">
             <span class="presence__line">{line}</span>

@@ -20,8 +20,9 @@ use crate::{
         patch::{Patch, MAX_ITEMS, PATCH_EVENT},
     },
     protocol::{
-        Annotation, Envelope, Position, SeriesPoints, ANNOTATION_EVENT, ANNOTATION_REMOVED_EVENT,
-        DASHBOARD_EVENT, DASHBOARD_REMOVED_EVENT, PRESENCE_EVENT, SERIES_CHANNEL, SERIES_EVENT,
+        Annotation, Envelope, Position, SeriesPoints, ALERTS_CHANNEL, ANNOTATION_EVENT,
+        ANNOTATION_REMOVED_EVENT, DASHBOARD_EVENT, DASHBOARD_REMOVED_EVENT, NOTIFY_CHANNEL_PREFIX,
+        PRESENCE_EVENT, SERIES_CHANNEL, SERIES_EVENT,
     },
 };
 
@@ -105,7 +106,18 @@ pub struct Changes {
     pub updated: bool,
     /// What was ignored, for a person.
     pub warnings: Vec<String>,
+    /// Events of the alerts channel and of this viewer's own, in order:
+    /// channel, event type, data (the alerts view reads them).
+    pub alerts: Vec<AlertEvent>,
+    /// A snapshot replaced the alerts channel: the alerts view reads
+    /// them again.
+    pub alerts_reset: bool,
 }
+
+/// An event of the alerts channel or of a viewer's: `[channel, type,
+/// data]` (a JSON array: the page holds lists of values already, and
+/// another kind of list costs the bundle).
+pub type AlertEvent = Value;
 
 /// What the store remembers between frames.
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -132,6 +144,7 @@ struct Gathered {
     dashboard_removed: bool,
     presence: Option<(Vec<String>, u32)>,
     warnings: Vec<String>,
+    alerts: Vec<AlertEvent>,
 }
 
 /// Each key's points, in key order, in the order they came: one stable
@@ -186,6 +199,9 @@ impl PageState {
             if channels.iter().any(|c| c == SERIES_CHANNEL) {
                 changes.series_missed = true;
             }
+            if channels.iter().any(|c| c == ALERTS_CHANNEL) {
+                changes.alerts_reset = true;
+            }
             if channels.contains(&self.channel) {
                 changes.dashboard_reset = true;
                 // An earlier snapshot of the channel in this frame is
@@ -215,7 +231,9 @@ impl PageState {
             dashboard_removed,
             presence,
             warnings,
+            alerts,
         } = gathered;
+        changes.alerts = alerts;
         changes.presence = presence;
         changes.dashboard = dashboard;
         changes.dashboard_removed = dashboard_removed;
@@ -235,6 +253,14 @@ impl PageState {
     /// Gathers what `envelope` changes.
     fn gather(&self, envelope: &Envelope<Value>, gathered: &mut Gathered) {
         let channel = envelope.channel.as_str();
+        if channel == ALERTS_CHANNEL || channel.starts_with(NOTIFY_CHANNEL_PREFIX) {
+            gathered.alerts.push(Value::Array(vec![
+                channel.into(),
+                envelope.event.as_str().into(),
+                envelope.data.clone(),
+            ]));
+            return;
+        }
         if channel != SERIES_CHANNEL && channel != self.channel {
             return;
         }

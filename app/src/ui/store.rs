@@ -32,6 +32,9 @@ use crate::{
 pub const FEED_LIMIT: usize = 200;
 /// Deliveries buffered between frames (and while paused).
 pub const FRAME_BUFFER: usize = 20_000;
+/// Alert events kept for the alerts view until it reads them (the oldest
+/// go first; the view reads the alerts again when it starts).
+pub const ALERT_EVENTS: usize = 1_000;
 
 /// The page's live state, shared by every widget through context.
 #[derive(Clone, Copy)]
@@ -79,6 +82,19 @@ pub struct LiveStore {
     pub presence: RwSignal<Option<(Vec<String>, u32)>>,
     /// Its text widgets' Markdown as HTML (rendered by the server), by id.
     pub text_html: StoredValue<Vec<(String, String)>>,
+    /// The alert rules' lines of each chart, by widget id (JSON).
+    pub rule_lines: StoredValue<Vec<(String, String)>>,
+    /// Alerts firing, and how many of them are critical (the header's
+    /// badge).
+    pub alerts_firing: RwSignal<(u32, u32)>,
+    /// The alerts panel is open.
+    pub alerts_open: RwSignal<bool>,
+    /// Alert events not yet read by the alerts view, oldest first.
+    pub alert_events: StoredValue<Vec<crate::ui::reducer::AlertEvent>>,
+    /// Moves when alert events arrive.
+    pub alert_tick: RwSignal<u32>,
+    /// Moves when the page may have missed alert events.
+    pub alerts_reset: RwSignal<u32>,
     /// What the mounted widgets need from the server.
     needs: RwSignal<Needs>,
     /// The charts following series, and what each needs.
@@ -166,6 +182,12 @@ impl LiveStore {
             dashboard_removed: RwSignal::new(false),
             presence: RwSignal::new(None),
             text_html: StoredValue::new(bootstrap.text_html.clone()),
+            rule_lines: StoredValue::new(bootstrap.rule_lines.clone()),
+            alerts_firing: RwSignal::new((bootstrap.firing, bootstrap.critical)),
+            alerts_open: RwSignal::new(false),
+            alert_events: StoredValue::new(Vec::new()),
+            alert_tick: RwSignal::new(0),
+            alerts_reset: RwSignal::new(0),
             needs: RwSignal::new(Needs::default()),
             followers: StoredValue::new_local(Followers::default()),
             page: StoredValue::new(PageState::new(&channel)),
@@ -324,7 +346,20 @@ impl LiveStore {
             position,
             updated,
             warnings,
+            alerts,
+            alerts_reset,
         } = changes;
+        if alerts_reset {
+            self.alerts_reset.update(|n| *n += 1);
+        }
+        if !alerts.is_empty() {
+            self.alert_events.update_value(|queue| {
+                queue.extend(alerts);
+                let excess = queue.len().saturating_sub(ALERT_EVENTS);
+                queue.drain(..excess);
+            });
+            self.alert_tick.update(|n| *n += 1);
+        }
         if presence.is_some() {
             self.presence.set(presence);
         }
@@ -517,6 +552,8 @@ impl LiveStore {
                 crate::protocol::DASHBOARD_REMOVED_EVENT,
                 crate::protocol::PRESENCE_EVENT,
                 PATCH_EVENT,
+                crate::protocol::ALERT_EVENT,
+                crate::protocol::NOTIFICATION_EVENT,
             ]
             .map(str::to_string)
             .to_vec(),

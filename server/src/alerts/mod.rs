@@ -48,8 +48,7 @@ use self::{
 };
 use crate::hub::Hub;
 
-/// The channel alerts are published on.
-pub const ALERTS_CHANNEL: &str = "alerts";
+pub use app::protocol::{ALERTS_CHANNEL, ALERT_EVENT};
 /// The most rules.
 pub const MAX_RULES: usize = 10_000;
 /// The most alerts (series) one rule has at once.
@@ -446,6 +445,17 @@ impl Alerts {
         alerts
     }
 
+    /// How many alerts are firing: warnings, criticals.
+    pub fn firing(&self) -> [u32; 2] {
+        let mut firing = [0, 0];
+        for alert in self.lock().state.active.values() {
+            if alert.phase == Phase::Firing {
+                firing[usize::from(alert.severity == Severity::Critical)] += 1;
+            }
+        }
+        firing
+    }
+
     /// The newest `limit` transitions (of `rule` only, if given), newest
     /// first.
     pub fn history(&self, limit: usize, rule: Option<&str>) -> Vec<Transition> {
@@ -487,7 +497,11 @@ impl Alerts {
         alert.ack = Some(ack.clone());
         let alert = alert.clone();
         self.journal(&mut shared, &[Entry::Ack { alert: id, ack }])?;
-        self.publish("alert", Some(&id.to_string()), &json!({ "alert": alert }));
+        self.publish(
+            ALERT_EVENT,
+            Some(&id.to_string()),
+            &json!({ "alert": alert }),
+        );
         Ok(alert)
     }
 
@@ -653,11 +667,23 @@ impl Alerts {
             if let Some(outbox) = &self.inner.outbox {
                 outbox.notify(alert, transition);
             }
-            self.publish(
-                "alert",
-                Some(&alert.id.to_string()),
-                &json!({ "alert": alert, "transition": transition }),
-            );
+            let data = json!({ "alert": alert, "transition": transition });
+            self.publish(ALERT_EVENT, Some(&alert.id.to_string()), &data);
+            // Addressed to named viewers: a notification on each one's
+            // own channel, which only pages of that name follow.
+            if transition.to != Phase::Pending && alert.silenced_by.is_none() {
+                for name in &alert.notify {
+                    let channel = app::protocol::notify_channel(name);
+                    if let Err(error) = self.inner.hub.publish(
+                        &channel,
+                        app::protocol::NOTIFICATION_EVENT,
+                        None,
+                        &data,
+                    ) {
+                        tracing::warn!(%error, %channel, "cannot publish a notification");
+                    }
+                }
+            }
         }
         moved
     }

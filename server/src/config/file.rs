@@ -345,6 +345,22 @@ mod tests {
     }
 
     #[test]
+    fn the_readmes_complete_example_is_a_config_file_that_loads() {
+        let readme = include_str!("../../../README.md");
+        let example = readme
+            .split("A complete example:\n\n```toml\n")
+            .nth(1)
+            .and_then(|rest| rest.split("```").next())
+            .expect("the README has a complete example");
+        let path = write("readme", example);
+        let config = load_file(&path).unwrap();
+        assert_eq!(config.scrape.len(), 2);
+        assert_eq!(config.alert_rules.len(), 3);
+        assert_eq!(config.alert_webhooks.len(), 1);
+        let _ = std::fs::remove_file(path);
+    }
+
+    #[test]
     fn alert_rules_are_read_and_checked() {
         let path = write(
             "alert",
