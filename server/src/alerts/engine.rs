@@ -87,19 +87,77 @@ struct Watched {
     newest: Option<i64>,
 }
 
+/// Hashes a series id or a (rule, series) pair by multiplication: the
+/// evaluator looks one up per stored sample, and SipHash would cost more
+/// than everything else it does with it.
+#[derive(Default)]
+struct IdHasher(u64);
+
+impl std::hash::Hasher for IdHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = (self.0.rotate_left(8) ^ u64::from(b)).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+        }
+    }
+
+    fn write_u32(&mut self, n: u32) {
+        self.0 = (self.0.rotate_left(32) ^ u64::from(n)).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+    }
+
+    fn write_usize(&mut self, n: usize) {
+        self.0 = (self.0.rotate_left(32) ^ n as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+    }
+}
+
+type Fast = std::hash::BuildHasherDefault<IdHasher>;
+
+/// The lines of a test that has none (absence).
+const NO_LINES: Levels = Levels::Above([None, None]);
+
+/// The series id of a rule's alert on no series at all (an absence rule
+/// whose selector matches nothing).
+const NO_SERIES: u32 = u32::MAX;
+
 /// The evaluator's state.
 struct Engine {
     alerts: Alerts,
     store: Store,
     rules: Vec<Arc<Compiled>>,
     by_name: HashMap<String, Vec<usize>>,
-    series: HashMap<u32, Watched>,
+    series: HashMap<u32, Watched, Fast>,
     /// Series whose windows moved since the last evaluation.
-    dirty: HashSet<u32>,
-    /// The alerts pending or firing, by (rule id, series key).
-    state: HashMap<(String, String), Active>,
+    dirty: HashSet<u32, Fast>,
+    /// The alerts pending or firing, by (rule, series id).
+    state: HashMap<(usize, u32), Active, Fast>,
+    /// Alerts the journal left whose series the store no longer has: they
+    /// resolve at the next evaluation of every rule.
+    orphans: Vec<(usize, String, Active)>,
     /// Each `change` rule's past aggregate per series, and when it was read.
     past: HashMap<usize, (Instant, HashMap<u32, f64>)>,
+}
+
+/// Runs `work` on `engine` on a blocking thread (reading the store for
+/// every rule takes a while), and gives the engine back.
+async fn blocking<T: Send + 'static>(
+    mut engine: Engine,
+    work: impl FnOnce(&mut Engine) -> T + Send + 'static,
+) -> Option<(Engine, T)> {
+    match tokio::task::spawn_blocking(move || {
+        let out = work(&mut engine);
+        (engine, out)
+    })
+    .await
+    {
+        Ok(done) => Some(done),
+        Err(error) => {
+            tracing::error!(%error, "the alert evaluator failed");
+            None
+        }
+    }
 }
 
 /// Runs the evaluator until `shutdown`. `tap` is the reading end of the
@@ -110,8 +168,11 @@ pub async fn run(
     mut tap: mpsc::Receiver<Stored>,
     shutdown: Shutdown,
 ) {
-    let mut engine = Engine::new(alerts.clone(), store);
-    engine.rebuild();
+    let Some((mut engine, ())) =
+        blocking(Engine::new(alerts.clone(), store), Engine::rebuild).await
+    else {
+        return;
+    };
     let mut tick = tokio::time::interval(TICK);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut next: Option<Instant> = None;
@@ -122,13 +183,11 @@ pub async fn run(
                 None => std::future::pending().await,
             }
         };
+        let mut rebuild = false;
         tokio::select! {
             biased;
             () = shutdown.clone().wait() => break,
-            () = alerts.rules_changed_wait() => {
-                engine.rebuild();
-                engine.evaluate_all();
-            }
+            () = alerts.rules_changed_wait() => rebuild = true,
             batch = tap.recv() => {
                 let Some(batch) = batch else { break };
                 engine.take(&batch);
@@ -143,7 +202,7 @@ pub async fn run(
                 }
                 if engine.store.tap().is_some_and(|t| t.take_missed()) {
                     tracing::warn!("the alert evaluator fell behind ingest: reading the rules' series again");
-                    engine.rebuild();
+                    rebuild = true;
                 }
                 if next.is_none() && !engine.dirty.is_empty() {
                     next = Some(Instant::now() + SETTLE);
@@ -155,7 +214,21 @@ pub async fn run(
             }
             _ = tick.tick() => {
                 engine.alerts.expire_silences(now_ms());
-                engine.evaluate_all();
+                match blocking(engine, |e| drop(e.evaluate_all())).await {
+                    Some((e, ())) => engine = e,
+                    None => return,
+                }
+            }
+        }
+        if rebuild {
+            match blocking(engine, |e| {
+                e.rebuild();
+                drop(e.evaluate_all());
+            })
+            .await
+            {
+                Some((e, ())) => engine = e,
+                None => return,
             }
         }
     }
@@ -177,14 +250,16 @@ impl Engine {
             store,
             rules: Vec::new(),
             by_name: HashMap::new(),
-            series: HashMap::new(),
-            dirty: HashSet::new(),
-            state: HashMap::new(),
+            series: HashMap::default(),
+            dirty: HashSet::default(),
+            state: HashMap::default(),
+            orphans: Vec::new(),
             past: HashMap::new(),
         }
     }
 
-    /// Reads the rules and their series again.
+    /// Reads the rules and their series again: one read of the store per
+    /// metric name, whatever the number of rules on it.
     fn rebuild(&mut self) {
         let (_, rules) = self.alerts.compiled();
         self.by_name.clear();
@@ -199,58 +274,73 @@ impl Engine {
         self.dirty.clear();
         self.past.clear();
         let now = now_ms();
-        for (i, rule) in self.rules.clone().iter().enumerate() {
-            let keep = keep_ms(rule);
-            let from = match rule.test {
-                // Only to learn the series: their newest sample is asked
-                // of the head.
-                Test::Absent { .. } => now,
-                _ => now - keep,
-            };
+        let names: Vec<(String, i64)> = self
+            .by_name
+            .iter()
+            .map(|(name, rules)| {
+                let keep = rules
+                    .iter()
+                    .map(|&i| keep_ms(&self.rules[i]))
+                    .max()
+                    .unwrap_or(0);
+                (name.clone(), keep)
+            })
+            .collect();
+        for (name, keep) in names {
             let selected = match self.store.select_series(
-                &rule.selector.name,
-                &rule.selector.matchers,
-                from,
+                &name,
+                &[],
+                now - keep,
                 i64::MAX,
-                super::MAX_ALERTS_PER_RULE,
+                super::MAX_ALERTS_PER_RULE * 10,
             ) {
                 Ok(selected) => selected,
                 Err(error) => {
-                    tracing::warn!(rule = %rule.rule.id, %error, "cannot read a rule's series");
+                    tracing::warn!(%name, %error, "cannot read the series of a metric that rules read");
                     continue;
                 }
             };
             for (id, key, samples) in selected {
-                let watched = self.series.entry(id).or_insert_with(|| Watched {
-                    key: key.to_string(),
-                    labels: key.labels.clone().into_iter().collect(),
-                    ..Watched::default()
-                });
-                watched.rules.push(i);
-                if keep > watched.keep_ms && !matches!(rule.test, Test::Absent { .. }) {
-                    watched.keep_ms = keep;
-                    watched.window = samples.iter().map(|s| (s.ts, s.value)).collect();
-                    trim(&mut watched.window, now - keep);
+                let mut watched = Engine::match_key(&self.by_name, &self.rules, &key);
+                if watched.rules.is_empty() {
+                    self.series.insert(id, watched);
+                    continue;
                 }
-                watched.newest = self.store.newest_of(id).or(watched.newest);
+                watched.window = samples.iter().map(|s| (s.ts, s.value)).collect();
+                trim(&mut watched.window, now - watched.keep_ms);
+                watched.newest = self.store.newest_of(id);
+                self.series.insert(id, watched);
             }
         }
         // The alerts as the journal left them; those of rules no longer
         // there resolve now.
         self.state.clear();
+        self.orphans.clear();
+        let ids: HashMap<&str, u32> = self
+            .series
+            .iter()
+            .map(|(&id, w)| (w.key.as_str(), id))
+            .collect();
+        let mut found = Vec::new();
         let mut gone = Vec::new();
         for alert in self.alerts.active() {
-            if self.rules.iter().any(|r| r.rule.id == alert.rule) {
-                self.state.insert(
-                    (alert.rule.clone(), alert.series.clone()),
-                    Active {
-                        phase: alert.phase,
-                        severity: alert.severity,
-                        since: alert.since,
-                    },
-                );
-            } else {
-                gone.push(Move {
+            let active = Active {
+                phase: alert.phase,
+                severity: alert.severity,
+                since: alert.since,
+            };
+            match self.rules.iter().position(|r| r.rule.id == alert.rule) {
+                Some(i) => match ids.get(alert.series.as_str()) {
+                    Some(&id) => found.push(((i, id), active)),
+                    // An absence rule's alert on its whole selector.
+                    None if matches!(self.rules[i].test, Test::Absent { .. })
+                        && alert.series == self.rules[i].rule.selector =>
+                    {
+                        found.push(((i, NO_SERIES), active))
+                    }
+                    None => self.orphans.push((i, alert.series.clone(), active)),
+                },
+                None => gone.push(Move {
                     to: Phase::Resolved,
                     message: format!("rule {} was removed", alert.rule),
                     rule: alert.rule,
@@ -260,9 +350,11 @@ impl Engine {
                     value: alert.value,
                     threshold: alert.threshold,
                     notify: alert.notify,
-                });
+                }),
             }
         }
+        drop(ids);
+        self.state.extend(found);
         if !gone.is_empty() {
             self.alerts.apply(gone, now);
         }
@@ -272,12 +364,19 @@ impl Engine {
     fn take(&mut self, batch: &Stored) {
         let now = now_ms();
         for &(id, ts, value) in batch {
-            if !self.series.contains_key(&id) {
-                let watched = self.meet(id);
-                self.series.insert(id, watched);
-            }
-            let Some(watched) = self.series.get_mut(&id) else {
-                continue;
+            let watched = match self.series.entry(id) {
+                std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
+                std::collections::hash_map::Entry::Vacant(e) => {
+                    let met = match self.store.key_of(id) {
+                        Some(key) => {
+                            let by_name = &self.by_name;
+                            let rules = &self.rules;
+                            Engine::match_key(by_name, rules, &key)
+                        }
+                        None => Watched::default(),
+                    };
+                    e.insert(met)
+                }
             };
             if watched.rules.is_empty() {
                 continue;
@@ -291,21 +390,21 @@ impl Engine {
         }
     }
 
-    /// A series seen for the first time: its key, and the rules it
-    /// matches.
-    fn meet(&self, id: u32) -> Watched {
-        let Some(key) = self.store.key_of(id) else {
-            return Watched::default();
-        };
-        let rules: Vec<usize> = self
-            .by_name
+    /// A series' rules (those of its name whose matchers it passes), and
+    /// how much of it they keep.
+    fn match_key(
+        by_name: &HashMap<String, Vec<usize>>,
+        rules: &[Arc<Compiled>],
+        key: &app::protocol::SeriesKey,
+    ) -> Watched {
+        let matching: Vec<usize> = by_name
             .get(&key.name)
             .map(|candidates| {
                 candidates
                     .iter()
                     .copied()
                     .filter(|&i| {
-                        self.rules[i]
+                        rules[i]
                             .selector
                             .matchers
                             .iter()
@@ -314,16 +413,15 @@ impl Engine {
                     .collect()
             })
             .unwrap_or_default();
-        let keep_ms = rules
+        let keep_ms = matching
             .iter()
-            .filter(|&&i| !matches!(self.rules[i].test, Test::Absent { .. }))
-            .map(|&i| keep_ms(&self.rules[i]))
+            .map(|&i| keep_ms(&rules[i]))
             .max()
             .unwrap_or(0);
         Watched {
             key: key.to_string(),
-            labels: key.labels.clone().into_iter().collect(),
-            rules,
+            labels: key.labels.clone(),
+            rules: matching,
             window: VecDeque::new(),
             keep_ms,
             newest: None,
@@ -336,12 +434,11 @@ impl Engine {
         let now = now_ms();
         let mut moves = Vec::new();
         for id in dirty {
-            let rules = self
-                .series
-                .get(&id)
-                .map(|w| w.rules.clone())
-                .unwrap_or_default();
-            for i in rules {
+            let count = self.series.get(&id).map_or(0, |w| w.rules.len());
+            for n in 0..count {
+                let Some(i) = self.series.get(&id).and_then(|w| w.rules.get(n).copied()) else {
+                    break;
+                };
                 if !matches!(self.rules[i].test, Test::Absent { .. }) {
                     moves.extend(self.evaluate(i, id, now));
                 }
@@ -352,61 +449,62 @@ impl Engine {
         }
     }
 
-    /// Evaluates every rule on every series it reads; resolves alerts
-    /// whose series is no longer read; raises absence of a rule's whole
+    /// Evaluates every rule on every series it reads; resolves the alerts
+    /// of series no longer there; raises absence of a rule's whole
     /// selector. Returns the alerts that moved.
     fn evaluate_all(&mut self) -> Vec<(super::Alert, super::Transition)> {
         self.dirty.clear();
         let now = now_ms();
-        for watched in self.series.values_mut() {
+        let mut read_by = vec![0usize; self.rules.len()];
+        let mut pairs = Vec::new();
+        for (&id, watched) in &mut self.series {
             if watched.keep_ms > 0 {
                 trim(&mut watched.window, now - watched.keep_ms);
             }
+            for &i in &watched.rules {
+                read_by[i] += 1;
+                pairs.push((i, id));
+            }
         }
         let mut moves = Vec::new();
-        let mut seen: HashSet<(String, String)> = HashSet::new();
-        let pairs: Vec<(usize, u32)> = self
-            .series
-            .iter()
-            .flat_map(|(&id, w)| w.rules.iter().map(move |&i| (i, id)))
-            .collect();
         for (i, id) in pairs {
-            if let Some(w) = self.series.get(&id) {
-                seen.insert((self.rules[i].rule.id.clone(), w.key.clone()));
-            }
             moves.extend(self.evaluate(i, id, now));
         }
         // A rule of absence whose selector matches no series at all.
-        for rule in self.rules.clone() {
+        for (i, read) in read_by.into_iter().enumerate() {
+            let rule = self.rules[i].clone();
             if let Test::Absent { level, .. } = rule.test {
-                let any = self
-                    .series
-                    .values()
-                    .any(|w| w.rules.iter().any(|&i| Arc::ptr_eq(&self.rules[i], &rule)));
+                let was = self.state.get(&(i, NO_SERIES)).copied();
+                let (next, change) =
+                    eval::step(was, (read == 0).then_some(level), now, rule.for_ms);
                 let series = rule.rule.selector.clone();
-                seen.insert((rule.rule.id.clone(), series.clone()));
-                let labels = rule.rule.labels.clone();
-                let key = (rule.rule.id.clone(), series.clone());
-                let was = self.state.get(&key).copied();
-                let (next, change) = eval::step(was, (!any).then_some(level), now, rule.for_ms);
-                moves.extend(self.moved(&rule, key, labels, next, change, None, None));
+                moves.extend(self.moved(
+                    i,
+                    NO_SERIES,
+                    &series,
+                    &rule.rule.labels,
+                    next,
+                    change,
+                    None,
+                    None,
+                ));
             }
         }
-        // Alerts of series no rule reads now (gone from the store, or no
-        // longer matched): resolved.
-        let stale: Vec<(String, String)> = self
-            .state
-            .keys()
-            .filter(|k| !seen.contains(*k))
-            .cloned()
-            .collect();
-        for key in stale {
-            if let Some(rule) = self.rules.iter().find(|r| r.rule.id == key.0).cloned() {
-                let was = self.state.get(&key).copied();
-                let (next, change) = eval::step(was, None, now, rule.for_ms);
-                let labels = rule.rule.labels.clone();
-                moves.extend(self.moved(&rule, key, labels, next, change, None, None));
-            }
+        // Alerts whose series the store no longer has: resolved (under a
+        // placeholder id: they leave no state behind).
+        for (i, series, active) in std::mem::take(&mut self.orphans) {
+            let rule = self.rules[i].clone();
+            let (next, change) = eval::step(Some(active), None, now, rule.for_ms);
+            moves.extend(self.moved(
+                i,
+                NO_SERIES - 1,
+                &series,
+                &rule.rule.labels,
+                next,
+                change,
+                None,
+                None,
+            ));
         }
         if moves.is_empty() {
             return Vec::new();
@@ -414,21 +512,18 @@ impl Engine {
         self.alerts.apply(moves, now)
     }
 
-    /// Evaluates rule `i` on series `id` at `now`.
+    /// Evaluates rule `i` on series `id` at `now`: allocates nothing unless
+    /// the alert moves.
     fn evaluate(&mut self, i: usize, id: u32, now: i64) -> Option<Move> {
         let rule = self.rules.get(i)?.clone();
-        let watched = self.series.get(&id)?;
-        let key = (rule.rule.id.clone(), watched.key.clone());
-        let mut labels = watched.labels.clone();
-        labels.extend(rule.rule.labels.clone());
-        let was = self.state.get(&key).copied();
+        let was = self.state.get(&(i, id)).copied();
         let current = was.map(|a| a.severity);
+        let watched = self.series.get(&id)?;
         let (level, value, threshold) = match &rule.test {
             Test::Value(levels) => {
                 let value = window_value(watched, now - rule.window_ms, rule.rule.aggregate);
                 let level = value.and_then(|v| eval::level(levels, v, current));
-                let threshold = line_of(levels, level.or(current), value);
-                (level, value, threshold)
+                (level, value, levels)
             }
             Test::Change { offset_ms, levels } => {
                 let now_value = window_value(watched, now - rule.window_ms, rule.rule.aggregate);
@@ -438,15 +533,27 @@ impl Engine {
                     _ => None,
                 };
                 let level = ratio.and_then(|r| eval::level(levels, r, current));
-                (level, ratio, line_of(levels, level.or(current), ratio))
+                (level, ratio, levels)
             }
             Test::Absent { after_ms, level } => {
                 let silent = watched.newest.is_none_or(|n| now - n > *after_ms);
-                (silent.then_some(*level), None, None)
+                (silent.then_some(*level), None, &NO_LINES)
             }
         };
         let (next, change) = eval::step(was, level, now, rule.for_ms);
-        self.moved(&rule, key, labels, next, change, value, threshold)
+        if change.is_none() {
+            // Still where it was (a pending one may have changed severity).
+            match next {
+                Some(active) => self.state.insert((i, id), active),
+                None => self.state.remove(&(i, id)),
+            };
+            return None;
+        }
+        let threshold = line_of(threshold, level.or(current), value);
+        let watched = self.series.get(&id)?;
+        let (key, mut labels) = (watched.key.clone(), watched.labels.clone());
+        labels.extend(rule.rule.labels.clone());
+        self.moved(i, id, &key, &labels, next, change, value, threshold)
     }
 
     /// Records where an alert is after a step; the move to apply, if it
@@ -454,20 +561,22 @@ impl Engine {
     #[allow(clippy::too_many_arguments)]
     fn moved(
         &mut self,
-        rule: &Compiled,
-        key: (String, String),
-        labels: BTreeMap<String, String>,
+        i: usize,
+        id: u32,
+        series: &str,
+        labels: &BTreeMap<String, String>,
         next: Option<Active>,
         change: Option<Change>,
         value: Option<f64>,
         threshold: Option<f64>,
     ) -> Option<Move> {
-        let was = self.state.get(&key).copied();
+        let was = self.state.get(&(i, id)).copied();
         match next {
-            Some(active) => self.state.insert(key.clone(), active),
-            None => self.state.remove(&key),
+            Some(active) => self.state.insert((i, id), active),
+            None => self.state.remove(&(i, id)),
         };
         let change = change?;
+        let rule = self.rules.get(i)?.clone();
         let severity = next.or(was).map_or(Severity::Warning, |a| a.severity);
         let to = match change {
             Change::Pending => Phase::Pending,
@@ -475,7 +584,7 @@ impl Engine {
             Change::Resolved => Phase::Resolved,
         };
         let template = if rule.rule.message.is_empty() {
-            default_message(rule)
+            default_message(&rule)
         } else {
             rule.rule.message.clone()
         };
@@ -486,14 +595,14 @@ impl Engine {
                 threshold,
                 severity,
                 rule: &rule.rule.id,
-                series: &key.1,
-                labels: &labels,
+                series,
+                labels,
             },
         );
         Some(Move {
-            rule: key.0,
-            series: key.1,
-            labels,
+            rule: rule.rule.id.clone(),
+            series: series.to_string(),
+            labels: labels.clone(),
             to,
             severity,
             value,
