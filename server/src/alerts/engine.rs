@@ -39,7 +39,7 @@ use crate::{
 };
 
 /// The least time between two evaluations of series that moved.
-pub const SETTLE: Duration = Duration::from_millis(100);
+pub const SETTLE: Duration = Duration::from_millis(250);
 /// How often every rule is evaluated.
 pub const TICK: Duration = Duration::from_secs(1);
 /// The most samples one series' window keeps.
