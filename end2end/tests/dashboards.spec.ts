@@ -213,3 +213,28 @@ for (const scheme of ['light', 'dark'] as const) {
     expect(overflow.scroll).toBeLessThanOrEqual(overflow.width);
   });
 }
+
+test('hydration and the late-loaded header (presence, alerts) move nothing in the header', async ({ page }) => {
+  await save(server, shop('Shop'));
+  await page.addInitScript(() => {
+    const w = window as unknown as { __shifts: { value: number; header: boolean }[] };
+    w.__shifts = [];
+    new PerformanceObserver((list) => {
+      for (const entry of list.getEntries() as unknown as { value: number; sources?: { node?: Node }[] }[]) {
+        const header = (entry.sources ?? []).some((s) => s.node instanceof Element && !!s.node.closest('.dashboard__header'));
+        w.__shifts.push({ value: entry.value, header });
+      }
+    }).observe({ type: 'layout-shift', buffered: true });
+  });
+  await page.goto(`${server.url}/d/shop`);
+  await expect(status(page)).toHaveAttribute('data-state', 'live');
+  // The presence line and the alerts panel have come.
+  await expect(page.getByTestId('presence')).toContainText('Viewing now');
+  await expect(page.getByTestId('alerts-badge')).toHaveText('No alerts');
+  const shifts = await page.evaluate(() => (window as unknown as { __shifts: { value: number; header: boolean }[] }).__shifts);
+  // The connection's own line says "Connecting…" then "Live": that much
+  // may move; nothing else of the header does.
+  const header = shifts.filter((s) => s.header).reduce((sum, s) => sum + s.value, 0);
+  expect(header).toBeLessThan(0.002);
+  expect(shifts.reduce((sum, s) => sum + s.value, 0)).toBeLessThan(0.05);
+});

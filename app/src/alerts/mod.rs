@@ -64,6 +64,8 @@ fn mount(
         leptos::mount::mount_to(root, move || view! { <AlertsPanel store /> }).forget();
     }
     if let (Some(root), Some((dashboard, kiosk))) = (root("presence-root"), presence) {
+        // In place of the stand-in the page rendered.
+        root.set_inner_html("");
         leptos::mount::mount_to(root, move || {
             provide_context(store);
             view! { <crate::ui::presence::Presence dashboard kiosk /> }

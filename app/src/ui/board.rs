@@ -96,8 +96,12 @@ where
                     " "
                     <span class="dashboard__host" data-testid="dashboard-title">{move || title.get()}</span>
                 </h1>
-                // Who is viewing: mounted with the alerts panel (below).
-                {(!built_in).then(|| view! { <div id="presence-root" class="presence-root"></div> })}
+                // Who is viewing: mounted with the alerts panel (below), in
+                // place of a stand-in of the same size (no layout shift).
+                {(!built_in).then(|| view! {
+                    <div id="presence-root" class="presence-root"
+                        inner_html=if kiosk { PRESENCE_STAND_IN_KIOSK } else { PRESENCE_STAND_IN }></div>
+                })}
                 <TimePicker />
                 <AlertsBadge built_in kiosk />
                 {(!built_in && !kiosk).then(|| view! {
@@ -161,6 +165,12 @@ where
         </div>
     }
 }
+
+/// What the presence line looks like before its code has come: the same
+/// elements, empty, and the name button not yet working.
+const PRESENCE_STAND_IN: &str = "<p class=\"presence\"><span class=\"presence__line\"></span> <button type=\"button\" class=\"presence__name\" disabled>Set your name</button></p>";
+/// ...on a wall screen (no button).
+const PRESENCE_STAND_IN_KIOSK: &str = "<p class=\"presence\"><span class=\"presence__line\"></span> </p>";
 
 /// The header's count of firing alerts; a press opens the alerts panel.
 /// The panel and the presence line are a split of the WASM module
