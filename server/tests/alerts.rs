@@ -12,11 +12,22 @@ use std::time::Duration;
 use serde_json::{json, Value};
 use support::{process::Process, tempdir::TempDir, SseReader};
 
+/// The time now, in Unix ms, and never the same twice: two ingests of one
+/// series within a millisecond must not share a timestamp.
 fn now_ms() -> i64 {
-    std::time::SystemTime::now()
+    static LAST: std::sync::atomic::AtomicI64 = std::sync::atomic::AtomicI64::new(0);
+    let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap()
-        .as_millis() as i64
+        .as_millis() as i64;
+    let previous = LAST
+        .fetch_update(
+            std::sync::atomic::Ordering::SeqCst,
+            std::sync::atomic::Ordering::SeqCst,
+            |last| Some(now.max(last + 1)),
+        )
+        .unwrap_or(0);
+    now.max(previous + 1)
 }
 
 async fn send(method: reqwest::Method, url: String, body: Option<Value>) -> (u16, Value) {

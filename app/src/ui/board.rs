@@ -170,7 +170,8 @@ where
 /// elements, empty, and the name button not yet working.
 const PRESENCE_STAND_IN: &str = "<p class=\"presence\"><span class=\"presence__line\"></span> <button type=\"button\" class=\"presence__name\" disabled>Set your name</button></p>";
 /// ...on a wall screen (no button).
-const PRESENCE_STAND_IN_KIOSK: &str = "<p class=\"presence\"><span class=\"presence__line\"></span> </p>";
+const PRESENCE_STAND_IN_KIOSK: &str =
+    "<p class=\"presence\"><span class=\"presence__line\"></span> </p>";
 
 /// The header's count of firing alerts; a press opens the alerts panel.
 /// The panel and the presence line are a split of the WASM module
