@@ -688,39 +688,6 @@ impl Alerts {
         moved
     }
 
-    /// The alert of `rule` on `series` that is pending or firing.
-    pub fn active_of(&self, rule: &str, series: &str) -> Option<Alert> {
-        self.lock()
-            .state
-            .active
-            .get(&(rule.to_string(), series.to_string()))
-            .cloned()
-    }
-
-    /// Every active alert of `rule`, by series.
-    pub fn active_of_rule(&self, rule: &str) -> Vec<Alert> {
-        self.lock()
-            .state
-            .active
-            .values()
-            .filter(|a| a.rule == rule)
-            .cloned()
-            .collect()
-    }
-
-    /// Every rule that has an active alert.
-    pub fn rules_with_alerts(&self) -> Vec<String> {
-        let mut rules: Vec<String> = self
-            .lock()
-            .state
-            .active
-            .values()
-            .map(|a| a.rule.clone())
-            .collect();
-        rules.dedup();
-        rules
-    }
-
     fn journal(&self, shared: &mut Shared, entries: &[Entry]) -> Result<(), AlertsError> {
         shared
             .journal

@@ -226,11 +226,6 @@ impl Outbox {
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
-    /// Deliveries waiting.
-    pub fn pending(&self) -> usize {
-        self.lock().pending.len()
-    }
-
     /// Queues the notification of `alert`'s `transition` for every URL:
     /// those that fired, changed severity or resolved, and are not
     /// silenced.
