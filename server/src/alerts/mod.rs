@@ -526,16 +526,7 @@ impl Alerts {
             .state
             .silences
             .insert(silence.id.clone(), silence.clone());
-        let changed = mark_silenced(&mut shared.state, now);
-        drop(shared);
-        self.publish_silences();
-        for alert in changed {
-            self.publish(
-                "alert",
-                Some(&alert.id.to_string()),
-                &json!({ "alert": alert }),
-            );
-        }
+        self.silences_changed(shared, now);
         Ok(silence)
     }
 
@@ -547,16 +538,7 @@ impl Alerts {
         }
         self.journal(&mut shared, &[Entry::Unsilence { id: id.to_string() }])?;
         shared.state.silences.remove(id);
-        let changed = mark_silenced(&mut shared.state, now);
-        drop(shared);
-        self.publish_silences();
-        for alert in changed {
-            self.publish(
-                "alert",
-                Some(&alert.id.to_string()),
-                &json!({ "alert": alert }),
-            );
-        }
+        self.silences_changed(shared, now);
         Ok(())
     }
 
@@ -578,9 +560,20 @@ impl Alerts {
         }
     }
 
-    fn publish_silences(&self) {
-        let silences = self.silences();
+    /// After a silence came or went: each active alert's silence set
+    /// again, then the silences and the alerts that changed published.
+    fn silences_changed(&self, mut shared: MutexGuard<'_, Shared>, now: i64) {
+        let changed = mark_silenced(&mut shared.state, now);
+        let silences: Vec<Silence> = shared.state.silences.values().cloned().collect();
+        drop(shared);
         self.publish("silences", None, &json!({ "silences": silences }));
+        for alert in changed {
+            self.publish(
+                ALERT_EVENT,
+                Some(&alert.id.to_string()),
+                &json!({ "alert": alert }),
+            );
+        }
     }
 
     /// Applies the evaluator's moves: each is journaled (synced), then
