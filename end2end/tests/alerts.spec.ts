@@ -3,7 +3,9 @@
 // announcement); acknowledging it on one page updates the other live; a
 // silence and the resolution reach both; an alert addressed to a named
 // viewer notifies that viewer's page only; the browser's notification
-// permission is asked from a button, never on load.
+// permission is asked from a button, never on load; a chart marks the
+// periods its series fired.
+import * as os from 'node:os';
 import { test, expect, Page, Browser } from '@playwright/test';
 import { Livedash } from './support/server';
 import { status, sidewaysOverflow } from './support/page';
@@ -145,6 +147,72 @@ test('a chart of series that have rules draws the rules\' lines', async ({ page 
   // The chart's value axis reaches them, even with the CPU far below.
   await expect.poll(async () => Number(await page.getByTestId('cpu-chart').getAttribute('data-value-max'))).toBeGreaterThanOrEqual(97);
 });
+
+test('a chart draws the periods its series fired, live, with the alert in its tooltip, and again after a reload', async ({ page }) => {
+  const rule = {
+    id: 'cpu-high', selector: 'livedash_host_cpu_percent',
+    condition: { type: 'above', warning: 90, critical: 97 },
+    message: 'CPU at {{value}}%',
+  };
+  expect((await api('PUT', '/api/alerts/rules/cpu-high', rule)).status).toBe(201);
+  const now = Math.floor(Date.now() / 1000) * 1000;
+  // A fixed window, so times stay put under the pointer.
+  const range = `?from=${new Date(now - 50_000).toISOString()}&to=${new Date(now + 30_000).toISOString()}`;
+  await page.goto(server.url + '/' + range);
+  await expect(status(page)).toHaveAttribute('data-state', 'live');
+  const chart = page.getByTestId('cpu-chart');
+  await expect(chart).toHaveAttribute('data-marks', '0');
+  const cpu = async (value: number) => {
+    const points = [{ name: 'livedash_host_cpu_percent', labels: { host: os.hostname() }, value }];
+    expect((await api('POST', '/api/ingest', points)).status).toBe(200);
+  };
+  const period = async () => {
+    const listed = await (await api('GET', '/api/annotations?dashboard=main')).json();
+    const periods = listed.annotations.filter((n: { widget: string }) => n.widget === 'cpu');
+    expect(periods).toHaveLength(1);
+    return periods[0] as { time: number; end: number; text: string; level: string };
+  };
+
+  // Fired: a band from the firing on, the alert named in the tooltip.
+  await cpu(99);
+  await expect(chart).toHaveAttribute('data-marks', '1');
+  const open = await period();
+  expect(open.level).toBe('critical');
+  await hoverAt(page, open.time + 5_000);
+  await expect(page.getByTestId('cpu-tooltip')).toContainText('Alert cpu-high critical: CPU at 99%');
+
+  // Resolved: the same band, closed, says so.
+  await cpu(10);
+  await expect.poll(async () => (await period()).text).toContain('(resolved)');
+  const closed = await period();
+  expect(closed.time).toBe(open.time);
+  await hoverAt(page, (closed.time + closed.end) / 2);
+  await expect(page.getByTestId('cpu-tooltip')).toContainText('Alert cpu-high critical (resolved)');
+  await expect(chart).toHaveAttribute('data-marks', '1');
+
+  // A reload reads it from the alerts' history.
+  await page.reload();
+  await expect(status(page)).toHaveAttribute('data-state', 'live');
+  await expect(chart).toHaveAttribute('data-marks', '1');
+  await hoverAt(page, (closed.time + closed.end) / 2);
+  await expect(page.getByTestId('cpu-tooltip')).toContainText('Alert cpu-high critical (resolved)');
+});
+
+/** Hovers the CPU chart at time `ts`, found from the tooltip's own times. */
+async function hoverAt(page: Page, ts: number) {
+  const canvas = page.getByTestId('cpu-chart');
+  await canvas.scrollIntoViewIfNeeded();
+  const box = (await canvas.boundingBox())!;
+  const tooltip = page.getByTestId('cpu-tooltip');
+  const timeAt = async (share: number) => {
+    await page.mouse.move(box.x + box.width * share, box.y + box.height / 2);
+    await expect(tooltip).toBeVisible();
+    return Number(await tooltip.getAttribute('data-ts'));
+  };
+  const [a, b] = [await timeAt(0.3), await timeAt(0.7)];
+  const share = 0.3 + ((ts - a) / (b - a)) * 0.4;
+  await page.mouse.move(box.x + box.width * share, box.y + box.height / 2);
+}
 
 test('an alert addressed to a named viewer notifies that viewer only, and browser notifications are asked for from a button', async ({ browser }) => {
   const rule = {

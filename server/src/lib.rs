@@ -402,6 +402,10 @@ pub async fn serve(
     let alert_rules = config.alert_rules.clone();
     let alerts_hub = hub.clone();
     let webhooks = config.alert_webhooks.clone();
+    let charts = alerts::periods::Charts {
+        dashboards: dashboards.clone(),
+        overview: app::ui::host::overview(&sources::host::host_name(), None),
+    };
     let (alerts, outbox) = tokio::task::spawn_blocking(move || {
         let outbox = alerts::webhook::Outbox::open(&alerts_dir, webhooks).map_err(|source| {
             alerts::AlertsError::Io {
@@ -409,8 +413,13 @@ pub async fn serve(
                 source,
             }
         })?;
-        let alerts =
-            alerts::Alerts::open_with(&alerts_dir, alert_rules, alerts_hub, Some(outbox.clone()))?;
+        let alerts = alerts::Alerts::open_with(
+            &alerts_dir,
+            alert_rules,
+            alerts_hub,
+            Some(outbox.clone()),
+            Some(charts),
+        )?;
         Ok::<_, alerts::AlertsError>((alerts, outbox))
     })
     .await

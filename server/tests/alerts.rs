@@ -727,3 +727,184 @@ async fn a_webhook_that_fails_twice_gets_the_notification_once_and_a_restart_nei
     assert_eq!(taken[1].1["event"], "resolved");
     assert_ne!(taken[0].0, taken[1].0, "each delivery has its own key");
 }
+
+/// The next `annotation` event's data on a dashboard's channel.
+async fn next_annotation(events: &mut SseReader) -> Value {
+    let event = events.next_named("annotation").await;
+    support::envelope(&event.data)["data"].clone()
+}
+
+/// `(widget, open, resolved in the text)` of each annotation, sorted.
+fn periods_shown(notes: &[Value]) -> Vec<(String, bool, bool)> {
+    let mut shown: Vec<(String, bool, bool)> = notes
+        .iter()
+        .map(|n| {
+            (
+                n["widget"].as_str().unwrap_or_default().to_string(),
+                n["end"].as_i64() == Some(app::protocol::OPEN_END),
+                n["text"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .contains("(resolved)"),
+            )
+        })
+        .collect();
+    shown.sort();
+    shown
+}
+
+async fn listed_notes(base: &str, query: &str) -> Vec<Value> {
+    let (status, body) = send(
+        reqwest::Method::GET,
+        format!("{base}/api/annotations?dashboard=ops{query}"),
+        None,
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    body["annotations"].as_array().expect("a list").clone()
+}
+
+#[tokio::test]
+async fn firing_periods_reach_the_charts_of_their_series_live_and_in_the_annotations_after_kill_9()
+{
+    let data = TempDir::new();
+    let server = Process::start(&data.0, &[]).await;
+    let base = server.base.clone();
+    let chart = |id: &str, y: u32, selector: &str| {
+        json!({"id": id, "type": "timeseries", "title": id,
+               "grid": {"x": 0, "y": y, "w": 6, "h": 4},
+               "series": [{"selector": selector}]})
+    };
+    let mut stat = chart("load-stat", 12, "load");
+    stat["type"] = json!("stat");
+    let dashboard = json!({
+        "version": 1, "id": "ops", "title": "Ops", "time": {"range": "1h"},
+        "widgets": [chart("load-a", 0, "load{host=\"a\"}"), chart("all-load", 4, "load"),
+                    chart("cpu", 8, "cpu"), stat],
+    });
+    let (status, body) = send(
+        reqwest::Method::PUT,
+        format!("{base}/api/dashboards/ops"),
+        Some(dashboard),
+    )
+    .await;
+    assert_eq!(status, 201, "{body}");
+    let rule = json!({
+        "id": "load-high",
+        "selector": "load",
+        "condition": {"type": "above", "warning": 80, "critical": 95},
+        "message": "load {{value}}",
+    });
+    let (status, body) = send(
+        reqwest::Method::PUT,
+        format!("{base}/api/alerts/rules/load-high"),
+        Some(rule),
+    )
+    .await;
+    assert_eq!(status, 201, "{body}");
+    let (response, ()) = SseReader::open(
+        &format!("{base}/api/realtime/sse?channels=dashboard:ops"),
+        None,
+    )
+    .await;
+    let mut viewer = SseReader::new(response);
+    viewer.next_named("snapshot").await;
+
+    // Host a fires: a period on the chart of host a and on the chart of
+    // every host, open; not on the CPU chart nor on the stat.
+    ingest(
+        &base,
+        json!([{"name": "load", "labels": {"host": "a"}, "value": 99, "ts": now_ms()}]),
+    )
+    .await;
+    let fired = [
+        next_annotation(&mut viewer).await,
+        next_annotation(&mut viewer).await,
+    ];
+    assert_eq!(
+        periods_shown(&fired),
+        [
+            ("all-load".into(), true, false),
+            ("load-a".into(), true, false)
+        ]
+    );
+    assert_eq!(fired[0]["text"], "Alert load-high critical: load 99");
+    assert_eq!(fired[0]["level"], "critical");
+    assert_eq!(fired[0]["time"], fired[1]["time"]);
+    // Host b fires: only the chart of every host.
+    ingest(
+        &base,
+        json!([{"name": "load", "labels": {"host": "b"}, "value": 90, "ts": now_ms()}]),
+    )
+    .await;
+    let b = next_annotation(&mut viewer).await;
+    assert_eq!(
+        periods_shown(std::slice::from_ref(&b)),
+        [("all-load".into(), true, false)]
+    );
+    assert_eq!(b["text"], "Alert load-high warning: load 90");
+    assert_eq!(b["level"], "warning");
+
+    // The list holds all three, open; by widget, that widget's.
+    let notes = listed_notes(&base, "").await;
+    assert_eq!(
+        periods_shown(&notes),
+        [
+            ("all-load".into(), true, false),
+            ("all-load".into(), true, false),
+            ("load-a".into(), true, false)
+        ]
+    );
+    assert_eq!(listed_notes(&base, "&widget=load-a").await.len(), 1);
+
+    // Host a resolves: its periods close under the same ids.
+    ingest(
+        &base,
+        json!([{"name": "load", "labels": {"host": "a"}, "value": 10, "ts": now_ms()}]),
+    )
+    .await;
+    let closed = [
+        next_annotation(&mut viewer).await,
+        next_annotation(&mut viewer).await,
+    ];
+    assert_eq!(
+        periods_shown(&closed),
+        [
+            ("all-load".into(), false, true),
+            ("load-a".into(), false, true)
+        ]
+    );
+    let mut ids: Vec<u64> = fired.iter().map(|n| n["id"].as_u64().unwrap()).collect();
+    let mut closed_ids: Vec<u64> = closed.iter().map(|n| n["id"].as_u64().unwrap()).collect();
+    ids.sort_unstable();
+    closed_ids.sort_unstable();
+    assert_eq!(ids, closed_ids);
+    assert!(closed[0]["end"].as_i64().unwrap() >= closed[0]["time"].as_i64().unwrap());
+    // A window after a's end shows only b's period, which is still open.
+    let hour_on = now_ms() + 3_600_000;
+    let later = listed_notes(&base, &format!("&from={hour_on}&to={}", hour_on + 1)).await;
+    assert_eq!(periods_shown(&later), [("all-load".into(), true, false)]);
+
+    // A period is not a note: it cannot be removed.
+    let (status, body) = send(
+        reqwest::Method::DELETE,
+        format!("{base}/api/annotations/{}", ids[0]),
+        None,
+    )
+    .await;
+    assert_eq!(status, 403, "{body}");
+    assert_eq!(body["error"]["code"], "alert_period");
+
+    // kill -9: the periods come back from the alerts' history.
+    server.kill();
+    let server = Process::start(&data.0, &[]).await;
+    let notes = listed_notes(&server.base, "").await;
+    assert_eq!(
+        periods_shown(&notes),
+        [
+            ("all-load".into(), false, true),
+            ("all-load".into(), true, false),
+            ("load-a".into(), false, true)
+        ]
+    );
+}

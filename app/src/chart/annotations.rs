@@ -77,6 +77,8 @@ pub struct Mark {
     pub count: usize,
     /// It is one annotation's span (drawn as a band), not moments.
     pub span: bool,
+    /// An alert's firing period, at this severity (drawn in its colour).
+    pub level: Option<crate::chart::Level>,
 }
 
 /// The marks for `notes` (by time): a span keeps its own mark; moments
@@ -92,6 +94,10 @@ pub fn marks<'a>(notes: impl IntoIterator<Item = &'a Annotation>, min_ms: i64) -
                 to: end,
                 count: 1,
                 span: true,
+                level: note.level.as_deref().map(|level| match level {
+                    "critical" => crate::chart::Level::Critical,
+                    _ => crate::chart::Level::Warning,
+                }),
             });
             continue;
         }
@@ -105,6 +111,7 @@ pub fn marks<'a>(notes: impl IntoIterator<Item = &'a Annotation>, min_ms: i64) -
                 to: note.time,
                 count: 1,
                 span: false,
+                level: None,
             }),
         }
     }
@@ -141,6 +148,7 @@ mod tests {
             end,
             text: format!("note {id}"),
             created: time,
+            level: None,
         }
     }
 
@@ -190,6 +198,10 @@ mod tests {
             note(3, 109, None, None),
             note(4, 120, Some(200), None),
             note(5, 130, None, None),
+            Annotation {
+                level: Some("critical".into()),
+                ..note(6, 140, Some(150), None)
+            },
         ];
         let marks = marks(&notes, 10);
         assert_eq!(
@@ -199,19 +211,30 @@ mod tests {
                     from: 120,
                     to: 200,
                     count: 1,
-                    span: true
+                    span: true,
+                    level: None
+                },
+                // An alert's firing period: in its severity's colour.
+                Mark {
+                    from: 140,
+                    to: 150,
+                    count: 1,
+                    span: true,
+                    level: Some(crate::chart::Level::Critical)
                 },
                 Mark {
                     from: 100,
                     to: 109,
                     count: 3,
-                    span: false
+                    span: false,
+                    level: None
                 },
                 Mark {
                     from: 130,
                     to: 130,
                     count: 1,
-                    span: false
+                    span: false,
+                    level: None
                 },
             ]
         );

@@ -16,6 +16,10 @@ pub const ANNOTATION_EVENT: &str = "annotation";
 pub const ANNOTATION_REMOVED_EVENT: &str = "annotation_removed";
 /// The longest annotation text, in characters.
 pub const MAX_ANNOTATION_CHARS: usize = 500;
+/// The end of a span still open (an alert's firing period while it
+/// fires): the last moment a JavaScript `Date` holds, so a chart draws
+/// the span to its right edge, however far it scrolls.
+pub const OPEN_END: i64 = 8_640_000_000_000_000;
 /// The prefix of a dashboard's channel; the rest is the dashboard's id.
 pub const DASHBOARD_CHANNEL_PREFIX: &str = "dashboard:";
 /// The event type of a dashboard's save on its channel:
@@ -52,6 +56,10 @@ pub struct Annotation {
     pub text: String,
     /// When it was made, in Unix milliseconds.
     pub created: i64,
+    /// For an alert's firing period, its worst severity (`warning` or
+    /// `critical`); `None` for a note. Only the server sets it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub level: Option<String>,
 }
 
 impl Annotation {
@@ -77,6 +85,7 @@ impl Annotation {
             end: optional("end")?,
             text: text("text")?,
             created: number("created")?,
+            level: text("level"),
         })
     }
 
@@ -117,6 +126,7 @@ mod tests {
             end,
             text: "deploy".into(),
             created: time,
+            level: None,
         }
     }
 
@@ -141,7 +151,11 @@ mod tests {
 
     #[test]
     fn read_by_hand_as_serde_reads_it() {
-        for note in [note(5, None, None), note(5, Some(9), Some("cpu"))] {
+        let period = Annotation {
+            level: Some("critical".into()),
+            ..note(5, Some(OPEN_END), Some("cpu"))
+        };
+        for note in [note(5, None, None), note(5, Some(9), Some("cpu")), period] {
             let value = serde_json::to_value(&note).unwrap();
             assert_eq!(Annotation::from_value(&value), Some(note));
         }

@@ -27,7 +27,7 @@ mod series;
 pub use annotation::{
     Annotation, AnnotationList, ANNOTATION_EVENT, ANNOTATION_REMOVED_EVENT,
     DASHBOARD_CHANNEL_PREFIX, DASHBOARD_EVENT, DASHBOARD_REMOVED_EVENT, MAX_ANNOTATION_CHARS,
-    PRESENCE_EVENT, PRESENCE_EVERY_MS,
+    OPEN_END, PRESENCE_EVENT, PRESENCE_EVERY_MS,
 };
 pub use channel::{
     notify_channel, server_owned, snapshot_replaces, validate_channel, ChannelKind,

@@ -26,6 +26,7 @@ pub mod api;
 pub mod engine;
 pub mod eval;
 pub mod journal;
+pub mod periods;
 pub mod rule;
 pub mod webhook;
 
@@ -259,6 +260,8 @@ struct Inner {
     hub: Hub,
     /// Where notifications go beyond the page (none without webhooks).
     outbox: Option<webhook::Outbox>,
+    /// The charts firing periods are drawn on (none: not published).
+    charts: Option<periods::Charts>,
     shared: Mutex<Shared>,
     /// Wakes the evaluator when the rules change.
     rules_changed: tokio::sync::Notify,
@@ -278,15 +281,17 @@ impl Alerts {
     /// Opens the alerts in `dir` (`<data-dir>/alerts`), with the config
     /// file's rules (each already checked).
     pub fn open(dir: &Path, config_rules: Vec<Rule>, hub: Hub) -> Result<Self, AlertsError> {
-        Self::open_with(dir, config_rules, hub, None)
+        Self::open_with(dir, config_rules, hub, None, None)
     }
 
-    /// [`Alerts::open`], notifying through `outbox` too.
+    /// [`Alerts::open`], notifying through `outbox` too, and publishing
+    /// firing periods to the dashboards of `charts`.
     pub fn open_with(
         dir: &Path,
         config_rules: Vec<Rule>,
         hub: Hub,
         outbox: Option<webhook::Outbox>,
+        charts: Option<periods::Charts>,
     ) -> Result<Self, AlertsError> {
         let io = |source| AlertsError::Io {
             path: dir.to_path_buf(),
@@ -318,6 +323,7 @@ impl Alerts {
                 dir: dir.to_path_buf(),
                 hub,
                 outbox,
+                charts,
                 shared: Mutex::new(Shared {
                     config_rules,
                     api_rules,
@@ -580,6 +586,30 @@ impl Alerts {
     /// published. Returns the alerts that moved, as they are now.
     pub fn apply(&self, moves: Vec<engine::Move>, now: i64) -> Vec<(Alert, Transition)> {
         let mut shared = self.lock();
+        // The periods of the alerts that fire or resolve now, as they
+        // stood, for the charts.
+        let periods_before = self.inner.charts.as_ref().map(|_| {
+            let keys: std::collections::HashSet<(&str, &str)> = moves
+                .iter()
+                .filter(|m| m.to != Phase::Pending)
+                .map(|m| (m.rule.as_str(), m.series.as_str()))
+                .collect();
+            let ids: std::collections::HashSet<u64> = keys
+                .iter()
+                .filter_map(|(rule, series)| {
+                    let key = ((*rule).to_string(), (*series).to_string());
+                    shared.state.active.get(&key).map(|a| a.id)
+                })
+                .collect();
+            periods::by_alert(
+                shared
+                    .state
+                    .history
+                    .iter()
+                    .filter(|t| ids.contains(&t.alert)),
+                shared.state.active.values().filter(|a| ids.contains(&a.id)),
+            )
+        });
         let mut entries = Vec::with_capacity(moves.len());
         let mut moved = Vec::with_capacity(moves.len());
         for m in moves {
@@ -678,7 +708,40 @@ impl Alerts {
                 }
             }
         }
+        if let (Some(charts), Some(before)) = (&self.inner.charts, periods_before) {
+            let transitions: Vec<Transition> = moved.iter().map(|(_, t)| t.clone()).collect();
+            charts.publish(&self.inner.hub, before, &transitions);
+        }
         moved
+    }
+
+    /// The annotations of the firing periods that overlap `from..=to` on
+    /// the charts of dashboard `dashboard` (of widget `widget` only, when
+    /// given). None without charts or when there is no such dashboard.
+    pub fn period_annotations(
+        &self,
+        dashboard: &str,
+        widget: Option<&str>,
+        from: i64,
+        to: i64,
+    ) -> Vec<app::protocol::Annotation> {
+        let Some(dashboard) = self
+            .inner
+            .charts
+            .as_ref()
+            .and_then(|c| c.dashboard(dashboard))
+        else {
+            return Vec::new();
+        };
+        let periods: Vec<periods::Period> = {
+            let shared = self.lock();
+            periods::periods(&shared.state.history, shared.state.active.values())
+        };
+        let periods: Vec<periods::Period> = periods
+            .into_iter()
+            .filter(|p| p.overlaps(from, to))
+            .collect();
+        periods::annotations(&dashboard, widget, &periods)
     }
 
     fn journal(&self, shared: &mut Shared, entries: &[Entry]) -> Result<(), AlertsError> {

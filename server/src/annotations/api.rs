@@ -4,11 +4,15 @@
 //!   `{"annotations": [...]}`, those that overlap the window, oldest first
 //!   (at most [`super::MAX_LISTED`], the newest). `dashboard` defaults to `main`,
 //!   the window to all time; with `widget`, only those that show on it.
+//!   Alongside the notes come the alerts' firing periods on the
+//!   dashboard's charts (see `alerts::periods`), spans whose ids start at
+//!   2^50 and whose end is `OPEN_END` while the alert fires.
 //! - `POST /api/annotations` with `{"dashboard"?, "text", "time"?, "end"?,
 //!   "widget"?}`: stores it and publishes it on `dashboard:<id>`, exactly as
 //!   publishing an `annotation` event there does; answers 201 with it.
 //! - `DELETE /api/annotations/<id>`: removes it and publishes
-//!   `annotation_removed` `{"id"}` on its dashboard's channel.
+//!   `annotation_removed` `{"id"}` on its dashboard's channel (403
+//!   `alert_period` for a firing period).
 
 use app::protocol::{
     validate_channel, Annotation, AnnotationList, ANNOTATION_EVENT, DASHBOARD_CHANNEL_PREFIX,
@@ -56,6 +60,7 @@ fn dashboard_id(id: Option<String>) -> Result<String, ApiError> {
 /// `GET /api/annotations`.
 pub async fn list(
     State(annotations): State<Annotations>,
+    State(alerts): State<crate::alerts::Alerts>,
     Query(query): Query<ListQuery>,
 ) -> Result<Json<AnnotationList>, ApiError> {
     let dashboard = dashboard_id(query.dashboard)?;
@@ -65,8 +70,17 @@ pub async fn list(
     };
     let from = time("from", query.from, i64::MIN)?;
     let to = time("to", query.to, i64::MAX)?;
+    let widget = query.widget.as_deref();
+    let mut listed = annotations.list(&dashboard, widget, from, to);
+    let periods = alerts.period_annotations(&dashboard, widget, from, to);
+    if !periods.is_empty() {
+        listed.extend(periods);
+        listed.sort_by_key(|n| (n.time, n.id));
+        let over = listed.len().saturating_sub(super::MAX_LISTED);
+        listed.drain(..over);
+    }
     Ok(Json(AnnotationList {
-        annotations: annotations.list(&dashboard, query.widget.as_deref(), from, to),
+        annotations: listed,
     }))
 }
 
@@ -120,6 +134,14 @@ pub async fn remove(
         message: format!("there is no annotation {id:?}"),
     };
     let number: u64 = id.parse().map_err(|_| not_found())?;
+    if crate::alerts::periods::is_period(number) {
+        return Err(ApiError::Forbidden {
+            code: "alert_period",
+            message: format!(
+                "annotation {number} is an alert's firing period: it is kept with the alert's history"
+            ),
+        });
+    }
     let removed = publisher
         .remove_annotation(number)
         .await?

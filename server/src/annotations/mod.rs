@@ -313,6 +313,7 @@ impl Annotations {
                 end: draft.end,
                 text: draft.text,
                 created: now,
+                level: None,
             })
             .collect();
         for note in &notes {

@@ -414,12 +414,13 @@ pub fn draw(canvas: &HtmlCanvasElement, scene: &Scene) -> Result<Layout, String>
     // Annotations over the lines, under the crosshair: a band for a span,
     // a line and a tab on top for moments, the tab counting crowded ones.
     for mark in scene.marks {
+        let colour = mark.level.map_or(ANNOTATION, level_colour);
         let a = px(layout.x_of(mark.from.max(from)));
         let b = px(layout.x_of(mark.to.min(to)));
         if mark.span {
             root.draw(&Rectangle::new(
                 [(a, px(layout.top)), (b.max(a + 1), px(layout.bottom))],
-                ANNOTATION.mix(0.12).filled(),
+                colour.mix(0.12).filled(),
             ))
             .map_err(err)?;
         }
@@ -427,7 +428,7 @@ pub fn draw(canvas: &HtmlCanvasElement, scene: &Scene) -> Result<Layout, String>
         let thickness = (ratio.round() as i32).max(1);
         root.draw(&Rectangle::new(
             [(x, px(layout.top)), (x + thickness, px(layout.bottom))],
-            ANNOTATION.mix(0.8).filled(),
+            colour.mix(0.8).filled(),
         ))
         .map_err(err)?;
         let tab = px(5.0);
@@ -436,7 +437,7 @@ pub fn draw(canvas: &HtmlCanvasElement, scene: &Scene) -> Result<Layout, String>
                 (x - tab, px(layout.top)),
                 (x + tab + thickness, px(layout.top) + tab),
             ],
-            ANNOTATION.filled(),
+            colour.filled(),
         ))
         .map_err(err)?;
         if mark.count > 1 {
