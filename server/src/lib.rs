@@ -22,6 +22,7 @@ pub mod http;
 pub mod hub;
 pub mod memory;
 pub mod origin;
+pub mod outbound;
 pub mod page;
 pub mod publish;
 pub mod query;
@@ -299,6 +300,9 @@ pub enum ServerError {
     /// The alerts cannot be opened.
     #[error("cannot open the alerts: {0}")]
     Alerts(#[from] alerts::AlertsError),
+    /// The TLS client cannot be set up.
+    #[error(transparent)]
+    Tls(#[from] outbound::TlsSetupError),
     /// Serving failed.
     #[error("the server failed: {0}")]
     Serve(io::Error),
@@ -424,7 +428,12 @@ pub async fn serve(
     })
     .await
     .map_err(|e| ServerError::Serve(io::Error::other(e)))??;
-    let webhook_sender = tokio::spawn(alerts::webhook::run(outbox, shutdown.clone()));
+    let client = outbound::Client::new(config.tls_ca_file.as_deref())?;
+    let webhook_sender = tokio::spawn(alerts::webhook::run(
+        outbox,
+        client.clone(),
+        shutdown.clone(),
+    ));
     // The evaluator sees every stored sample through the store's tap.
     let (tap, tapped) = store::Tap::new(alerts::engine::TAP_BATCHES);
     if store.set_tap(tap).is_err() {
@@ -460,7 +469,7 @@ pub async fn serve(
         shutdown.clone(),
     )
     .await?;
-    let scrapers = sources::scrape::start(&config.scrape, &store, &hub, &shutdown);
+    let scrapers = sources::scrape::start(&config.scrape, &client, &store, &hub, &shutdown);
     let demo = config.demo.then(|| {
         sources::demo::start(
             hub.clone(),

@@ -599,6 +599,15 @@ struct Receiver {
 
 impl Receiver {
     async fn start(failing: i32) -> Self {
+        Self::start_on(failing, false).await
+    }
+
+    /// [`Receiver::start`] over https (see `support::tls`).
+    async fn start_tls(failing: i32) -> Self {
+        Self::start_on(failing, true).await
+    }
+
+    async fn start_on(failing: i32, tls: bool) -> Self {
         use std::sync::{atomic::Ordering, Arc, Mutex};
         let failing = Arc::new(std::sync::atomic::AtomicI32::new(failing));
         let attempts = Arc::new(std::sync::atomic::AtomicUsize::new(0));
@@ -625,11 +634,16 @@ impl Receiver {
                 }
             }),
         );
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let url = format!("http://{}/hook", listener.local_addr().unwrap());
-        tokio::spawn(async move {
-            let _ = axum::serve(listener, app).await;
-        });
+        let url = if tls {
+            format!("{}/hook", support::tls::serve(app).await)
+        } else {
+            let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+            let url = format!("http://{}/hook", listener.local_addr().unwrap());
+            tokio::spawn(async move {
+                let _ = axum::serve(listener, app).await;
+            });
+            url
+        };
         Self {
             url,
             failing,
@@ -906,5 +920,73 @@ async fn firing_periods_reach_the_charts_of_their_series_live_and_in_the_annotat
             ("all-load".into(), true, false),
             ("load-a".into(), false, true)
         ]
+    );
+}
+
+#[tokio::test]
+async fn an_https_webhook_is_delivered_when_its_certificate_is_trusted_and_refused_when_not() {
+    let receiver = Receiver::start_tls(1).await;
+    let rule = json!({"id": "queue", "selector": "queue_depth", "condition": {"type": "above", "critical": 50}});
+    let fire = |base: String| {
+        let rule = rule.clone();
+        async move {
+            let (status, body) = send(
+                reqwest::Method::PUT,
+                format!("{base}/api/alerts/rules/queue"),
+                Some(rule),
+            )
+            .await;
+            assert_eq!(status, 201, "{body}");
+            ingest(
+                &base,
+                json!([{"name": "queue_depth", "value": 60, "ts": now_ms()}]),
+            )
+            .await;
+        }
+    };
+
+    // Not trusted: the public roots do not know the test CA. The attempt
+    // fails at the handshake, says why in the log, and nothing arrives.
+    let untrusted = TempDir::new();
+    let log = untrusted.0.join("livedash.log");
+    let args = ["--alert-webhooks", receiver.url.as_str()];
+    let server = Process::start_logging_to(&untrusted.0, &args, &log).await;
+    fire(server.base.clone()).await;
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        let logged = std::fs::read_to_string(&log).unwrap_or_default();
+        if logged.contains("webhook failed") {
+            assert!(logged.contains("TLS handshake failed"), "{logged}");
+            assert!(logged.to_lowercase().contains("certificate"), "{logged}");
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no failed attempt logged: {logged}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(receiver.taken().is_empty());
+    drop(server);
+
+    // Trusted through --tls-ca-file: one refusal (500), then delivered.
+    let trusted = TempDir::new();
+    let ca = support::tls::ca_file();
+    let args = [
+        "--alert-webhooks",
+        receiver.url.as_str(),
+        "--tls-ca-file",
+        ca.as_str(),
+    ];
+    let server = Process::start(&trusted.0, &args).await;
+    fire(server.base.clone()).await;
+    receiver.wait_for(1).await;
+    let (key, body) = &receiver.taken()[0];
+    assert_eq!(body["event"], "firing");
+    assert_eq!(body["alert"]["series"], "queue_depth");
+    assert_eq!(*key, body["id"].to_string());
+    assert_eq!(
+        receiver.attempts.load(std::sync::atomic::Ordering::SeqCst),
+        2
     );
 }

@@ -176,3 +176,59 @@ async fn a_dead_target_never_delays_a_live_one_and_comes_back_up() {
         .await
         .is_some());
 }
+
+#[tokio::test]
+async fn an_https_target_is_scraped_when_its_certificate_is_trusted_and_down_when_not() {
+    let app = axum::Router::new().route(
+        "/metrics",
+        axum::routing::get(|| async { "# TYPE temperature gauge\ntemperature{room=\"a\"} 21.5\n" }),
+    );
+    let url = support::tls::serve(app).await;
+    let data = TempDir::new();
+    let config = data.0.join("livedash.toml");
+    std::fs::create_dir_all(&data.0).expect("a data dir");
+    std::fs::write(
+        &config,
+        format!(
+            "tls-ca-file = \"{}\"\n\n\
+             [[scrape]]\nurl = \"{url}/metrics\"\njob = \"trusted\"\ninterval = \"200ms\"\n",
+            support::tls::ca_file()
+        ),
+    )
+    .expect("a config file");
+    let server = Process::start(&data.0, &["--config", config.to_str().expect("UTF-8")]).await;
+    let base = server.base.clone();
+    wait_for("a scrape over https", async || {
+        newest(&base, "temperature{job=\"trusted\"}").await == Some(21.5)
+    })
+    .await;
+    assert_eq!(newest(&base, "up{job=\"trusted\"}").await, Some(1.0));
+    drop(server);
+
+    // Without the CA: the target is down, and its status says why.
+    let untrusted = TempDir::new();
+    let config = untrusted.0.join("livedash.toml");
+    std::fs::create_dir_all(&untrusted.0).expect("a data dir");
+    std::fs::write(
+        &config,
+        format!("[[scrape]]\nurl = \"{url}/metrics\"\njob = \"untrusted\"\ninterval = \"200ms\"\n"),
+    )
+    .expect("a config file");
+    let server = Process::start(&untrusted.0, &["--config", config.to_str().expect("UTF-8")]).await;
+    let base = server.base.clone();
+    let mut status = reqwest::get(format!("{base}/api/realtime/sse?channels=status"))
+        .await
+        .expect("a subscription");
+    let mut seen = String::new();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !(seen.contains("scrape:untrusted/") && seen.contains("TLS handshake failed")) {
+        assert!(Instant::now() < deadline, "no status event: {seen}");
+        if let Ok(Ok(Some(chunk))) =
+            tokio::time::timeout(Duration::from_millis(500), status.chunk()).await
+        {
+            seen.push_str(&String::from_utf8_lossy(&chunk));
+        }
+    }
+    assert_eq!(newest(&base, "up{job=\"untrusted\"}").await, Some(0.0));
+    assert_eq!(newest(&base, "temperature{job=\"untrusted\"}").await, None);
+}

@@ -16,8 +16,9 @@
 //! [`MAX_PENDING`] deliveries; past that the oldest is dropped (logged,
 //! and written to the file as dropped).
 //!
-//! Only `http://` URLs are taken (the server carries no TLS client); for
-//! an `https://` receiver, point it at a relay.
+//! Receivers are `http://` or `https://` ([`crate::outbound`]: the
+//! built-in roots, plus `--tls-ca-file`); a certificate that is not
+//! trusted fails the attempt like any other failure.
 
 use std::{
     collections::BTreeMap,
@@ -32,13 +33,11 @@ use axum::{
     body::Body,
     http::{header, Request},
 };
-use hyper_util::rt::TokioIo;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
-use tokio::net::TcpStream;
 
 use super::{Alert, Phase, Transition};
-use crate::{rng::Rng, shutdown::Shutdown, sources::ingest::now_ms};
+use crate::{outbound, rng::Rng, shutdown::Shutdown, sources::ingest::now_ms};
 
 /// The most deliveries waiting.
 pub const MAX_PENDING: usize = 10_000;
@@ -46,6 +45,8 @@ pub const MAX_PENDING: usize = 10_000;
 pub const GIVE_UP_AFTER: Duration = Duration::from_secs(24 * 3_600);
 /// How long one attempt may take.
 pub const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(10);
+/// The most of a receiver's answer read (it is not used, only drained).
+const MAX_ANSWER_BYTES: usize = 64 * 1024;
 /// The first retry's delay.
 const FIRST_RETRY: Duration = Duration::from_secs(1);
 /// The longest delay between attempts.
@@ -56,27 +57,18 @@ const MAX_RETRY: Duration = Duration::from_secs(300);
 pub struct WebhookUrl {
     /// As given.
     pub url: String,
-    host: String,
-    port: u16,
-    path: String,
+    target: outbound::Url,
 }
 
 impl std::str::FromStr for WebhookUrl {
     type Err = String;
 
     fn from_str(url: &str) -> Result<Self, String> {
-        if url.starts_with("https://") {
-            return Err(format!(
-                "{url}: only http:// webhooks are sent (there is no TLS client); use a relay for https"
-            ));
-        }
-        let (host, port, path) = crate::sources::scrape::parse_http_url(url, "/")
-            .ok_or_else(|| format!("{url}: a webhook is http://host[:port][/path]"))?;
+        let target = outbound::Url::parse(url, "/")
+            .ok_or_else(|| format!("{url}: a webhook is http(s)://host[:port][/path]"))?;
         Ok(Self {
             url: url.to_string(),
-            host,
-            port,
-            path,
+            target,
         })
     }
 }
@@ -300,7 +292,7 @@ impl Outbox {
 
 /// Sends the outbox's deliveries until shutdown, one at a time, the one
 /// due first first.
-pub async fn run(outbox: Outbox, shutdown: Shutdown) {
+pub async fn run(outbox: Outbox, client: outbound::Client, shutdown: Shutdown) {
     let mut rng = Rng(now_ms() as u64 | 1);
     loop {
         let due = {
@@ -335,18 +327,14 @@ pub async fn run(outbox: Outbox, shutdown: Shutdown) {
         };
         let sent = tokio::select! {
             () = shutdown.clone().wait() => return,
-            sent = tokio::time::timeout(ATTEMPT_TIMEOUT, post(url, &delivery)) => sent,
+            sent = post(&client, url, &delivery) => sent,
         };
         match sent {
-            Ok(Ok(())) => {
+            Ok(()) => {
                 tracing::debug!(delivery = delivery.id, url = %delivery.url, "webhook delivered");
                 outbox.finish(delivery.id, Line::Sent { id: delivery.id });
             }
-            failed => {
-                let error = match failed {
-                    Ok(Err(e)) => e,
-                    _ => format!("no answer within {ATTEMPT_TIMEOUT:?}"),
-                };
+            Err(error) => {
                 let now = now_ms();
                 if now - delivery.queued_at > GIVE_UP_AFTER.as_millis() as i64 {
                     tracing::error!(delivery = delivery.id, url = %delivery.url, %error, "webhook given up");
@@ -383,31 +371,25 @@ pub fn retry_delay(attempts: u32, rng: &mut Rng) -> Duration {
 /// One POST of `delivery` to `url`: `Ok` on a 2xx answer.
 ///
 /// Cancel safety: dropping it drops the connection.
-async fn post(url: &WebhookUrl, delivery: &Delivery) -> Result<(), String> {
-    let stream = TcpStream::connect((url.host.as_str(), url.port))
-        .await
-        .map_err(|e| format!("cannot connect: {e}"))?;
-    let (mut sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
-        .await
-        .map_err(|e| format!("HTTP handshake failed: {e}"))?;
-    let connection = tokio::spawn(async move {
-        let _ = connection.await;
-    });
+async fn post(
+    client: &outbound::Client,
+    url: &WebhookUrl,
+    delivery: &Delivery,
+) -> Result<(), String> {
     let body = serde_json::to_vec(&delivery.body).map_err(|e| e.to_string())?;
-    let request = Request::post(&url.path)
-        .header(header::HOST, format!("{}:{}", url.host, url.port))
+    let request = Request::post(&url.target.path)
         .header(header::CONTENT_TYPE, "application/json")
         .header(header::USER_AGENT, "livedash")
         .header("idempotency-key", delivery.id.to_string())
         .body(Body::from(body))
         .map_err(|e| format!("bad request: {e}"))?;
-    let answer = sender.send_request(request).await;
-    connection.abort();
-    let response = answer.map_err(|e| format!("request failed: {e}"))?;
-    if response.status().is_success() {
+    let (status, _) = client
+        .send(&url.target, request, ATTEMPT_TIMEOUT, MAX_ANSWER_BYTES)
+        .await?;
+    if status.is_success() {
         Ok(())
     } else {
-        Err(format!("the receiver answered {}", response.status()))
+        Err(format!("the receiver answered {status}"))
     }
 }
 
@@ -430,12 +412,13 @@ mod tests {
     }
 
     #[test]
-    fn only_http_urls_are_taken() {
+    fn http_and_https_urls_are_taken() {
         assert!("http://127.0.0.1:9000/hook".parse::<WebhookUrl>().is_ok());
-        assert!("https://hooks.example.com/x"
+        let https: WebhookUrl = "https://hooks.example.com/x".parse().unwrap();
+        assert!(https.target.tls && https.target.port == 443);
+        assert!("ftp://x"
             .parse::<WebhookUrl>()
             .unwrap_err()
-            .contains("relay"));
-        assert!("ftp://x".parse::<WebhookUrl>().is_err());
+            .contains("http(s)://"));
     }
 }

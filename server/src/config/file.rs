@@ -379,6 +379,7 @@ mod tests {
         ] {
             let file = write("alert-bad", bad);
             let text = load_file(&file).unwrap_err().to_string();
+            let _ = std::fs::remove_file(&file);
             assert!(text.contains(says) && text.contains("[[alert]] number"), "{bad}: {text}");
         }
         let _ = std::fs::remove_file(path);
@@ -397,7 +398,7 @@ mod tests {
         assert_eq!(config.scrape[1].job, "postgres");
         assert_eq!(config.scrape[1].instance, "db:9187");
         for (bad, says) in [
-            ("[[scrape]]\nurl = \"https://a/metrics\"\n", "http"),
+            ("[[scrape]]\nurl = \"ftp://a/metrics\"\n", "http"),
             (
                 "[[scrape]]\nurl = \"http://a/m\"\ninterval = \"5s\"\ntimeout = \"10s\"\n",
                 "timeout",

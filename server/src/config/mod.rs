@@ -38,10 +38,16 @@ pub struct Config {
     pub alert_rules: Vec<crate::alerts::Rule>,
 
     /// URLs every alert that fires, changes severity or resolves is posted
-    /// to as JSON (comma-separated, `http://` only), through an outbox
-    /// kept under the data directory.
+    /// to as JSON (comma-separated, `http://` or `https://`), through an
+    /// outbox kept under the data directory.
     #[arg(long, env = "LIVEDASH_ALERT_WEBHOOKS", value_delimiter = ',')]
     pub alert_webhooks: Vec<crate::alerts::webhook::WebhookUrl>,
+
+    /// Certificate authorities (a PEM file) trusted for `https://` webhooks
+    /// and scrape targets, beside the public roots built in: for
+    /// receivers behind a private CA.
+    #[arg(long, env = "LIVEDASH_TLS_CA_FILE")]
+    pub tls_ca_file: Option<PathBuf>,
 
     /// Address and port to listen on.
     #[arg(long, env = "LIVEDASH_LISTEN", default_value = "127.0.0.1:3000")]

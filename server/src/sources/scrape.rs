@@ -3,7 +3,7 @@
 //!
 //! ```toml
 //! [[scrape]]
-//! url = "http://127.0.0.1:9100/metrics"   # http only
+//! url = "http://127.0.0.1:9100/metrics"   # http:// or https://
 //! interval = "15s"                        # default 15s
 //! timeout = "10s"                         # default 10s, at most the interval
 //! job = "node"                            # default "scrape"
@@ -13,8 +13,9 @@
 //! Each target has its own task (owned by the server, stopped by its
 //! shutdown) and its own interval and timeout, so a slow or dead target
 //! never delays another. A scrape is one HTTP/1.1 GET over a new
-//! connection (hyper's client, no pool: targets are few and scrapes
-//! seconds apart), its body limited to [`MAX_BODY_BYTES`], read with the
+//! connection ([`crate::outbound`]: no pool, targets are few and scrapes
+//! seconds apart; https checked against the built-in roots and
+//! `--tls-ca-file`), its body limited to [`MAX_BODY_BYTES`], read with the
 //! Prometheus text reader (`prometheus_text`), and stored through the
 //! store like any ingest (partially: a bad line is left out, the rest
 //! kept), then published live. Every series gets the target's labels and
@@ -33,12 +34,12 @@ use std::{
 use app::protocol::{validate_label_name, SeriesKey, TargetStatus, STATUS_CHANNEL, TARGET_EVENT};
 use axum::body::Body;
 use hyper::{header, Request, StatusCode};
-use hyper_util::rt::TokioIo;
-use tokio::{net::TcpStream, task::JoinHandle};
+use tokio::task::JoinHandle;
 
 use super::{ingest::now_ms, live, prometheus_text};
 use crate::{
     hub::Hub,
+    outbound,
     shutdown::Shutdown,
     store::{chunk::Sample, Mode, Point, Store},
 };
@@ -57,9 +58,7 @@ pub const MIN_INTERVAL: Duration = Duration::from_millis(100);
 pub struct ScrapeTarget {
     /// As configured.
     pub url: String,
-    host: String,
-    port: u16,
-    path: String,
+    target: outbound::Url,
     /// How often.
     pub interval: Duration,
     /// How long a scrape may take.
@@ -87,8 +86,8 @@ pub enum ScrapeError {
     /// A value of the wrong type.
     #[error("{0} has the wrong type")]
     WrongType(&'static str),
-    /// Not an `http://` URL.
-    #[error("url {0:?} must be http://host[:port]/path (https is not supported)")]
+    /// Not an `http://` or `https://` URL.
+    #[error("url {0:?} must be http(s)://host[:port]/path")]
     BadUrl(String),
     /// A bad duration.
     #[error("{key} {value:?} is not a duration of at least 100ms (e.g. 15s)")]
@@ -134,7 +133,8 @@ impl ScrapeTarget {
                 })
         };
         let url = text("url")?.ok_or(ScrapeError::MissingUrl)?.to_string();
-        let (host, port, path) = parse_url(&url).ok_or_else(|| ScrapeError::BadUrl(url.clone()))?;
+        let target = outbound::Url::parse(&url, "/metrics")
+            .ok_or_else(|| ScrapeError::BadUrl(url.clone()))?;
         let interval = duration("interval", DEFAULT_INTERVAL)?;
         let timeout = duration("timeout", DEFAULT_TIMEOUT.min(interval))?;
         if timeout > interval {
@@ -151,20 +151,13 @@ impl ScrapeTarget {
                 labels.insert(name.clone(), value.to_string());
             }
         }
-        let instance = if host.contains(':') {
-            format!("[{host}]:{port}")
-        } else {
-            format!("{host}:{port}")
-        };
         Ok(Self {
             job: text("job")?.unwrap_or("scrape").to_string(),
             url,
-            host,
-            port,
-            path,
+            instance: target.authority(),
+            target,
             interval,
             timeout,
-            instance,
             labels,
         })
     }
@@ -175,84 +168,28 @@ impl ScrapeTarget {
     }
 }
 
-/// `http://host[:port][/path]` → host, port, path (default `/metrics`).
-fn parse_url(url: &str) -> Option<(String, u16, String)> {
-    parse_http_url(url, "/metrics")
-}
-
-/// `http://host[:port][/path]` → host, port, path (`default_path` when
-/// there is none).
-pub(crate) fn parse_http_url(url: &str, default_path: &str) -> Option<(String, u16, String)> {
-    let rest = url.strip_prefix("http://")?;
-    let (authority, path) = match rest.find('/') {
-        Some(at) => (&rest[..at], &rest[at..]),
-        None => (rest, default_path),
-    };
-    let (host, port) = if let Some(v6) = authority.strip_prefix('[') {
-        let (host, after) = v6.split_once(']')?;
-        let port = match after.strip_prefix(':') {
-            Some(port) => port.parse().ok()?,
-            None if after.is_empty() => 80,
-            None => return None,
-        };
-        (host, port)
-    } else {
-        match authority.rsplit_once(':') {
-            Some((host, port)) => (host, port.parse().ok()?),
-            None => (authority, 80),
-        }
-    };
-    let valid = !host.is_empty()
-        && host
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | ':' | '_'));
-    valid.then(|| (host.to_string(), port, path.to_string()))
-}
-
-/// Aborts a task when dropped (the scrape's connection, when the scrape
-/// times out or ends).
-struct AbortOnDrop(JoinHandle<()>);
-
-impl Drop for AbortOnDrop {
-    fn drop(&mut self) {
-        self.0.abort();
-    }
-}
-
 /// One GET of the target's exposition.
 ///
 /// Cancel safety: dropping it drops the connection.
-async fn fetch(target: &ScrapeTarget) -> Result<bytes::Bytes, String> {
-    let stream = TcpStream::connect((target.host.as_str(), target.port))
-        .await
-        .map_err(|e| format!("cannot connect: {e}"))?;
-    let (mut sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
-        .await
-        .map_err(|e| format!("HTTP handshake failed: {e}"))?;
-    let _connection = AbortOnDrop(tokio::spawn(async move {
-        let _ = connection.await;
-    }));
-    let request = Request::get(&target.path)
-        .header(header::HOST, target.instance.as_str())
+async fn fetch(client: &outbound::Client, target: &ScrapeTarget) -> Result<bytes::Bytes, String> {
+    let request = Request::get(&target.target.path)
         .header(header::ACCEPT, "text/plain;version=0.0.4;q=1,*/*;q=0.1")
         .header(header::USER_AGENT, "livedash")
         .body(Body::empty())
         .map_err(|e| format!("bad request: {e}"))?;
-    let response = sender
-        .send_request(request)
-        .await
-        .map_err(|e| format!("request failed: {e}"))?;
-    if response.status() != StatusCode::OK {
-        return Err(format!("the target answered {}", response.status()));
+    let (status, body) = client
+        .send(&target.target, request, target.timeout, MAX_BODY_BYTES)
+        .await?;
+    if status != StatusCode::OK {
+        return Err(format!("the target answered {status}"));
     }
-    axum::body::to_bytes(Body::new(response.into_body()), MAX_BODY_BYTES)
-        .await
-        .map_err(|_| format!("the answer is larger than {MAX_BODY_BYTES} bytes or was cut short"))
+    Ok(body)
 }
 
 /// Starts a task per target; each stops at shutdown.
 pub fn start(
     targets: &[ScrapeTarget],
+    client: &outbound::Client,
     store: &Store,
     hub: &Hub,
     shutdown: &Shutdown,
@@ -263,6 +200,7 @@ pub fn start(
             tracing::info!(url = %target.url, job = %target.job, interval = ?target.interval, "scraping");
             tokio::spawn(run(
                 target.clone(),
+                client.clone(),
                 store.clone(),
                 hub.clone(),
                 shutdown.clone(),
@@ -271,7 +209,13 @@ pub fn start(
         .collect()
 }
 
-async fn run(target: ScrapeTarget, store: Store, hub: Hub, shutdown: Shutdown) {
+async fn run(
+    target: ScrapeTarget,
+    client: outbound::Client,
+    store: Store,
+    hub: Hub,
+    shutdown: Shutdown,
+) {
     let mut ticker = tokio::time::interval(target.interval);
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut was_up = None;
@@ -282,14 +226,9 @@ async fn run(target: ScrapeTarget, store: Store, hub: Hub, shutdown: Shutdown) {
         }
         let started = Instant::now();
         let ts = now_ms();
-        let fetched = tokio::select! {
-            fetched = tokio::time::timeout(target.timeout, fetch(&target)) => fetched,
+        let body = tokio::select! {
+            fetched = fetch(&client, &target) => fetched,
             () = shutdown.clone().wait() => break,
-        };
-        let body = match fetched {
-            Ok(Ok(body)) => Ok(body),
-            Ok(Err(error)) => Err(error),
-            Err(_) => Err(format!("timed out after {:?}", target.timeout)),
         };
         let duration = started.elapsed().as_secs_f64();
         let (points, bad_lines) = match &body {
@@ -408,14 +347,22 @@ mod tests {
     fn urls_are_read_as_prometheus_targets() {
         let t = target("url = \"http://node:9100\"").unwrap();
         assert_eq!(
-            (t.host.as_str(), t.port, t.path.as_str()),
+            (
+                t.target.host.as_str(),
+                t.target.port,
+                t.target.path.as_str()
+            ),
             ("node", 9100, "/metrics")
         );
         assert_eq!(t.instance, "node:9100");
         assert_eq!((t.interval, t.timeout), (DEFAULT_INTERVAL, DEFAULT_TIMEOUT));
         let t = target("url = \"http://[::1]:8080/probe?x=1\"\ninterval = \"2s\"").unwrap();
         assert_eq!(
-            (t.host.as_str(), t.port, t.path.as_str()),
+            (
+                t.target.host.as_str(),
+                t.target.port,
+                t.target.path.as_str()
+            ),
             ("::1", 8080, "/probe?x=1")
         );
         assert_eq!(t.instance, "[::1]:8080");
@@ -424,8 +371,13 @@ mod tests {
             Duration::from_secs(2),
             "the timeout follows a short interval"
         );
+        let https = target("url = \"https://node\"").unwrap();
+        assert_eq!(
+            (https.target.tls, https.instance.as_str()),
+            (true, "node:443")
+        );
         for bad in [
-            "https://a",
+            "https://",
             "http://",
             "http://a:x/",
             "ftp://a",

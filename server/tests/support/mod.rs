@@ -515,3 +515,68 @@ pub mod process {
         }
     }
 }
+
+/// HTTPS on loopback for tests of livedash's own requests (webhooks,
+/// scrapes). `fixtures/tls/` holds a test CA's certificate (`ca.pem`, its
+/// key thrown away) and a receiver certificate it signed for 127.0.0.1
+/// and localhost (`receiver.pem`, `receiver.key`), made once with openssl
+/// and valid for a century.
+#[allow(dead_code)]
+pub mod tls {
+    use std::{path::PathBuf, sync::Arc};
+
+    use rustls_pki_types::{pem::PemObject, CertificateDer, PrivateKeyDer};
+    use tokio_rustls::{rustls, TlsAcceptor};
+
+    fn fixture(name: &str) -> PathBuf {
+        PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/fixtures/tls")
+            .join(name)
+    }
+
+    /// The test CA's certificate: what `--tls-ca-file` is given.
+    pub fn ca_file() -> String {
+        fixture("ca.pem").display().to_string()
+    }
+
+    /// Serves `app` over TLS (the receiver certificate) on a free loopback
+    /// port until the test ends; its `https://127.0.0.1:<port>`.
+    pub async fn serve(app: axum::Router) -> String {
+        let certificates: Vec<CertificateDer<'static>> =
+            CertificateDer::pem_file_iter(fixture("receiver.pem"))
+                .expect("the receiver certificate")
+                .collect::<Result<_, _>>()
+                .expect("PEM");
+        let key = PrivateKeyDer::from_pem_file(fixture("receiver.key")).expect("the receiver key");
+        #[allow(deprecated)]
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let config = rustls::ServerConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .expect("TLS versions")
+            .with_no_client_auth()
+            .with_single_cert(certificates, key)
+            .expect("a usable certificate");
+        let acceptor = TlsAcceptor::from(Arc::new(config));
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("a port");
+        let url = format!("https://{}", listener.local_addr().expect("an address"));
+        tokio::spawn(async move {
+            while let Ok((socket, _)) = listener.accept().await {
+                let (acceptor, app) = (acceptor.clone(), app.clone());
+                tokio::spawn(async move {
+                    // A client that does not trust the certificate hangs
+                    // up here: nothing to serve.
+                    let Ok(stream) = acceptor.accept(socket).await else {
+                        return;
+                    };
+                    let service = hyper_util::service::TowerToHyperService::new(app);
+                    let _ = hyper::server::conn::http1::Builder::new()
+                        .serve_connection(hyper_util::rt::TokioIo::new(stream), service)
+                        .await;
+                });
+            }
+        });
+        url
+    }
+}
