@@ -113,8 +113,30 @@ test('a spike raises an alert on every open page; acknowledging, silencing and r
   expect((await sidewaysOverflow(ana)).wide).toEqual([]);
   await ana.setViewportSize({ width: 1280, height: 800 });
 
-  // Silenced from Ben's page: marked on Ana's.
+  // Silenced from Ben's page, this alert for 4 hours: marked and listed on
+  // Ana's page; ended from Ana's, gone from Ben's.
   await alertOf(ben).getByTestId('alert-silence').click();
+  await alertOf(ben).getByTestId('alert-silence-for').selectOption('4h');
+  await alertOf(ben).getByTestId('alert-silence-comment').fill('migrating');
+  await alertOf(ben).getByTestId('alert-silence-send').click();
+  await expect(alertOf(ana)).toContainText('silenced');
+  const silenceOf = (page: Page) => page.getByTestId('silences').getByTestId('silence');
+  await expect(silenceOf(ana)).toHaveCount(1);
+  await expect(silenceOf(ana)).toContainText('rule load-high, host=web-1 until');
+  await expect(silenceOf(ana)).toContainText(': migrating');
+  const { silences } = await (await api('GET', '/api/alerts')).json();
+  expect(silences).toHaveLength(1);
+  expect(silences[0].labels).toEqual({ host: 'web-1' });
+  expect(silences[0].ends_at - Date.now()).toBeGreaterThan(4 * 3_600_000 - 60_000);
+  expect(silences[0].ends_at - Date.now()).toBeLessThan(4 * 3_600_000 + 60_000);
+  await silenceOf(ana).getByTestId('silence-end').click();
+  await expect(silenceOf(ben)).toHaveCount(0);
+  await expect(alertOf(ben)).not.toContainText('silenced');
+  // The whole rule, for the default hour.
+  await alertOf(ben).getByTestId('alert-silence').click();
+  await alertOf(ben).getByTestId('alert-silence-scope').selectOption('rule');
+  await alertOf(ben).getByTestId('alert-silence-send').click();
+  await expect(silenceOf(ana)).toHaveText(/^rule load-high until [^,]*End$/);
   await expect(alertOf(ana)).toContainText('silenced');
 
   // Resolved: gone from both, and in the history.

@@ -25,7 +25,7 @@ use wasm_bindgen::JsCast;
 
 use crate::{
     editor::http,
-    protocol::{notify_channel, ALERTS_CHANNEL, ALERT_EVENT, NOTIFICATION_EVENT},
+    protocol::{notify_channel, ALERTS_CHANNEL, ALERT_EVENT, NOTIFICATION_EVENT, SILENCES_EVENT},
     ui::LiveStore,
 };
 
@@ -87,6 +87,9 @@ struct Row {
     message: String,
     ack: Option<String>,
     silenced: bool,
+    /// Its series' labels and its rule's: what a silence of this alert
+    /// alone matches.
+    labels: serde_json::Map<String, Value>,
 }
 
 impl Row {
@@ -119,6 +122,11 @@ impl Row {
                 })
             }),
             silenced: v.get("silenced_by").is_some_and(|s| !s.is_null()),
+            labels: v
+                .get("labels")
+                .and_then(Value::as_object)
+                .cloned()
+                .unwrap_or_default(),
         })
     }
 
@@ -127,6 +135,48 @@ impl Row {
         (!self.firing, !self.critical, -self.since)
     }
 }
+
+/// A silence as the panel lists it: its id, and its line.
+type Quiet = (String, String);
+
+fn quiet(s: &Value) -> Option<Quiet> {
+    let mut what = Vec::new();
+    if let Some(rule) = s.get("rule").and_then(Value::as_str) {
+        what.push(format!("rule {rule}"));
+    }
+    for (name, value) in s
+        .get("labels")
+        .and_then(Value::as_object)
+        .into_iter()
+        .flatten()
+    {
+        what.push(format!("{name}={}", value.as_str().unwrap_or_default()));
+    }
+    let by = s.get("by").and_then(Value::as_str).unwrap_or_default();
+    let comment = s.get("comment").and_then(Value::as_str).unwrap_or_default();
+    let mut line = format!(
+        "{} until {}",
+        what.join(", "),
+        clock(s.get("ends_at")?.as_i64()?)
+    );
+    if !by.is_empty() {
+        line.push_str(&format!(", by {by}"));
+    }
+    if !comment.is_empty() {
+        line.push_str(&format!(": {comment}"));
+    }
+    Some((s.get("id")?.as_str()?.to_string(), line))
+}
+
+/// How long a silence from the panel lasts: the choices, as the API reads
+/// them and as a person does.
+const SILENCE_FOR: [(&str, &str); 5] = [
+    ("15m", "15 minutes"),
+    ("1h", "1 hour"),
+    ("4h", "4 hours"),
+    ("1d", "1 day"),
+    ("7d", "1 week"),
+];
 
 /// A transition as the history lists it: its number, and its line.
 type Past = (u64, String);
@@ -179,6 +229,8 @@ struct Panel {
     store: LiveStore,
     rows: RwSignal<Vec<Row>>,
     history: RwSignal<VecDeque<Past>>,
+    /// The silences not yet over.
+    silences: RwSignal<Vec<Quiet>>,
     /// The newest transition held.
     seq: StoredValue<u64>,
     /// What the live region says.
@@ -222,6 +274,8 @@ impl Panel {
                 .set_value(history.front().map_or(0, |(seq, _)| *seq));
             self.rows.set(rows);
             self.history.set(history);
+            self.silences
+                .set(list("silences").iter().filter_map(quiet).collect());
             self.count();
             self.drain();
         });
@@ -246,6 +300,14 @@ impl Panel {
                 if event == NOTIFICATION_EVENT {
                     self.announce(data, true);
                 }
+                continue;
+            }
+            if event == SILENCES_EVENT {
+                let held = data
+                    .get("silences")
+                    .and_then(Value::as_array)
+                    .map(|all| all.iter().filter_map(quiet).collect());
+                self.silences.set(held.unwrap_or_default());
                 continue;
             }
             if event != ALERT_EVENT {
@@ -321,10 +383,12 @@ impl Panel {
         notify(&format!("{level}: {}", row.rule), &row.message);
     }
 
-    /// Posts `body` to `url`; says how it went.
-    fn act(self, url: String, body: Value, done: &'static str) {
+    /// Sends `body` to `url` (`POST`, or `DELETE` without a body); says
+    /// how it went.
+    fn act(self, url: String, body: Option<Value>, done: &'static str) {
         spawn_local(async move {
-            match http::send("POST", &url, Some(body.to_string()), None).await {
+            let method = if body.is_some() { "POST" } else { "DELETE" };
+            match http::send(method, &url, body.map(|b| b.to_string()), None).await {
                 Ok(answer) if answer.ok() => self.status.set(done.to_string()),
                 Ok(answer) => self.status.set(answer.message()),
                 Err(error) => self.status.set(error),
@@ -339,6 +403,7 @@ fn AlertsPanel(store: LiveStore) -> impl IntoView {
         store,
         rows: RwSignal::new(Vec::new()),
         history: RwSignal::new(VecDeque::new()),
+        silences: RwSignal::new(Vec::new()),
         seq: StoredValue::new(0),
         spoken: RwSignal::new(String::new()),
         status: RwSignal::new(String::new()),
@@ -380,6 +445,10 @@ fn AlertsPanel(store: LiveStore) -> impl IntoView {
     let name = RwSignal::new(viewer_name().unwrap_or_default());
     let acking = RwSignal::new(None::<u64>);
     let comment = RwSignal::new(String::new());
+    let silencing = RwSignal::new(None::<u64>);
+    let silence_for = RwSignal::new("1h".to_string());
+    let silence_alert = RwSignal::new(true);
+    let silence_comment = RwSignal::new(String::new());
     view! {
         <p class="visually-hidden" role="alert" aria-live="assertive" data-testid="alerts-announce">
             {move || panel.spoken.get()}
@@ -419,15 +488,39 @@ fn AlertsPanel(store: LiveStore) -> impl IntoView {
                                 {(!kiosk).then(|| view! {
                                     <div class="alert__actions">
                                         <button type="button" data-testid="alert-ack-open" on:click=move |_| acking.set(Some(id))>"Acknowledge"</button>
-                                        <button type="button" data-testid="alert-silence" on:click={
-                                            let rule = rule.clone();
-                                            move |_| panel.act(
-                                                "/api/alerts/silences".into(),
-                                                serde_json::json!({"rule": rule, "for": "1h", "by": name.get_untracked()}),
-                                                "Silenced for an hour.",
-                                            )
-                                        }>"Silence 1 h"</button>
+                                        <button type="button" data-testid="alert-silence" on:click=move |_| silencing.set(Some(id))>"Silence…"</button>
                                     </div>
+                                    <form class="alert__ack-form" data-testid="alert-silence-form" hidden=move || silencing.get() != Some(id) on:submit={
+                                        let (rule, labels) = (rule.clone(), row.labels.clone());
+                                        move |ev| {
+                                            ev.prevent_default();
+                                            silencing.set(None);
+                                            let mut body = serde_json::json!({
+                                                "rule": rule,
+                                                "for": silence_for.get_untracked(),
+                                                "by": name.get_untracked(),
+                                                "comment": silence_comment.get_untracked(),
+                                            });
+                                            if silence_alert.get_untracked() {
+                                                body["labels"] = Value::Object(labels.clone());
+                                            }
+                                            panel.act("/api/alerts/silences".into(), Some(body), "Silenced.");
+                                        }
+                                    }>
+                                        <label>"For "
+                                            <select data-testid="alert-silence-for" on:change=move |e| silence_for.set(event_target_value(&e))>
+                                                {SILENCE_FOR.map(|(value, text)| view! { <option value=value selected=value == "1h">{text}</option> })}
+                                            </select>
+                                        </label>
+                                        <label>"What "
+                                            <select data-testid="alert-silence-scope" on:change=move |e| silence_alert.set(event_target_value(&e) == "alert")>
+                                                <option value="alert" selected>"this alert"</option>
+                                                <option value="rule">"every alert of its rule"</option>
+                                            </select>
+                                        </label>
+                                        <label>"Comment " <input type="text" data-testid="alert-silence-comment" prop:value=move || silence_comment.get() on:input=move |e| silence_comment.set(event_target_value(&e)) /></label>
+                                        <button type="submit" data-testid="alert-silence-send">"Silence"</button>
+                                    </form>
                                     <form class="alert__ack-form" hidden=move || acking.get() != Some(id) on:submit=move |ev| {
                                         ev.prevent_default();
                                         let by = name.get_untracked();
@@ -438,7 +531,7 @@ fn AlertsPanel(store: LiveStore) -> impl IntoView {
                                         acking.set(None);
                                         panel.act(
                                             format!("/api/alerts/{id}/ack"),
-                                            serde_json::json!({"by": by, "comment": comment.get_untracked()}),
+                                            Some(serde_json::json!({"by": by, "comment": comment.get_untracked()})),
                                             "Acknowledged.",
                                         );
                                     }>
@@ -451,6 +544,24 @@ fn AlertsPanel(store: LiveStore) -> impl IntoView {
                         }
                     }
                 </For>
+            </ul>
+            <h3>"Silences"</h3>
+            <p hidden=move || !panel.silences.with(Vec::is_empty)>"No silences."</p>
+            <ul class="alerts-panel__silences" data-testid="silences">
+                // Re-rendered whole when they change: a handful at most.
+                {move || panel.silences.get().into_iter().map(|(id, line)| view! {
+                    <li data-testid="silence">
+                        {line}
+                        {(!kiosk).then(|| view! {
+                            " "
+                            <button type="button" data-testid="silence-end" on:click=move |_| panel.act(
+                                format!("/api/alerts/silences/{id}"),
+                                None,
+                                "Silence ended.",
+                            )>"End"</button>
+                        })}
+                    </li>
+                }).collect_view()}
             </ul>
             <h3>"Recent history"</h3>
             <ol class="alerts-panel__history" data-testid="alerts-history">

@@ -30,6 +30,12 @@ pub const ALERTS_CHANNEL: &str = "alerts";
 /// The event of an alert on [`ALERTS_CHANNEL`]: `{alert, transition?}`
 /// (no transition: it was acknowledged or silenced).
 pub const ALERT_EVENT: &str = "alert";
+/// The event of the silences on [`ALERTS_CHANNEL`] when one is made or
+/// ends: `{"silences": [...]}`, those not yet over.
+pub const SILENCES_EVENT: &str = "silences";
+/// The event of the rules on [`ALERTS_CHANNEL`] when one changes:
+/// `{"rules": [...]}`, every rule in force.
+pub const RULES_EVENT: &str = "rules";
 /// The prefix of a named viewer's channel ([`notify_channel`]): only the
 /// server writes there.
 pub const NOTIFY_CHANNEL_PREFIX: &str = "notify:";

@@ -32,8 +32,8 @@ pub use annotation::{
 pub use channel::{
     notify_channel, server_owned, snapshot_replaces, validate_channel, ChannelKind,
     ChannelNameError, ALERTS_CHANNEL, ALERT_EVENT, MAX_CHANNELS_PER_SUBSCRIPTION, MAX_CHANNEL_LEN,
-    MAX_FILTER_KEYS, NOTIFICATION_EVENT, NOTIFY_CHANNEL_PREFIX, SERIES_CHANNEL, SERIES_EVENT,
-    SERVER_CHANNELS,
+    MAX_FILTER_KEYS, NOTIFICATION_EVENT, NOTIFY_CHANNEL_PREFIX, RULES_EVENT, SERIES_CHANNEL,
+    SERIES_EVENT, SERVER_CHANNELS, SILENCES_EVENT,
 };
 pub use http::{ErrorBody, ErrorDetail, PollReply, PublishBody, PublishReply, PublishRequest};
 pub use messages::{ClientMessage, ServerMessage, SnapshotMessage};

@@ -553,6 +553,7 @@ impl LiveStore {
                 crate::protocol::PRESENCE_EVENT,
                 PATCH_EVENT,
                 crate::protocol::ALERT_EVENT,
+                crate::protocol::SILENCES_EVENT,
                 crate::protocol::NOTIFICATION_EVENT,
             ]
             .map(str::to_string)

@@ -414,7 +414,7 @@ impl Alerts {
             .into_iter()
             .map(|(rule, source)| rule_json(&rule, source))
             .collect();
-        self.publish("rules", None, &json!({ "rules": rules }));
+        self.publish(app::protocol::RULES_EVENT, None, &json!({ "rules": rules }));
         self.inner.rules_changed.notify_one();
     }
 
@@ -572,7 +572,11 @@ impl Alerts {
         let changed = mark_silenced(&mut shared.state, now);
         let silences: Vec<Silence> = shared.state.silences.values().cloned().collect();
         drop(shared);
-        self.publish("silences", None, &json!({ "silences": silences }));
+        self.publish(
+            app::protocol::SILENCES_EVENT,
+            None,
+            &json!({ "silences": silences }),
+        );
         for alert in changed {
             self.publish(
                 ALERT_EVENT,
