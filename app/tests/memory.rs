@@ -239,12 +239,22 @@ async fn opening_and_leaving_a_dashboard_200_times_returns_memory_to_its_baselin
 #[ignore = "an hour long: scripts/chart-soak.sh runs it"]
 async fn fifty_charts_updating_every_second() {
     const CHARTS: usize = 50;
-    // A dashboard's usual range: the lines fill for 15 minutes, then each
-    // point in drops the oldest.
-    const SPAN_MS: i64 = 15 * 60_000;
+    // A dashboard's usual range (LIVEDASH_SOAK_SPAN, minutes, default
+    // 15): the lines fill for that long, then each point in drops the
+    // oldest.
+    let span_ms: i64 = option_env!("LIVEDASH_SOAK_SPAN")
+        .and_then(|m| m.parse::<i64>().ok())
+        .filter(|m| (1..=24 * 60).contains(m))
+        .unwrap_or(15)
+        * 60_000;
     let minutes: u32 = option_env!("LIVEDASH_SOAK_MINUTES")
         .and_then(|m| m.parse().ok())
         .unwrap_or(60);
+    // Points a second into each chart (LIVEDASH_SOAK_RATE, default 1).
+    let rate: i64 = option_env!("LIVEDASH_SOAK_RATE")
+        .and_then(|r| r.parse().ok())
+        .filter(|r| (1..=1_000).contains(r))
+        .unwrap_or(1);
     count_console();
     let now = js_sys::Date::now() as i64;
     let charts = Charts::new(CHARTS, now);
@@ -258,7 +268,7 @@ async fn fifty_charts_updating_every_second() {
         let _ = container.style().set_property("display", "none");
     }
     let series = charts.bootstrap.series.clone();
-    let dashboard = support::mount(&container, store, SPAN_MS, now, move || views(&series));
+    let dashboard = support::mount(&container, store, span_ms, now, move || views(&series));
     let performance = web_sys::window().unwrap().performance().unwrap();
     let start = performance.now();
     let mut seq = 1;
@@ -266,10 +276,13 @@ async fn fifty_charts_updating_every_second() {
     console_log!("chart-soak | minute 0 | {}", readings[0]);
     for second in 1..=u64::from(minutes) * 60 {
         let ts = js_sys::Date::now() as i64;
-        for (i, key) in charts.keys.iter().enumerate() {
-            seq += 1;
-            let phase = (second as f64 / 30.0 + i as f64).sin();
-            store.receive(point(seq, key, ts, 50.0 + 40.0 * phase));
+        for step in 0..rate {
+            let ts = ts - 1_000 + (step + 1) * 1_000 / rate;
+            for (i, key) in charts.keys.iter().enumerate() {
+                seq += 1;
+                let phase = (ts as f64 / 30_000.0 + i as f64).sin();
+                store.receive(point(seq, key, ts, 50.0 + 40.0 * phase));
+            }
         }
         if second % 60 == 0 {
             let reading = settled_reading().await;
@@ -292,10 +305,10 @@ async fn fifty_charts_updating_every_second() {
         .sum();
     // The lines are full once their span has passed: from then on the
     // trend must be flat.
-    let full = ((SPAN_MS / 60_000) as usize + 1).min(readings.len() - 1);
+    let full = ((span_ms / 60_000) as usize + 1).min(readings.len() - 1);
     let (first, last) = (readings[full], readings[readings.len() - 1]);
     console_log!(
-        "chart-soak | {CHARTS} charts, {minutes} min, {draws} draws | from minute {full}: {first} | at the end: {last}"
+        "chart-soak | {CHARTS} charts, {rate} points/s each, {minutes} min, {draws} draws | from minute {full}: {first} | at the end: {last}"
     );
     drop(dashboard);
 }

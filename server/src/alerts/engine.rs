@@ -3,8 +3,10 @@
 //! The store hands it each stored batch through its tap (series id, time,
 //! value: nothing is copied but numbers, so ingest pays next to nothing).
 //! A series is looked up once (`Store::key_of`) and matched against the
-//! rules of its metric name; a series that matches none is remembered as
-//! such. A matching series keeps its samples of the longest window of its
+//! rules of its metric name that can match it ([`NameRules`]: rules are
+//! indexed by one label equality each, so with a thousand rules each on
+//! its own host a new series tries one, not a thousand); a series that
+//! matches none is remembered as such. A matching series keeps its samples of the longest window of its
 //! rules, in memory, bounded ([`WINDOW_SAMPLES`]).
 //!
 //! Series whose windows moved are evaluated at most every [`SETTLE`] (so
@@ -127,7 +129,7 @@ struct Engine {
     alerts: Alerts,
     store: Store,
     rules: Vec<Arc<Compiled>>,
-    by_name: HashMap<String, Vec<usize>>,
+    by_name: HashMap<String, NameRules>,
     series: HashMap<u32, Watched, Fast>,
     /// Series whose windows moved since the last evaluation.
     dirty: HashSet<u32, Fast>,
@@ -138,6 +140,52 @@ struct Engine {
     orphans: Vec<(usize, String, Active)>,
     /// Each `change` rule's past aggregate per series, and when it was read.
     past: HashMap<usize, (Instant, HashMap<u32, f64>)>,
+}
+
+/// The rules of one metric name, each indexed by one of its label
+/// equalities (`host="a"`; not `host=""`, which asks for the label's
+/// absence); those with none are tried on every series of the name.
+#[derive(Debug, Default)]
+struct NameRules {
+    /// Rule indices by label, then by the value the rule wants.
+    by_label: HashMap<String, HashMap<String, Vec<usize>>>,
+    /// Rules with no equality to index them by.
+    rest: Vec<usize>,
+    /// Every rule of the name, in order.
+    all: Vec<usize>,
+}
+
+impl NameRules {
+    fn add(&mut self, i: usize, rule: &Compiled) {
+        self.all.push(i);
+        let equality = rule.selector.matchers.iter().find_map(|m| match &m.op {
+            crate::store::MatchOp::Equal(value) if !value.is_empty() => Some((&m.label, value)),
+            _ => None,
+        });
+        match equality {
+            Some((label, value)) => self
+                .by_label
+                .entry(label.clone())
+                .or_default()
+                .entry(value.clone())
+                .or_default()
+                .push(i),
+            None => self.rest.push(i),
+        }
+    }
+
+    /// The rules that may match a series of `labels`, in order; each
+    /// still has all its matchers to pass.
+    fn candidates(&self, labels: &BTreeMap<String, String>) -> Vec<usize> {
+        let mut out = self.rest.clone();
+        for (label, values) in &self.by_label {
+            if let Some(rules) = labels.get(label).and_then(|v| values.get(v)) {
+                out.extend_from_slice(rules);
+            }
+        }
+        out.sort_unstable();
+        out
+    }
 }
 
 /// Runs `work` on `engine` on a blocking thread (reading the store for
@@ -267,7 +315,7 @@ impl Engine {
             self.by_name
                 .entry(rule.selector.name.clone())
                 .or_default()
-                .push(i);
+                .add(i, rule);
         }
         self.rules = rules;
         self.series.clear();
@@ -279,6 +327,7 @@ impl Engine {
             .iter()
             .map(|(name, rules)| {
                 let keep = rules
+                    .all
                     .iter()
                     .map(|&i| keep_ms(&self.rules[i]))
                     .max()
@@ -393,16 +442,16 @@ impl Engine {
     /// A series' rules (those of its name whose matchers it passes), and
     /// how much of it they keep.
     fn match_key(
-        by_name: &HashMap<String, Vec<usize>>,
+        by_name: &HashMap<String, NameRules>,
         rules: &[Arc<Compiled>],
         key: &app::protocol::SeriesKey,
     ) -> Watched {
         let matching: Vec<usize> = by_name
             .get(&key.name)
-            .map(|candidates| {
-                candidates
-                    .iter()
-                    .copied()
+            .map(|name_rules| {
+                name_rules
+                    .candidates(&key.labels)
+                    .into_iter()
                     .filter(|&i| {
                         rules[i]
                             .selector
@@ -709,5 +758,76 @@ fn default_message(rule: &Compiled) -> String {
                 super::rule::Aggregate::Rate => "rate",
             }
         ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn compiled(selector: &str) -> Arc<Compiled> {
+        let rule: super::super::Rule = serde_json::from_value(serde_json::json!({
+            "id": "r", "selector": selector, "condition": {"type": "above", "warning": 1},
+        }))
+        .expect("a rule");
+        Arc::new(rule.compile().expect("a good rule"))
+    }
+
+    #[test]
+    fn a_series_is_tried_only_on_the_rules_its_labels_can_match_and_matched_as_before() {
+        let selectors = [
+            "load{host=\"a\"}",
+            "load{host=\"b\"}",
+            "load{host=~\"a|c\"}",
+            "load{host!=\"b\"}",
+            "load{dc=\"x\",host=\"a\"}",
+            "load{host=\"\"}",
+            "load",
+            "cpu{host=\"a\"}",
+        ];
+        let rules: Vec<Arc<Compiled>> = selectors.iter().map(|s| compiled(s)).collect();
+        let mut by_name: HashMap<String, NameRules> = HashMap::new();
+        for (i, rule) in rules.iter().enumerate() {
+            by_name
+                .entry(rule.selector.name.clone())
+                .or_default()
+                .add(i, rule);
+        }
+        let key = |labels: &[(&str, &str)]| {
+            app::protocol::SeriesKey::new(
+                "load",
+                labels.iter().map(|(k, v)| (k.to_string(), v.to_string())),
+            )
+            .expect("a key")
+        };
+        let a = key(&[("host", "a")]);
+        // Tried: host="a", and those with no equality to index them by;
+        // not host="b" nor dc="x" (a series without dc).
+        assert_eq!(by_name["load"].candidates(&a.labels), [0, 2, 3, 5, 6]);
+        // Matched exactly as trying every rule would.
+        for labels in [
+            vec![("host", "a")],
+            vec![("host", "b")],
+            vec![("host", "c"), ("dc", "x")],
+            vec![("host", "a"), ("dc", "x")],
+            vec![("dc", "y")],
+        ] {
+            let series = key(&labels);
+            let every: Vec<usize> = (0..rules.len())
+                .filter(|&i| {
+                    rules[i].selector.name == "load"
+                        && rules[i]
+                            .selector
+                            .matchers
+                            .iter()
+                            .all(|m| m.matches_labels(&series.labels))
+                })
+                .collect();
+            assert_eq!(
+                Engine::match_key(&by_name, &rules, &series).rules,
+                every,
+                "{labels:?}"
+            );
+        }
     }
 }
