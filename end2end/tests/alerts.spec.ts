@@ -124,6 +124,7 @@ test('a spike raises an alert on every open page; acknowledging, silencing and r
   await expect(silenceOf(ana)).toHaveCount(1);
   await expect(silenceOf(ana)).toContainText('rule load-high, host=web-1 until');
   await expect(silenceOf(ana)).toContainText(': migrating');
+  expect(await violations(ana), 'the silences list and form pass axe').toEqual([]);
   const { silences } = await (await api('GET', '/api/alerts')).json();
   expect(silences).toHaveLength(1);
   expect(silences[0].labels).toEqual({ host: 'web-1' });
