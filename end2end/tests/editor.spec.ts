@@ -406,3 +406,34 @@ test('a chart of several selectors shows each series named and rated by its own 
   ]);
   await expect.poll(shown).toEqual([['shop_queue_depth', '9'], ['region eu', '40'], ['region us', '20']]);
 });
+
+test('a late answer for an earlier prefix never replaces the names offered for what was typed', async ({ page }) => {
+  await push([
+    { name: 'shop_queue_depth', value: 7 },
+    { name: 'aaa_first', value: 1 },
+  ]);
+  // The answer for the empty prefix (asked when the field takes focus)
+  // comes back after the one for what is typed next.
+  const emptyPrefix = /\/api\/series\/names\?prefix=$/;
+  await page.route(emptyPrefix, async (route) => {
+    await new Promise((r) => setTimeout(r, 800));
+    await route.continue();
+  });
+  await page.goto(server.url + '/');
+  await page.getByTestId('new-dashboard-title').fill('Race');
+  await page.getByTestId('new-dashboard').click();
+  await expect(editor(page)).toBeVisible();
+  await page.getByTestId('editor-new-kind').selectOption('timeseries');
+  await page.getByTestId('editor-add').click();
+  const selector = page.getByTestId('editor-widget-form').getByTestId('editor-selector').first();
+  const late = page.waitForResponse((r) => emptyPrefix.test(r.url()));
+  await selector.focus();
+  await selector.pressSequentially('shop_q');
+  const names = page.getByTestId('editor-widget-form').locator('datalist option');
+  await expect(names.first()).toHaveAttribute('value', 'shop_queue_depth');
+  // The late answer has come, and the page has had two frames to take it.
+  await late;
+  await page.evaluate(() => new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(r))));
+  await expect(names).toHaveCount(1);
+  await expect(names.first()).toHaveAttribute('value', 'shop_queue_depth');
+});

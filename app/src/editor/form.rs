@@ -468,15 +468,21 @@ fn series_row(
             .trim()
             .to_string()
     };
+    // The prefix last asked about: an answer to an earlier one (the one
+    // asked on focus, arriving after the one asked as the person typed)
+    // is dropped.
+    let asked = StoredValue::new(String::new());
     let offer_names = move |prefix: String| {
+        asked.set_value(prefix.clone());
         spawn_local(async move {
-            names.set(
-                http::names(&format!(
-                    "/api/series/names?prefix={}",
-                    http::encode(&prefix)
-                ))
-                .await,
-            );
+            let offered = http::names(&format!(
+                "/api/series/names?prefix={}",
+                http::encode(&prefix)
+            ))
+            .await;
+            if asked.try_with_value(|latest| *latest == prefix) == Some(true) {
+                names.set(offered);
+            }
         })
     };
     let load_labels = move || {
