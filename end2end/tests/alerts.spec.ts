@@ -8,7 +8,7 @@
 import * as os from 'node:os';
 import { test, expect, Page, Browser } from '@playwright/test';
 import { Livedash } from './support/server';
-import { status, sidewaysOverflow } from './support/page';
+import { status, sidewaysOverflow, hoverCpuAt } from './support/page';
 import { violations } from './support/axe';
 
 let server: Livedash;
@@ -201,7 +201,7 @@ test('a chart draws the periods its series fired, live, with the alert in its to
   await expect(chart).toHaveAttribute('data-marks', '1');
   const open = await period();
   expect(open.level).toBe('critical');
-  await hoverAt(page, open.time + 5_000);
+  await hoverCpuAt(chart, open.time + 5_000);
   await expect(page.getByTestId('cpu-tooltip')).toContainText('Alert cpu-high critical: CPU at 99%');
 
   // Resolved: the same band, closed, says so.
@@ -209,7 +209,7 @@ test('a chart draws the periods its series fired, live, with the alert in its to
   await expect.poll(async () => (await period()).text).toContain('(resolved)');
   const closed = await period();
   expect(closed.time).toBe(open.time);
-  await hoverAt(page, (closed.time + closed.end) / 2);
+  await hoverCpuAt(chart, (closed.time + closed.end) / 2);
   await expect(page.getByTestId('cpu-tooltip')).toContainText('Alert cpu-high critical (resolved)');
   await expect(chart).toHaveAttribute('data-marks', '1');
 
@@ -217,25 +217,9 @@ test('a chart draws the periods its series fired, live, with the alert in its to
   await page.reload();
   await expect(status(page)).toHaveAttribute('data-state', 'live');
   await expect(chart).toHaveAttribute('data-marks', '1');
-  await hoverAt(page, (closed.time + closed.end) / 2);
+  await hoverCpuAt(chart, (closed.time + closed.end) / 2);
   await expect(page.getByTestId('cpu-tooltip')).toContainText('Alert cpu-high critical (resolved)');
 });
-
-/** Hovers the CPU chart at time `ts`, found from the tooltip's own times. */
-async function hoverAt(page: Page, ts: number) {
-  const canvas = page.getByTestId('cpu-chart');
-  await canvas.scrollIntoViewIfNeeded();
-  const box = (await canvas.boundingBox())!;
-  const tooltip = page.getByTestId('cpu-tooltip');
-  const timeAt = async (share: number) => {
-    await page.mouse.move(box.x + box.width * share, box.y + box.height / 2);
-    await expect(tooltip).toBeVisible();
-    return Number(await tooltip.getAttribute('data-ts'));
-  };
-  const [a, b] = [await timeAt(0.3), await timeAt(0.7)];
-  const share = 0.3 + ((ts - a) / (b - a)) * 0.4;
-  await page.mouse.move(box.x + box.width * share, box.y + box.height / 2);
-}
 
 test('an alert addressed to a named viewer notifies that viewer only, and browser notifications are asked for from a button', async ({ browser }) => {
   const rule = {

@@ -3,9 +3,9 @@
 // a page appears on another live; a removed one goes from both; a reload
 // shows them again from the store; a note for one widget stays off the
 // others.
-import { test, expect, Page, Locator } from '@playwright/test';
+import { test, expect, Page } from '@playwright/test';
 import { Livedash } from './support/server';
-import { status } from './support/page';
+import { status, hoverCpuAt } from './support/page';
 
 let server: Livedash;
 
@@ -34,22 +34,6 @@ async function open(page: Page, query = '') {
   await expect(status(page)).toHaveAttribute('data-state', 'live');
 }
 
-/** Hovers the chart at time `ts`, found from the tooltip's own times. */
-async function hoverAt(canvas: Locator, ts: number) {
-  const page = canvas.page();
-  await canvas.scrollIntoViewIfNeeded();
-  const box = (await canvas.boundingBox())!;
-  const tooltip = page.getByTestId('cpu-tooltip');
-  const timeAt = async (share: number) => {
-    await page.mouse.move(box.x + box.width * share, box.y + box.height / 2);
-    await expect(tooltip).toBeVisible();
-    return Number(await tooltip.getAttribute('data-ts'));
-  };
-  const [a, b] = [await timeAt(0.3), await timeAt(0.7)];
-  const share = 0.3 + ((ts - a) / (b - a)) * 0.4;
-  await page.mouse.move(box.x + box.width * share, box.y + box.height / 2);
-}
-
 test('a posted annotation is marked on the charts with its text, live on every page, and gone when removed', async ({ browser }) => {
   const now = Math.floor(Date.now() / 1000) * 1000;
   // A fixed window, so positions and times stay put under the pointer.
@@ -65,9 +49,9 @@ test('a posted annotation is marked on the charts with its text, live on every p
   await expect(marks(page, 'cpu')).toHaveAttribute('data-marks', '2');
   await expect(marks(page, 'memory')).toHaveAttribute('data-marks', '1');
 
-  await hoverAt(marks(page, 'cpu'), now - 20_000);
+  await hoverCpuAt(marks(page, 'cpu'), now - 20_000);
   await expect(page.getByTestId('cpu-tooltip')).toContainText('deploy v1.4');
-  await hoverAt(marks(page, 'cpu'), now - 40_000);
+  await hoverCpuAt(marks(page, 'cpu'), now - 40_000);
   await expect(page.getByTestId('cpu-tooltip')).toContainText('maintenance');
   await expect(page.getByTestId('cpu-tooltip')).not.toContainText('deploy v1.4');
 
@@ -87,7 +71,7 @@ test('a posted annotation is marked on the charts with its text, live on every p
   await other.reload();
   await expect(status(other)).toHaveAttribute('data-state', 'live');
   await expect(marks(other, 'cpu')).toHaveAttribute('data-marks', '2');
-  await hoverAt(marks(other, 'cpu'), now - 40_000);
+  await hoverCpuAt(marks(other, 'cpu'), now - 40_000);
   await expect(other.getByTestId('cpu-tooltip')).toContainText('maintenance');
   await page.close();
   await other.close();

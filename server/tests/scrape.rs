@@ -91,6 +91,25 @@ async fn wait_for(what: &str, mut check: impl AsyncFnMut() -> bool) {
     }
 }
 
+/// Reads the `status` subscription into `seen` until `done(seen)`, for at
+/// most 10 s (`what` names it if it never comes).
+async fn read_status_until(
+    status: &mut reqwest::Response,
+    seen: &mut String,
+    what: &str,
+    done: impl Fn(&str) -> bool,
+) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !done(seen) {
+        assert!(Instant::now() < deadline, "no status event {what}: {seen}");
+        if let Ok(Ok(Some(chunk))) =
+            tokio::time::timeout(Duration::from_millis(500), status.chunk()).await
+        {
+            seen.push_str(&String::from_utf8_lossy(&chunk));
+        }
+    }
+}
+
 #[tokio::test]
 async fn a_dead_target_never_delays_a_live_one_and_comes_back_up() {
     let (good_port, served) = exporter(Arc::new(AtomicBool::new(true))).await;
@@ -143,15 +162,10 @@ async fn a_dead_target_never_delays_a_live_one_and_comes_back_up() {
 
     // The dead target's status event says why.
     let mut seen = String::new();
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while !(seen.contains("scrape:dead/") && seen.contains("\"up\":false")) {
-        assert!(Instant::now() < deadline, "no status event: {seen}");
-        if let Ok(Ok(Some(chunk))) =
-            tokio::time::timeout(Duration::from_millis(500), status.chunk()).await
-        {
-            seen.push_str(&String::from_utf8_lossy(&chunk));
-        }
-    }
+    read_status_until(&mut status, &mut seen, "for the dead target", |seen| {
+        seen.contains("scrape:dead/") && seen.contains("\"up\":false")
+    })
+    .await;
     assert!(seen.contains("timed out"), "{seen}");
 
     // It answers again: up 1, and a status event saying so.
@@ -160,18 +174,10 @@ async fn a_dead_target_never_delays_a_live_one_and_comes_back_up() {
         newest(&base, "up{job=\"dead\"}").await == Some(1.0)
     })
     .await;
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while seen.matches("scrape:dead/").count() < 2 {
-        assert!(
-            Instant::now() < deadline,
-            "no status event for the way back: {seen}"
-        );
-        if let Ok(Ok(Some(chunk))) =
-            tokio::time::timeout(Duration::from_millis(500), status.chunk()).await
-        {
-            seen.push_str(&String::from_utf8_lossy(&chunk));
-        }
-    }
+    read_status_until(&mut status, &mut seen, "for the way back", |seen| {
+        seen.matches("scrape:dead/").count() >= 2
+    })
+    .await;
     assert!(newest(&base, "requests_total{job=\"dead\"}")
         .await
         .is_some());
@@ -220,15 +226,10 @@ async fn an_https_target_is_scraped_when_its_certificate_is_trusted_and_down_whe
         .await
         .expect("a subscription");
     let mut seen = String::new();
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while !(seen.contains("scrape:untrusted/") && seen.contains("TLS handshake failed")) {
-        assert!(Instant::now() < deadline, "no status event: {seen}");
-        if let Ok(Ok(Some(chunk))) =
-            tokio::time::timeout(Duration::from_millis(500), status.chunk()).await
-        {
-            seen.push_str(&String::from_utf8_lossy(&chunk));
-        }
-    }
+    read_status_until(&mut status, &mut seen, "for the untrusted target", |seen| {
+        seen.contains("scrape:untrusted/") && seen.contains("TLS handshake failed")
+    })
+    .await;
     assert_eq!(newest(&base, "up{job=\"untrusted\"}").await, Some(0.0));
     assert_eq!(newest(&base, "temperature{job=\"untrusted\"}").await, None);
 }

@@ -1,6 +1,6 @@
 // What the tests read off a livedash page: the connection indicator, the
 // activity feed and its entries, the CPU chart's extent.
-import { Page } from '@playwright/test';
+import { Page, Locator, expect } from '@playwright/test';
 
 export const status = (page: Page) => page.getByTestId('connection-status');
 export const feed = (page: Page) => page.getByTestId('activity-feed');
@@ -57,4 +57,21 @@ export async function sidewaysOverflow(page: Page) {
       .map((e) => `${e.tagName.toLowerCase()}.${[...e.classList].join('.')}`);
     return { scroll: document.documentElement.scrollWidth, width, wide: wide.slice(0, 10) };
   });
+}
+
+/** Hovers the CPU chart's canvas at time `ts` (Unix ms), found from the
+ * times its tooltip reads at two points of the canvas. */
+export async function hoverCpuAt(canvas: Locator, ts: number) {
+  const page = canvas.page();
+  await canvas.scrollIntoViewIfNeeded();
+  const box = (await canvas.boundingBox())!;
+  const tooltip = page.getByTestId('cpu-tooltip');
+  const timeAt = async (share: number) => {
+    await page.mouse.move(box.x + box.width * share, box.y + box.height / 2);
+    await expect(tooltip).toBeVisible();
+    return Number(await tooltip.getAttribute('data-ts'));
+  };
+  const [a, b] = [await timeAt(0.3), await timeAt(0.7)];
+  const share = 0.3 + ((ts - a) / (b - a)) * 0.4;
+  await page.mouse.move(box.x + box.width * share, box.y + box.height / 2);
 }
