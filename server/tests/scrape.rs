@@ -91,6 +91,17 @@ async fn wait_for(what: &str, mut check: impl AsyncFnMut() -> bool) {
     }
 }
 
+/// Starts the binary with a config file of `text` in a data directory of
+/// its own (kept as long as the returned directory).
+async fn start_with_config(text: &str) -> (TempDir, Process) {
+    let data = TempDir::new();
+    let config = data.0.join("livedash.toml");
+    std::fs::create_dir_all(&data.0).expect("a data dir");
+    std::fs::write(&config, text).expect("a config file");
+    let server = Process::start(&data.0, &["--config", config.to_str().expect("UTF-8")]).await;
+    (data, server)
+}
+
 /// Reads the `status` subscription into `seen` until `done(seen)`, for at
 /// most 10 s (`what` names it if it never comes).
 async fn read_status_until(
@@ -115,19 +126,11 @@ async fn a_dead_target_never_delays_a_live_one_and_comes_back_up() {
     let (good_port, served) = exporter(Arc::new(AtomicBool::new(true))).await;
     let dead_answering = Arc::new(AtomicBool::new(false));
     let (dead_port, _) = exporter(dead_answering.clone()).await;
-    let data = TempDir::new();
-    let config = data.0.join("livedash.toml");
-    std::fs::create_dir_all(&data.0).expect("a data dir");
-    std::fs::write(
-        &config,
-        format!(
+    let (_data, server) = start_with_config(&format!(
             "retention-raw = \"2h\"\n\n\
              [[scrape]]\nurl = \"http://127.0.0.1:{good_port}/metrics\"\njob = \"good\"\ninterval = \"200ms\"\nlabels = {{ env = \"test\" }}\n\n\
              [[scrape]]\nurl = \"http://127.0.0.1:{dead_port}/metrics\"\njob = \"dead\"\ninterval = \"300ms\"\ntimeout = \"250ms\"\n"
-        ),
-    )
-    .expect("a config file");
-    let server = Process::start(&data.0, &["--config", config.to_str().expect("UTF-8")]).await;
+        )).await;
     let base = server.base.clone();
 
     // The status channel, from the start.
@@ -190,19 +193,12 @@ async fn an_https_target_is_scraped_when_its_certificate_is_trusted_and_down_whe
         axum::routing::get(|| async { "# TYPE temperature gauge\ntemperature{room=\"a\"} 21.5\n" }),
     );
     let url = support::tls::serve(app).await;
-    let data = TempDir::new();
-    let config = data.0.join("livedash.toml");
-    std::fs::create_dir_all(&data.0).expect("a data dir");
-    std::fs::write(
-        &config,
-        format!(
-            "tls-ca-file = \"{}\"\n\n\
+    let (_data, server) = start_with_config(&format!(
+        "tls-ca-file = \"{}\"\n\n\
              [[scrape]]\nurl = \"{url}/metrics\"\njob = \"trusted\"\ninterval = \"200ms\"\n",
-            support::tls::ca_file()
-        ),
-    )
-    .expect("a config file");
-    let server = Process::start(&data.0, &["--config", config.to_str().expect("UTF-8")]).await;
+        support::tls::ca_file()
+    ))
+    .await;
     let base = server.base.clone();
     wait_for("a scrape over https", async || {
         newest(&base, "temperature{job=\"trusted\"}").await == Some(21.5)
@@ -212,15 +208,10 @@ async fn an_https_target_is_scraped_when_its_certificate_is_trusted_and_down_whe
     drop(server);
 
     // Without the CA: the target is down, and its status says why.
-    let untrusted = TempDir::new();
-    let config = untrusted.0.join("livedash.toml");
-    std::fs::create_dir_all(&untrusted.0).expect("a data dir");
-    std::fs::write(
-        &config,
-        format!("[[scrape]]\nurl = \"{url}/metrics\"\njob = \"untrusted\"\ninterval = \"200ms\"\n"),
-    )
-    .expect("a config file");
-    let server = Process::start(&untrusted.0, &["--config", config.to_str().expect("UTF-8")]).await;
+    let (_untrusted, server) = start_with_config(&format!(
+        "[[scrape]]\nurl = \"{url}/metrics\"\njob = \"untrusted\"\ninterval = \"200ms\"\n"
+    ))
+    .await;
     let base = server.base.clone();
     let mut status = reqwest::get(format!("{base}/api/realtime/sse?channels=status"))
         .await
