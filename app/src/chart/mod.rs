@@ -60,7 +60,9 @@ pub use range::{
 };
 pub use rate::Rates;
 
-pub use reduce::{column_ms_for, Column, PathStep, Reduction, Sample, Summary, UpdateError};
+pub use reduce::{
+    column_ms_for, Column, PathStep, Reducer, Reduction, Sample, Summary, UpdateError,
+};
 pub use sort::{sort_stable, sorted_order};
 pub use sparkline::{percent_change, sparkline_path};
 pub use stack::{column_values, stack, Stacking};

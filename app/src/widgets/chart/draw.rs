@@ -23,7 +23,7 @@ use web_sys::{CanvasRenderingContext2d, HtmlCanvasElement};
 use crate::chart::{
     area, bar_base, column_ms_for, column_values, gap_after, has_gap, label_anchor, mark_gaps,
     stack, stepped, tick_target, time_ticks, value_axis, with_thresholds, ChartStyle, Draw,
-    Interpolation, LabelAnchor, Level, Line, Mark, PathStep, Reduction, Stacking, Threshold, Unit,
+    Interpolation, LabelAnchor, Level, Line, Mark, PathStep, Reducer, Stacking, Threshold, Unit,
 };
 
 /// The series palette: distinguishable on light and dark backgrounds.
@@ -175,14 +175,22 @@ pub fn draw(canvas: &HtmlCanvasElement, scene: &Scene) -> Result<Layout, String>
             high = high.max(*upper);
         }
     } else {
+        // Comparisons, not `f64::min`: a line's values are finite, and
+        // this pass visits every point of the window (a million, at times).
         for drawn in &scene.lines {
-            for point in drawn.line.points_near(from) {
-                if point.ts > to {
-                    break;
-                }
-                if point.ts >= from {
-                    low = low.min(point.min);
-                    high = high.max(point.max);
+            'points: for part in drawn.line.slices_near(from) {
+                for point in part {
+                    if point.ts > to {
+                        break 'points;
+                    }
+                    if point.ts >= from {
+                        if point.min < low {
+                            low = point.min;
+                        }
+                        if point.max > high {
+                            high = point.max;
+                        }
+                    }
                 }
             }
         }
@@ -333,17 +341,14 @@ pub fn draw(canvas: &HtmlCanvasElement, scene: &Scene) -> Result<Layout, String>
         }
         // Read in place: a redraw costs one pass over the window's points.
         let gap_ms = drawn.line.gap_ms().filter(|_| !style.connect_gaps);
-        let reduction = Reduction::from_iter(
-            // The window starts at the column holding `from`.
-            drawn
-                .line
-                .points_near(from - column_ms)
-                .map(|p| (p.ts, p.value)),
-            gap_ms,
-            from,
-            columns,
-            column_ms,
-        );
+        let mut reducer = Reducer::new(gap_ms, from, columns, column_ms);
+        // The window starts at the column holding `from`.
+        for part in drawn.line.slices_near(from - column_ms) {
+            if !reducer.push_run(part, |p| (p.ts, p.value)) {
+                break;
+            }
+        }
+        let reduction = reducer.finish();
         if style.draw == Draw::Bars {
             for column in reduction.columns() {
                 let Some(summary) = column.summary else {
@@ -507,7 +512,13 @@ fn stack_scene(scene: &Scene, from: i64, to: i64, columns: usize) -> Option<Stac
         .iter()
         .map(|drawn| {
             let values = drawn_values(drawn.line, scene.style);
-            column_values(&Reduction::from_points(&values, from, columns, column_ms))
+            let mut reducer = Reducer::new(None, from, columns, column_ms);
+            for &(ts, value) in &values {
+                if !reducer.push(ts, value) {
+                    break;
+                }
+            }
+            column_values(&reducer.finish())
         })
         .collect();
     Some(Stacked {
