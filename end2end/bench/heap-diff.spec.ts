@@ -4,6 +4,8 @@
 // second, `LIVEDASH_HEAP_MINUTES` apart (default 3); prints the object
 // kinds whose count or size grew most. Run with
 // `npx playwright test --config bench/playwright.config.ts heap-diff`.
+// With a page built by `cargo leptos build --release --lib-features
+// heap-count` it also prints the Rust heap's count a minute.
 import { test } from '@playwright/test';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -92,9 +94,29 @@ test('what a running dashboard page accumulates', async ({ page }) => {
       const used = (await cdp.send('Runtime.getHeapUsage')).usedSize;
       return { kinds: census(chunks.join('')), used };
     };
-    await page.waitForTimeout(WARM_UP_S * 1_000);
+    // A page built with the frontend's `heap-count` feature counts its
+    // Rust heap: a line a minute then tells a heap that grows from a WASM
+    // memory that grows under a steady heap (peaks).
+    const heap = async (label: string) => {
+      const counts = await page.evaluate(() => (window as { livedashHeap?: () => number[] }).livedashHeap?.());
+      if (!counts) return;
+      const [live, peak, largest, allocations, memory] = counts;
+      const kib = (b: number) => `${(b / 1024).toFixed(1)} KiB`;
+      console.log(
+        `${label}: Rust heap ${kib(live)}, peak since the last line ${kib(peak)}, largest allocation ${kib(largest)}, ` +
+          `${allocations} allocations, WASM memory ${(memory / 1048576).toFixed(1)} MiB`,
+      );
+    };
+    await heap('start');
+    for (let s = 0; s < WARM_UP_S; s += 60) {
+      await page.waitForTimeout(Math.min(60, WARM_UP_S - s) * 1_000);
+      await heap(`warm-up ${Math.min(s + 60, WARM_UP_S)} s`);
+    }
     const before = await take();
-    await page.waitForTimeout(MINUTES * 60_000);
+    for (let minute = 1; minute <= MINUTES; minute++) {
+      await page.waitForTimeout(60_000);
+      await heap(`minute ${minute}`);
+    }
     const after = await take();
     const rows = [...after.kinds].map(([key, a]) => {
       const b = before.kinds.get(key) ?? { count: 0, bytes: 0 };

@@ -1,4 +1,5 @@
 import base from '../playwright.config';
 import { defineConfig } from '@playwright/test';
 
-export default defineConfig({ ...base, testDir: '.', timeout: 180_000 });
+// The base config's teardown path is relative to its own directory.
+export default defineConfig({ ...base, testDir: '.', timeout: 180_000, globalTeardown: '../global-teardown.ts' });
