@@ -41,6 +41,11 @@ pub struct LinePoint {
 }
 
 impl LinePoint {
+    /// Its time and value, as a reduction reads them.
+    pub fn pair(&self) -> (i64, f64) {
+        (self.ts, self.value)
+    }
+
     fn sample(ts: i64, value: f64) -> Self {
         Self {
             ts,
@@ -306,7 +311,9 @@ mod tests {
         }
         let [a, b] = line.slices_near(0);
         assert!(!a.is_empty() && !b.is_empty(), "the ring wraps");
-        for ts in [-5_000, 0, 87_000, 87_500, 100_000, 110_999, 136_000, 200_000] {
+        for ts in [
+            -5_000, 0, 87_000, 87_500, 100_000, 110_999, 136_000, 200_000,
+        ] {
             let read: Vec<i64> = line.slices_near(ts).concat().iter().map(|p| p.ts).collect();
             let near: Vec<i64> = line.points_near(ts).map(|p| p.ts).collect();
             assert_eq!(read, near, "near {ts}");

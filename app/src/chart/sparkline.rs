@@ -1,5 +1,7 @@
 //! The small pictures of a value widget: a sparkline's path and a trend.
 
+use std::fmt::Write;
+
 /// An SVG path through `points` (oldest first) in a `width` x `height` box:
 /// time across, the value up, scaled to the points' own range (a flat
 /// series is a line across the middle). Empty with fewer than two points.
@@ -30,7 +32,8 @@ pub fn sparkline_path(points: &[(i64, f64)], width: f64, height: f64) -> String 
             height / 2.0
         };
         path.push(if i == 0 { 'M' } else { 'L' });
-        path.push_str(&format!("{x:.1} {y:.1}"));
+        // Written in place: no allocation per point.
+        let _ = write!(path, "{x:.1} {y:.1}");
     }
     path
 }

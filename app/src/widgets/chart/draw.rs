@@ -23,7 +23,8 @@ use web_sys::{CanvasRenderingContext2d, HtmlCanvasElement};
 use crate::chart::{
     area, bar_base, column_ms_for, column_values, gap_after, has_gap, label_anchor, mark_gaps,
     stack, stepped, tick_target, time_ticks, value_axis, with_thresholds, ChartStyle, Draw,
-    Interpolation, LabelAnchor, Level, Line, Mark, PathStep, Reducer, Stacking, Threshold, Unit,
+    Interpolation, LabelAnchor, Level, Line, LinePoint, Mark, PathStep, Reducer, Stacking,
+    Threshold, Unit,
 };
 
 /// The series palette: distinguishable on light and dark backgrounds.
@@ -344,7 +345,7 @@ pub fn draw(canvas: &HtmlCanvasElement, scene: &Scene) -> Result<Layout, String>
         let mut reducer = Reducer::new(gap_ms, from, columns, column_ms);
         // The window starts at the column holding `from`.
         for part in drawn.line.slices_near(from - column_ms) {
-            if !reducer.push_run(part, |p| (p.ts, p.value)) {
+            if !reducer.push_run(part, LinePoint::pair) {
                 break;
             }
         }
