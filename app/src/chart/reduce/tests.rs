@@ -353,20 +353,42 @@ fn column_width_rounds_up_so_the_span_fits() {
     assert_eq!(column_ms_for(i64::MAX, 1), i64::MAX);
 }
 
+/// A random window (its width, column width and start) over random points
+/// (markers, repeated times and jumps among them).
+struct Case {
+    width: usize,
+    column_ms: i64,
+    from: i64,
+    points: Vec<(i64, f64)>,
+}
+
+fn random_case(rng: &mut XorShift) -> Case {
+    let width = 1 + rng.below(40) as usize;
+    let column_ms = 1 + rng.below(30) as i64;
+    let count = rng.below(400) as usize;
+    let points = random_points(rng, count);
+    let first = points.first().map_or(0, |p| p.0);
+    let from = first - 50 + rng.below(400) as i64;
+    Case {
+        width,
+        column_ms,
+        from,
+        points,
+    }
+}
+
 #[test]
 fn reading_in_place_with_gap_markers_matches_reducing_the_marked_copy() {
     let mut rng = XorShift(0x5EED_CAFE);
     for _ in 0..300 {
-        let width = 1 + rng.below(40) as usize;
-        let column_ms = 1 + rng.below(30) as i64;
-        let count = rng.below(400) as usize;
+        let Case {
+            width,
+            column_ms,
+            from,
+            mut points,
+        } = random_case(&mut rng);
         // Finite values only: a line holds no markers of its own.
-        let points: Vec<(i64, f64)> = random_points(&mut rng, count)
-            .into_iter()
-            .filter(|p| p.1.is_finite())
-            .collect();
-        let first = points.first().map_or(0, |p| p.0);
-        let from = first - 50 + rng.below(400) as i64;
+        points.retain(|p| p.1.is_finite());
         let gap = rng.chance(4).then(|| 1 + rng.below(60) as i64);
         let marked = match gap {
             Some(gap) => crate::chart::mark_gaps(&points, gap),
@@ -396,13 +418,12 @@ fn reading_in_place_with_gap_markers_matches_reducing_the_marked_copy() {
 fn reading_in_place_takes_gap_markers_in_the_points_as_reducing_them_does() {
     let mut rng = XorShift(0xFEED_BEEF);
     for _ in 0..300 {
-        let width = 1 + rng.below(40) as usize;
-        let column_ms = 1 + rng.below(30) as i64;
-        let count = rng.below(400) as usize;
-        // Markers (NaN, infinity) among the points, and repeated times.
-        let points = random_points(&mut rng, count);
-        let first = points.first().map_or(0, |p| p.0);
-        let from = first - 50 + rng.below(400) as i64;
+        let Case {
+            width,
+            column_ms,
+            from,
+            points,
+        } = random_case(&mut rng);
         let expected = Reduction::from_points(&points, from, width, column_ms);
         let read = Reduction::from_iter(points.iter().copied(), None, from, width, column_ms);
         assert_eq!(
@@ -416,22 +437,22 @@ fn reading_in_place_takes_gap_markers_in_the_points_as_reducing_them_does() {
 fn runs_of_points_in_pieces_reduce_as_one_point_at_a_time() {
     let mut rng = XorShift(0xC0FF_EE00);
     for _ in 0..500 {
-        let width = 1 + rng.below(40) as usize;
-        let column_ms = 1 + rng.below(30) as i64;
-        let count = rng.below(400) as usize;
-        // Markers, repeated times, and now and then a point out of order.
-        let mut points = random_points(&mut rng, count);
+        let Case {
+            width,
+            column_ms,
+            from,
+            mut points,
+        } = random_case(&mut rng);
+        // Now and then a point out of order.
         for point in points.iter_mut().skip(1) {
             if rng.chance(15) {
                 point.0 -= rng.below(50) as i64;
             }
         }
-        let first = points.first().map_or(0, |p| p.0);
-        let from = first - 50 + rng.below(400) as i64;
         let gap = rng.chance(2).then(|| 1 + rng.below(60) as i64);
         let expected = Reduction::from_iter(points.iter().copied(), gap, from, width, column_ms);
         // In two pieces, as a ring holds them.
-        let cut = rng.below(count as u64 + 1) as usize;
+        let cut = rng.below(points.len() as u64 + 1) as usize;
         let mut reducer = Reducer::new(gap, from, width, column_ms);
         for part in [&points[..cut], &points[cut..]] {
             if !reducer.push_run(part, |&p| p) {
