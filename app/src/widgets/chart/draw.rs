@@ -23,8 +23,8 @@ use web_sys::{CanvasRenderingContext2d, HtmlCanvasElement};
 use crate::chart::{
     area, bar_base, column_ms_for, column_values, gap_after, has_gap, label_anchor, mark_gaps,
     stack, stepped, tick_target, time_ticks, value_axis, with_thresholds, ChartStyle, Draw,
-    Interpolation, LabelAnchor, Level, Line, LinePoint, Mark, PathStep, Reducer, Stacking,
-    Threshold, Unit,
+    Interpolation, LabelAnchor, Level, Line, LinePoint, Mark, PathStep, Reducer, Reduction,
+    Stacking, Threshold, Unit,
 };
 
 /// The series palette: distinguishable on light and dark backgrounds.
@@ -513,13 +513,13 @@ fn stack_scene(scene: &Scene, from: i64, to: i64, columns: usize) -> Option<Stac
         .iter()
         .map(|drawn| {
             let values = drawn_values(drawn.line, scene.style);
-            let mut reducer = Reducer::new(None, from, columns, column_ms);
-            for &(ts, value) in &values {
-                if !reducer.push(ts, value) {
-                    break;
-                }
-            }
-            column_values(&reducer.finish())
+            column_values(&Reduction::from_iter(
+                values.iter().copied(),
+                None,
+                from,
+                columns,
+                column_ms,
+            ))
         })
         .collect();
     Some(Stacked {
