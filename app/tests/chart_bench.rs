@@ -7,7 +7,10 @@
 //! A redraw here is everything the page does per frame for one chart:
 //! reading each line's points, the per-pixel reduction, the ticks, and
 //! plotters' calls on the 2D context of an 800 x 300 canvas at device pixel
-//! ratio 1.
+//! ratio 1. The plain cases draw from scratch each time (nothing carried
+//! from the last frame); the live ones append a point to every line before
+//! each frame, scroll the window with it and go on from the last frame's
+//! reductions, as the page does.
 //!
 //! `fifty_charts` mounts 50 of the page's chart widgets, every one on
 //! screen, and feeds the store 2,000 series events a second for 10 s, as
@@ -58,7 +61,40 @@ fn line(count: usize, seed: u64) -> Line {
     line
 }
 
-/// The median and 95th percentile of `runs` redraws, after a warm-up.
+/// The median and 95th percentile of `took`.
+fn spread(mut took: Vec<f64>) -> (f64, f64) {
+    took.sort_by(f64::total_cmp);
+    let runs = took.len();
+    (took[runs / 2], took[(runs * 95 / 100).min(runs - 1)])
+}
+
+/// The median and 95th percentile of `runs` frames of a live chart, after
+/// a warm-up: each appends a point a second after the newest to every line
+/// (its oldest dropping off), moves the window to end there, and redraws.
+fn time_live(canvas: &web_sys::HtmlCanvasElement, lines: &mut [Line], runs: usize) -> (f64, f64) {
+    let performance = web_sys::window().unwrap().performance().unwrap();
+    let mut kept = Vec::new();
+    let mut took = Vec::with_capacity(runs);
+    for run in 0..runs + 3 {
+        let start = performance.now();
+        let mut to = 0;
+        let mut span = 0;
+        for line in lines.iter_mut() {
+            let (oldest, newest) = (line.oldest_ts().unwrap(), line.newest_ts().unwrap());
+            to = newest + 1_000;
+            span = newest - oldest;
+            line.push(to, 50.0 + (run % 10) as f64);
+        }
+        bench_draw(canvas, lines, to - span, to, &mut kept).unwrap();
+        if run >= 3 {
+            took.push(performance.now() - start);
+        }
+    }
+    spread(took)
+}
+
+/// The median and 95th percentile of `runs` redraws from scratch, after a
+/// warm-up.
 fn time(canvas: &web_sys::HtmlCanvasElement, lines: &[Line], runs: usize) -> (f64, f64) {
     let performance = web_sys::window().unwrap().performance().unwrap();
     let to = lines
@@ -72,17 +108,16 @@ fn time(canvas: &web_sys::HtmlCanvasElement, lines: &[Line], runs: usize) -> (f6
         .min()
         .unwrap_or_default();
     for _ in 0..3 {
-        bench_draw(canvas, lines, from, to).unwrap();
+        bench_draw(canvas, lines, from, to, &mut Vec::new()).unwrap();
     }
-    let mut took: Vec<f64> = (0..runs)
+    let took: Vec<f64> = (0..runs)
         .map(|_| {
             let start = performance.now();
-            bench_draw(canvas, lines, from, to).unwrap();
+            bench_draw(canvas, lines, from, to, &mut Vec::new()).unwrap();
             performance.now() - start
         })
         .collect();
-    took.sort_by(f64::total_cmp);
-    (took[runs / 2], took[(runs * 95 / 100).min(runs - 1)])
+    spread(took)
 }
 
 #[wasm_bindgen_test]
@@ -97,9 +132,13 @@ fn redraw() {
         ),
         ("1 series x 1,000,000 points", vec![line(1_000_000, 9)], 15),
     ];
-    for (name, lines, runs) in cases {
+    for (name, mut lines, runs) in cases {
         let (median, p95) = time(&canvas, &lines, runs);
         console_log!("chart-bench livedash | {name} | median {median:.1} ms | p95 {p95:.1} ms");
+        let (median, p95) = time_live(&canvas, &mut lines, runs * 4);
+        console_log!(
+            "chart-bench livedash | {name}, live | median {median:.1} ms | p95 {p95:.1} ms"
+        );
     }
 }
 

@@ -2,7 +2,11 @@
 // benchmark (app/tests/chart_bench.rs), on the same data: scripts/chart-bench.sh
 // runs both. A redraw is `u.batch(() => u.setData(data))`: scales, paths
 // and axes rebuilt from the data and drawn, synchronously, on an 800 x 300
-// chart at device pixel ratio 1. Prints one `chart-bench` line per case.
+// chart at device pixel ratio 1. The live cases are a streaming chart as
+// uPlot draws one: each frame slides the window one point on (the data
+// as views one point further along, a point appended and the oldest
+// dropped) and calls setData, which rebuilds every path from its points.
+// Prints one `chart-bench` line per case.
 const { chromium } = require('@playwright/test');
 
 const ARGS = [
@@ -27,47 +31,60 @@ const ARGS = [
       ['1 series x 1,000,000 points', 1, 1_000_000, 15],
     ];
     for (const [name, series, count, runs] of cases) {
-      const [median, p95] = await page.evaluate(
-        async ([series, count, runs]) => {
-          // The same noisy wave as the Rust side (values, not bits).
-          const xs = new Float64Array(count);
-          for (let i = 0; i < count; i++) xs[i] = i; // seconds
-          const data = [xs];
-          for (let s = 0; s < series; s++) {
-            const ys = new Float64Array(count);
-            for (let i = 0; i < count; i++) ys[i] = 50 + 30 * Math.sin(i / 300) + 10 * Math.random();
-            data.push(ys);
-          }
-          const el = document.getElementById('chart');
-          el.innerHTML = '';
-          const opts = {
-            width: 800,
-            height: 300,
-            pxRatio: 1,
-            scales: { x: { time: true } },
-            series: [{}, ...Array.from({ length: series }, () => ({ stroke: '#2f7df6', width: 1.5 }))],
-            legend: { show: false },
-          };
-          // eslint-disable-next-line no-undef
-          const u = new uPlot(opts, data, el);
-          // setData re-ranges the scales and rebuilds the paths and axes;
-          // batch() commits at once instead of in a microtask, so the
-          // timing holds the whole redraw and nothing else.
-          const redraw = async () => u.batch(() => u.setData(data));
-          for (let i = 0; i < 3; i++) await redraw();
-          const took = [];
-          for (let i = 0; i < runs; i++) {
-            const start = performance.now();
-            await redraw();
-            took.push(performance.now() - start);
-          }
-          took.sort((a, b) => a - b);
-          u.destroy();
-          return [took[Math.floor(runs / 2)], took[Math.min(runs - 1, Math.floor((runs * 95) / 100))]];
-        },
-        [series, count, runs],
-      );
-      console.log(`chart-bench uPlot | ${name} | median ${median.toFixed(1)} ms | p95 ${p95.toFixed(1)} ms`);
+      for (const live of [false, true]) {
+        const [median, p95] = await page.evaluate(
+          async ([series, count, runs, live]) => {
+            // The same noisy wave as the Rust side (values, not bits), with
+            // room for the live frames' new points.
+            const frames = live ? runs * 4 + 3 : 0;
+            const total = count + frames;
+            const xs = new Float64Array(total);
+            for (let i = 0; i < total; i++) xs[i] = i; // seconds
+            const all = [xs];
+            for (let s = 0; s < series; s++) {
+              const ys = new Float64Array(total);
+              for (let i = 0; i < total; i++) ys[i] = 50 + 30 * Math.sin(i / 300) + 10 * Math.random();
+              all.push(ys);
+            }
+            let frame = 0;
+            const view = () => all.map((a) => a.subarray(frame, frame + count));
+            const data = view();
+            const el = document.getElementById('chart');
+            el.innerHTML = '';
+            const opts = {
+              width: 800,
+              height: 300,
+              pxRatio: 1,
+              scales: { x: { time: true } },
+              series: [{}, ...Array.from({ length: series }, () => ({ stroke: '#2f7df6', width: 1.5 }))],
+              legend: { show: false },
+            };
+            // eslint-disable-next-line no-undef
+            const u = new uPlot(opts, data, el);
+            // setData re-ranges the scales and rebuilds the paths and axes;
+            // batch() commits at once instead of in a microtask, so the
+            // timing holds the whole redraw and nothing else.
+            const redraw = async () => {
+              if (live) frame += 1;
+              u.batch(() => u.setData(live ? view() : data));
+            };
+            for (let i = 0; i < 3; i++) await redraw();
+            const took = [];
+            const timed = live ? runs * 4 : runs;
+            for (let i = 0; i < timed; i++) {
+              const start = performance.now();
+              await redraw();
+              took.push(performance.now() - start);
+            }
+            took.sort((a, b) => a - b);
+            u.destroy();
+            return [took[Math.floor(timed / 2)], took[Math.min(timed - 1, Math.floor((timed * 95) / 100))]];
+          },
+          [series, count, runs, live],
+        );
+        const label = live ? `${name}, live` : name;
+        console.log(`chart-bench uPlot | ${label} | median ${median.toFixed(1)} ms | p95 ${p95.toFixed(1)} ms`);
+      }
     }
   } finally {
     await browser.close();

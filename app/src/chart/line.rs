@@ -23,7 +23,10 @@
 //! The line keeps its span and at most `capacity` points, dropping the
 //! oldest: a page left open for days holds no more than it shows.
 
-use std::collections::VecDeque;
+use std::{
+    collections::VecDeque,
+    sync::atomic::{AtomicU64, Ordering},
+};
 
 /// One point of a line: a sample, or a bucket with its min and max.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -57,9 +60,35 @@ impl LinePoint {
     }
 }
 
+/// Which line value this is: a number no other line made, cloned or
+/// changed other than by appending holds ([`Line::id`]). Two lines of the
+/// same points are equal whatever their ids.
+#[derive(Debug)]
+struct LineId(u64);
+
+impl LineId {
+    fn next() -> Self {
+        static NEXT: AtomicU64 = AtomicU64::new(1);
+        Self(NEXT.fetch_add(1, Ordering::Relaxed))
+    }
+}
+
+impl Clone for LineId {
+    fn clone(&self) -> Self {
+        Self::next()
+    }
+}
+
+impl PartialEq for LineId {
+    fn eq(&self, _: &Self) -> bool {
+        true
+    }
+}
+
 /// A series' points within a span: history, then live.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Line {
+    id: LineId,
     step_ms: Option<i64>,
     span_ms: i64,
     capacity: usize,
@@ -74,6 +103,7 @@ impl Line {
     /// `step_ms` wide, keeping `span_ms` and at most `capacity` points.
     pub fn new(step_ms: Option<i64>, span_ms: i64, capacity: usize) -> Self {
         Self {
+            id: LineId::next(),
             step_ms: step_ms.filter(|&s| s > 0),
             span_ms: span_ms.max(1),
             capacity: capacity.max(1),
@@ -129,6 +159,9 @@ impl Line {
         let bucket = ts - ts.rem_euclid(step);
         match self.points.back_mut() {
             Some(last) if last.ts == bucket => {
+                // A point changed in place: what was made of the line
+                // before is stale.
+                self.id = LineId::next();
                 let count = last.count.saturating_add(1);
                 last.value += (value - last.value) / f64::from(count);
                 last.count = count;
@@ -159,7 +192,21 @@ impl Line {
     /// needs, gaps into it included. They are the ring's two slices: a
     /// plain loop over each costs no call per point.
     pub fn slices_near(&self, ts: i64) -> [&[LinePoint]; 2] {
-        let first = self.points.partition_point(|p| p.ts < ts).saturating_sub(1);
+        self.slices_from(ts, 1)
+    }
+
+    /// The points newer than `ts`, as [`Line::slices_near`] gives them.
+    pub fn slices_after(&self, ts: i64) -> [&[LinePoint]; 2] {
+        self.slices_from(ts.saturating_add(1), 0)
+    }
+
+    /// The points from `back` before the first at or after `ts` on, in the
+    /// ring's two slices.
+    fn slices_from(&self, ts: i64, back: usize) -> [&[LinePoint]; 2] {
+        let first = self
+            .points
+            .partition_point(|p| p.ts < ts)
+            .saturating_sub(back);
         let (a, b) = self.points.as_slices();
         match a.get(first..) {
             Some(rest) if !rest.is_empty() => [rest, b],
@@ -186,6 +233,14 @@ impl Line {
     /// Whether it holds no point.
     pub fn is_empty(&self) -> bool {
         self.points.is_empty()
+    }
+
+    /// A number that changes whenever the line changes other than by
+    /// taking a newer point (or dropping its oldest), and that no other
+    /// line holds: what is kept of the line from frame to frame is good
+    /// for as long as it holds the same id.
+    pub fn id(&self) -> u64 {
+        self.id.0
     }
 
     /// The bucket width (`None`: raw samples).

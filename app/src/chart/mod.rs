@@ -20,7 +20,8 @@
 //!   value short (`1.2 GiB`, `250 ms`), [`value_axis`] and [`format_ticks`]
 //!   label an axis on one shared scale (`0, 0.5 GiB, 1 GiB`).
 //! - [`Line`] joins a series' history to its live points with no gap and no
-//!   repeat, in the history's own buckets.
+//!   repeat, in the history's own buckets; [`LiveReduction`] keeps a line's
+//!   reduction from frame to frame, folding in only the points that arrived.
 //! - [`TimeRange`] is what the page shows (live or fixed), as it lives in
 //!   the URL; [`ZoomStack`] is the way back.
 //! - [`stats`], [`Visibility`] and [`tooltip_rows`] are what the legend and
@@ -37,6 +38,7 @@
 mod annotations;
 mod legend;
 mod line;
+mod live_reduction;
 mod range;
 mod rate;
 mod reduce;
@@ -53,6 +55,7 @@ pub use legend::{
     TooltipMode, TooltipRow, TooltipSeries, Visibility,
 };
 pub use line::{Line, LinePoint};
+pub use live_reduction::LiveReduction;
 pub use range::{
     format_duration, format_time, gesture_window, parse_duration, parse_time, zoom_out, zoom_to,
     Preset, RangeError, TimePoint, TimeRange, ZoomStack, FROM_KEY, MAX_SPAN_MS, MAX_TIME_MS,

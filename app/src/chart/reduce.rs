@@ -398,6 +398,14 @@ pub struct Reducer {
     newest: i64,
     /// The previous point's time, to see gaps.
     before: Option<i64>,
+    /// The newest point taken (pushed while inside or before the window):
+    /// a reducer resumed later goes on from the points after it.
+    taken: i64,
+    /// The longest interval between neighbours not judged a gap, and the
+    /// shortest judged one: another `gap_ms` between the two judges every
+    /// interval seen alike ([`Reducer::set_gap`]).
+    longest_kept: i64,
+    shortest_broken: i64,
 }
 
 impl Reducer {
@@ -415,19 +423,27 @@ impl Reducer {
             current_end: i64::MIN,
             newest: i64::MIN,
             before: None,
+            taken: i64::MIN,
+            longest_kept: i64::MIN,
+            shortest_broken: i64::MAX,
         }
     }
 
     /// Takes the next point (in time order); `false` once the points have
     /// passed the window's end, when the caller may stop.
     pub fn push(&mut self, ts: i64, value: f64) -> bool {
-        if let (Some(gap), Some(earlier)) = (self.gap_ms, self.before) {
-            if ts.saturating_sub(earlier) > gap {
-                let marker = earlier.saturating_add(1);
-                if marker >= self.end {
-                    return false;
+        if let Some(earlier) = self.before {
+            let interval = ts.saturating_sub(earlier);
+            match self.gap_ms {
+                Some(gap) if interval > gap => {
+                    let marker = earlier.saturating_add(1);
+                    if marker >= self.end {
+                        return false;
+                    }
+                    self.shortest_broken = self.shortest_broken.min(interval);
+                    self.fold(marker, f64::NAN);
                 }
-                self.fold(marker, f64::NAN);
+                _ => self.longest_kept = self.longest_kept.max(interval),
             }
         }
         self.before = Some(ts);
@@ -435,6 +451,7 @@ impl Reducer {
             return false;
         }
         self.fold(ts, value);
+        self.taken = self.taken.max(ts);
         true
     }
 
@@ -451,12 +468,22 @@ impl Reducer {
         }
     }
 
-    /// Starts the column holding `ts`, the one before it done.
+    /// Starts the column holding `ts`, the one before it done; after
+    /// [`Reducer::reduction`], takes that column back when `ts` is in it.
     fn open(&mut self, ts: i64) {
         let column_ms = self.reduction.column_ms;
         let index = ts.div_euclid(column_ms);
         self.current_end = index.saturating_add(1).saturating_mul(column_ms);
-        if let Some(done) = self.current.replace(Column::empty(index)) {
+        let column = match self.reduction.columns.back() {
+            Some(last) if self.current.is_none() && last.index == index => {
+                self.reduction.columns.pop_back()
+            }
+            _ => None,
+        };
+        if let Some(done) = self
+            .current
+            .replace(column.unwrap_or_else(|| Column::empty(index)))
+        {
             self.reduction.columns.push_back(done);
         }
     }
@@ -480,6 +507,8 @@ impl Reducer {
                 let gap = self.gap_ms.unwrap_or(i64::MAX);
                 let mut newest = self.newest;
                 let mut before = self.before.unwrap_or(newest);
+                let mut longest = self.longest_kept;
+                let run_start = i;
                 let Summary {
                     mut min,
                     mut max,
@@ -489,12 +518,12 @@ impl Reducer {
                 } = *summary;
                 for point in &points[i..] {
                     let (ts, value) = at(point);
-                    if ts >= end
-                        || ts < newest
-                        || ts.saturating_sub(before) > gap
-                        || !value.is_finite()
-                    {
+                    let interval = ts.saturating_sub(before);
+                    if ts >= end || ts < newest || interval > gap || !value.is_finite() {
                         break;
+                    }
+                    if interval > longest {
+                        longest = interval;
                     }
                     let sample = Sample { ts, value };
                     if value < min.value {
@@ -518,6 +547,10 @@ impl Reducer {
                 };
                 self.newest = newest;
                 self.before = Some(before);
+                self.longest_kept = longest;
+                if i > run_start {
+                    self.taken = self.taken.max(before);
+                }
             }
             // Anything else (a new column, a gap, a marker, disorder) one
             // point at a time.
@@ -535,11 +568,107 @@ impl Reducer {
 
     /// The reduction of the points taken.
     pub fn finish(mut self) -> Reduction {
-        if let Some(done) = self.current {
+        self.flush();
+        self.reduction
+    }
+
+    /// The reduction of the points taken so far; more may be pushed after.
+    pub fn reduction(&mut self) -> &Reduction {
+        self.flush();
+        &self.reduction
+    }
+
+    /// Puts the column being filled into the reduction; the next point
+    /// takes it back out if it belongs there ([`Reducer::open`]).
+    fn flush(&mut self) {
+        if let Some(done) = self.current.take() {
             self.reduction.columns.push_back(done);
             self.reduction.newest = Some(self.newest);
         }
-        self.reduction
+        self.current_end = i64::MIN;
+    }
+
+    /// Moves the window forward as [`Reduction::shift_to`] does; the
+    /// points pushed next continue where the earlier ones stopped.
+    ///
+    /// # Errors
+    ///
+    /// [`UpdateError::ShiftBackwards`], as [`Reduction::shift_to`].
+    pub fn shift_to(&mut self, from: i64) -> Result<(), UpdateError> {
+        self.flush();
+        self.reduction.shift_to(from)?;
+        (self.start, self.end) = self.reduction.window();
+        Ok(())
+    }
+
+    /// Reduces again, from `points` (the line as it is now, all of it from
+    /// the window's start on, oldest first, read by `at`), the columns up
+    /// to the one holding its oldest point: the point or points before it
+    /// were dropped, so those columns hold less (and the oldest point no
+    /// gap before it). The columns after are made of points still there.
+    /// Call it once every point inside the window has been pushed.
+    pub fn redo_front<P>(&mut self, points: [&[P]; 2], at: impl Fn(&P) -> (i64, f64)) {
+        self.flush();
+        let Some(oldest) = points.iter().find_map(|part| part.first()) else {
+            return;
+        };
+        let column_ms = self.reduction.column_ms;
+        let stale = at(oldest).0.div_euclid(column_ms).saturating_add(1);
+        let mut front = Reducer::new(self.gap_ms, self.start, self.reduction.width, column_ms);
+        // Up to the first point past those columns: the gap before it, if
+        // any, is marked in the last of them.
+        'points: for part in points {
+            for point in part {
+                let (ts, value) = at(point);
+                if !front.push(ts, value) || ts.div_euclid(column_ms) >= stale {
+                    break 'points;
+                }
+            }
+        }
+        let columns = &mut self.reduction.columns;
+        while columns.front().is_some_and(|column| column.index < stale) {
+            columns.pop_front();
+        }
+        for column in front.finish().columns.into_iter().rev() {
+            if column.index < stale {
+                columns.push_front(column);
+            }
+        }
+        if columns.is_empty() {
+            self.reduction.newest = None;
+        }
+    }
+
+    /// Judges gaps by `gap_ms` from now on, if that judges every interval
+    /// seen so far as the current setting did (so the columns reduced
+    /// stand); `false`, changing nothing, when it would not.
+    pub fn set_gap(&mut self, gap_ms: Option<i64>) -> bool {
+        let gap = gap_ms.unwrap_or(i64::MAX);
+        if self.longest_kept > gap || self.shortest_broken <= gap {
+            return false;
+        }
+        self.gap_ms = gap_ms;
+        true
+    }
+
+    /// The newest time taken: resume with the points after it.
+    pub fn taken(&self) -> i64 {
+        self.taken
+    }
+
+    /// The window's times, as [`Reduction::window`].
+    pub fn window(&self) -> (i64, i64) {
+        (self.start, self.end)
+    }
+
+    /// The column width in milliseconds.
+    pub fn column_ms(&self) -> i64 {
+        self.reduction.column_ms
+    }
+
+    /// The number of columns.
+    pub fn width(&self) -> usize {
+        self.reduction.width
     }
 }
 
@@ -552,4 +681,4 @@ pub fn column_ms_for(span_ms: i64, width: usize) -> i64 {
 }
 
 #[cfg(test)]
-mod tests;
+pub(super) mod tests;

@@ -20,10 +20,11 @@ use plotters_canvas::CanvasBackend;
 use wasm_bindgen::JsCast;
 use web_sys::{CanvasRenderingContext2d, HtmlCanvasElement};
 
+use super::stacked;
+
 use crate::chart::{
-    area, bar_base, column_ms_for, column_values, gap_after, has_gap, label_anchor, mark_gaps,
-    stack, stepped, tick_target, time_ticks, value_axis, with_thresholds, ChartStyle, Draw,
-    Interpolation, LabelAnchor, Level, Line, LinePoint, Mark, PathStep, Reducer, Reduction,
+    bar_base, column_ms_for, label_anchor, tick_target, time_ticks, value_axis, with_thresholds,
+    ChartStyle, Draw, Interpolation, LabelAnchor, Level, Line, LiveReduction, Mark, Reduction,
     Stacking, Threshold, Unit,
 };
 
@@ -143,8 +144,14 @@ impl Layout {
     }
 }
 
-/// Draws `scene` on `canvas`; returns the layout used.
-pub fn draw(canvas: &HtmlCanvasElement, scene: &Scene) -> Result<Layout, String> {
+/// Draws `scene` on `canvas`; returns the layout used. `kept` holds each
+/// line's reduction from the last frame of this canvas (empty at first):
+/// a line that only grew since is reduced by folding in what arrived.
+pub fn draw(
+    canvas: &HtmlCanvasElement,
+    scene: &Scene,
+    kept: &mut Vec<LiveReduction>,
+) -> Result<Layout, String> {
     let ratio = web_sys::window()
         .map(|w| w.device_pixel_ratio())
         .unwrap_or(1.0)
@@ -157,17 +164,35 @@ pub fn draw(canvas: &HtmlCanvasElement, scene: &Scene) -> Result<Layout, String>
         canvas.set_width(width);
         canvas.set_height(height);
     }
-    clear(canvas)?;
+    let context = clear(canvas)?;
     let (from, to) = (scene.from, scene.to.max(scene.from + 1));
 
-    let stacked = stack_scene(
-        scene,
-        from,
-        to,
-        ((css_width * ratio).round() as usize).max(1),
-    );
-    // The value range: every visible point's band (or the stack's edges),
-    // and the soft bounds.
+    // Lines are reduced to the canvas's device-pixel columns (the plot
+    // is a little narrower, by the value labels, whose width depends on
+    // the values): a column never wider than a pixel, and the same columns
+    // whatever the labels, so a line's reduction carries over.
+    let columns = ((css_width * ratio).round() as usize).max(1);
+    let column_ms = column_ms_for(to - from, columns);
+    let style = scene.style;
+    // The stacked path is fetched before a stacking chart's first frame
+    // (`stacked::fetch`); until then there is nothing to stack with.
+    let stacker = stacked::stacker().filter(|_| style.stacking != Stacking::Off);
+    let stacked = stacker.and_then(|stacker| (stacker.stack)(scene, from, to, columns));
+    let mut reductions = Vec::with_capacity(scene.lines.len());
+    for drawn in scene.lines.iter().filter(|_| stacked.is_none()) {
+        let gap_ms = drawn.line.gap_ms().filter(|_| !style.connect_gaps);
+        let reduction = match kept.iter().position(|k| k.line() == drawn.line.id()) {
+            Some(at) => {
+                let mut reduction = kept.swap_remove(at);
+                reduction.update(drawn.line, gap_ms, from, columns, column_ms);
+                reduction
+            }
+            None => LiveReduction::new(drawn.line, gap_ms, from, columns, column_ms),
+        };
+        reductions.push(reduction);
+    }
+    // The value range: every visible column's extremes (or the stack's
+    // edges, or a rollup's band), and the soft bounds.
     let mut low = f64::INFINITY;
     let mut high = f64::NEG_INFINITY;
     if let Some(stacked) = &stacked {
@@ -175,25 +200,28 @@ pub fn draw(canvas: &HtmlCanvasElement, scene: &Scene) -> Result<Layout, String>
             low = low.min(*lower);
             high = high.max(*upper);
         }
-    } else {
-        // Comparisons, not `f64::min`: a line's values are finite, and
-        // this pass visits every point of the window (a million, at times).
-        for drawn in &scene.lines {
-            'points: for part in drawn.line.slices_near(from) {
-                for point in part {
-                    if point.ts > to {
-                        break 'points;
-                    }
-                    if point.ts >= from {
-                        if point.min < low {
-                            low = point.min;
-                        }
-                        if point.max > high {
-                            high = point.max;
-                        }
-                    }
-                }
+    }
+    for (drawn, reduction) in scene.lines.iter().zip(&mut reductions) {
+        if drawn.line.step_ms().is_some() {
+            // A bucket's band reaches past its mean; a window holds a
+            // chart's width of buckets at most.
+            for point in drawn.line.points().filter(|p| (from..=to).contains(&p.ts)) {
+                low = low.min(point.min);
+                high = high.max(point.max);
             }
+            continue;
+        }
+        let visible = |c: &&crate::chart::Column| {
+            c.index * column_ms <= to && (c.index + 1) * column_ms > from
+        };
+        for summary in reduction
+            .reduction()
+            .columns()
+            .filter(visible)
+            .filter_map(|c| c.summary)
+        {
+            low = low.min(summary.min.value);
+            high = high.max(summary.max.value);
         }
     }
     if let Some(min) = scene.soft_min {
@@ -298,9 +326,6 @@ pub fn draw(canvas: &HtmlCanvasElement, scene: &Scene) -> Result<Layout, String>
     .map_err(err)?;
 
     // Thresholds under the lines: a band, then its line.
-    let device = |points: &[(f64, f64)]| -> Vec<(i32, i32)> {
-        points.iter().map(|&(x, y)| (px(x), px(y))).collect()
-    };
     for threshold in scene.thresholds.iter().filter(|t| t.value.is_finite()) {
         let colour = level_colour(threshold.level);
         let y = layout.y_of(threshold.value);
@@ -325,31 +350,21 @@ pub fn draw(canvas: &HtmlCanvasElement, scene: &Scene) -> Result<Layout, String>
         .map_err(err)?;
     }
 
-    // The lines, reduced to the plot's device-pixel columns.
-    let columns = ((plot_css_width * ratio).round() as usize).max(1);
-    let column_ms = column_ms_for(to - from, columns);
+    // The lines, from their reductions.
     let stroke = ((1.5 * ratio).round() as u32).max(1);
-    let style = scene.style;
     let base_y = layout.y_of(bar_base(layout.min, layout.max));
     if let Some(stacked) = &stacked {
-        draw_stack(&root, scene, stacked, &layout, ratio)?;
+        if let Some(stacker) = stacker {
+            (stacker.draw)(&root, scene, stacked, &layout, ratio)?;
+        }
     }
-    for drawn in scene.lines.iter().filter(|_| stacked.is_none()) {
+    for (drawn, reduction) in scene.lines.iter().zip(&mut reductions) {
         let (r, g, b) = PALETTE[drawn.colour % PALETTE.len()];
         let colour = RGBColor(r, g, b);
         if drawn.line.step_ms().is_some() {
             draw_band(&root, drawn.line, &layout, ratio, colour)?;
         }
-        // Read in place: a redraw costs one pass over the window's points.
-        let gap_ms = drawn.line.gap_ms().filter(|_| !style.connect_gaps);
-        let mut reducer = Reducer::new(gap_ms, from, columns, column_ms);
-        // The window starts at the column holding `from`.
-        for part in drawn.line.slices_near(from - column_ms) {
-            if !reducer.push_run(part, LinePoint::pair) {
-                break;
-            }
-        }
-        let reduction = reducer.finish();
+        let reduction = reduction.reduction();
         if style.draw == Draw::Bars {
             for column in reduction.columns() {
                 let Some(summary) = column.summary else {
@@ -372,48 +387,76 @@ pub fn draw(canvas: &HtmlCanvasElement, scene: &Scene) -> Result<Layout, String>
             }
             continue;
         }
-        // Stretches of the line between gaps, in CSS pixels.
-        let mut stretches: Vec<Vec<(f64, f64)>> = Vec::new();
-        for step in reduction.path() {
-            let sample = match step {
-                PathStep::MoveTo(s) => {
-                    stretches.push(Vec::new());
-                    s
+        // Straight onto the 2D context, one path per line (the pen lifted
+        // at gaps), in device pixels rounded as plotters places them: no
+        // vertex list is built, and a vertex costs one call.
+        let css = |alpha: f64| format!("rgba({r},{g},{b},{alpha})");
+        let stepped = style.interpolation == Interpolation::Step;
+        if style.fill > 0.0 {
+            // Each stretch closed along the base.
+            let base = f64::from(px(base_y));
+            let mut ends: Option<(f64, f64)> = None;
+            let close = |ends: Option<(f64, f64)>| {
+                if let Some((first, last)) = ends {
+                    context.line_to(last, base);
+                    context.line_to(first, base);
+                    context.close_path();
                 }
-                PathStep::LineTo(s) => s,
             };
-            if let Some(stretch) = stretches.last_mut() {
-                stretch.push((layout.x_of(sample.ts), layout.y_of(sample.value)));
-            }
+            context.begin_path();
+            trace(reduction, &layout, ratio, stepped, |start, x, y| {
+                if start {
+                    close(ends);
+                    context.move_to(x, y);
+                    ends = Some((x, x));
+                } else {
+                    context.line_to(x, y);
+                    ends = ends.map(|(first, _)| (first, x));
+                }
+            });
+            close(ends);
+            context.set_fill_style_str(&css(style.fill.min(1.0)));
+            context.fill();
         }
-        for stretch in stretches {
-            let shape = match style.interpolation {
-                Interpolation::Linear => stretch.clone(),
-                Interpolation::Step => stepped(&stretch),
-            };
-            if style.fill > 0.0 && shape.len() >= 2 {
-                root.draw(&Polygon::new(
-                    device(&area(&shape, base_y)),
-                    colour.mix(style.fill.min(1.0)).filled(),
-                ))
-                .map_err(err)?;
-            }
-            match (style.draw, shape.len()) {
-                (_, 0) => {}
-                (Draw::Points, _) | (_, 1) => {
-                    for vertex in device(&stretch) {
-                        root.draw(&Circle::new(vertex, stroke + 1, colour.filled()))
-                            .map_err(err)?;
-                    }
+        // Points: each vertex a dot. Lines: the path, and a dot for a
+        // vertex alone between two gaps.
+        let radius = f64::from(stroke + 1);
+        let mut dots = Vec::new();
+        let points = style.draw == Draw::Points;
+        let mut alone = None;
+        context.begin_path();
+        trace(
+            reduction,
+            &layout,
+            ratio,
+            stepped && !points,
+            |start, x, y| {
+                if points {
+                    dots.push((x, y));
+                } else if start {
+                    dots.extend(alone);
+                    alone = Some((x, y));
+                    context.move_to(x, y);
+                } else {
+                    alone = None;
+                    context.line_to(x, y);
                 }
-                _ => {
-                    root.draw(&PathElement::new(
-                        device(&shape),
-                        colour.stroke_width(stroke),
-                    ))
-                    .map_err(err)?;
-                }
+            },
+        );
+        dots.extend(alone);
+        context.set_stroke_style_str(&css(1.0));
+        context.set_line_width(f64::from(stroke));
+        context.stroke();
+        if !dots.is_empty() {
+            context.begin_path();
+            for (x, y) in dots {
+                context.move_to(x + radius, y);
+                context
+                    .arc(x, y, radius, 0.0, std::f64::consts::TAU)
+                    .map_err(|_| "could not draw a point")?;
             }
+            context.set_fill_style_str(&css(1.0));
+            context.fill();
         }
     }
 
@@ -475,115 +518,10 @@ pub fn draw(canvas: &HtmlCanvasElement, scene: &Scene) -> Result<Layout, String>
         .map_err(err)?;
     }
     root.present().map_err(|e| e.to_string())?;
+    // Only the lines drawn now are kept: a hidden or removed line's
+    // reduction goes.
+    *kept = reductions;
     Ok(layout)
-}
-
-/// A line's points as drawn: with gap markers where the style leaves gaps.
-fn drawn_values(line: &Line, style: ChartStyle) -> Vec<(i64, f64)> {
-    let values = line.values();
-    if !style.connect_gaps {
-        // A copy with markers only when there is a gap to mark: most
-        // frames of a live chart have none.
-        if let Some(gap) = gap_after(&values, line.step_ms()) {
-            if has_gap(&values, gap) {
-                return mark_gaps(&values, gap);
-            }
-        }
-    }
-    values
-}
-
-/// The visible lines stacked on the columns of the window.
-struct Stacked {
-    column_ms: i64,
-    first_column: i64,
-    /// Per line (in the scene's order), per column, its lower and upper edge.
-    bands: Vec<Vec<Option<(f64, f64)>>>,
-}
-
-/// The scene's lines stacked over `columns` columns from `from` to `to`;
-/// `None` when the style does not stack.
-fn stack_scene(scene: &Scene, from: i64, to: i64, columns: usize) -> Option<Stacked> {
-    if scene.style.stacking == Stacking::Off || scene.lines.is_empty() {
-        return None;
-    }
-    let column_ms = column_ms_for(to - from, columns);
-    let series: Vec<Vec<Option<f64>>> = scene
-        .lines
-        .iter()
-        .map(|drawn| {
-            let values = drawn_values(drawn.line, scene.style);
-            column_values(&Reduction::from_iter(
-                values.iter().copied(),
-                None,
-                from,
-                columns,
-                column_ms,
-            ))
-        })
-        .collect();
-    Some(Stacked {
-        column_ms,
-        first_column: from.div_euclid(column_ms),
-        bands: stack(&series, scene.style.stacking),
-    })
-}
-
-/// Each stacked line as a filled band from its lower to its upper edge,
-/// outlined along the top; a column without a value breaks the band.
-fn draw_stack(
-    root: &DrawingArea<CanvasBackend, plotters::coord::Shift>,
-    scene: &Scene,
-    stacked: &Stacked,
-    layout: &Layout,
-    ratio: f64,
-) -> Result<(), String> {
-    let px = |v: f64| (v * ratio).round() as i32;
-    let err = |e: DrawingAreaErrorKind<_>| e.to_string();
-    let stroke = ((1.5 * ratio).round() as u32).max(1);
-    let fill = if scene.style.fill > 0.0 {
-        scene.style.fill.min(1.0)
-    } else {
-        0.6
-    };
-    let x_of = |slot: usize| {
-        let column = stacked.first_column + slot as i64;
-        px(layout.x_of(column * stacked.column_ms + stacked.column_ms / 2))
-    };
-    for (drawn, band) in scene.lines.iter().zip(&stacked.bands) {
-        let (r, g, b) = PALETTE[drawn.colour % PALETTE.len()];
-        let colour = RGBColor(r, g, b);
-        let mut slot = 0;
-        while slot < band.len() {
-            let start = slot;
-            while slot < band.len() && band[slot].is_some() {
-                slot += 1;
-            }
-            let stretch: Vec<(usize, (f64, f64))> = (start..slot)
-                .filter_map(|s| band[s].map(|edges| (s, edges)))
-                .collect();
-            slot += 1;
-            if stretch.is_empty() {
-                continue;
-            }
-            let top: Vec<(i32, i32)> = stretch
-                .iter()
-                .map(|&(s, (_, upper))| (x_of(s), px(layout.y_of(upper))))
-                .collect();
-            let mut outline = top.clone();
-            outline.extend(
-                stretch
-                    .iter()
-                    .rev()
-                    .map(|&(s, (lower, _))| (x_of(s), px(layout.y_of(lower)))),
-            );
-            root.draw(&Polygon::new(outline, colour.mix(fill).filled()))
-                .map_err(err)?;
-            root.draw(&PathElement::new(top, colour.stroke_width(stroke)))
-                .map_err(err)?;
-        }
-    }
-    Ok(())
 }
 
 /// A rollup line's min-max band, one quadrilateral strip.
@@ -611,8 +549,38 @@ fn draw_band(
     Ok(())
 }
 
-/// Erases the previous frame (plotters only paints over it).
-fn clear(canvas: &HtmlCanvasElement) -> Result<(), String> {
+/// Walks a line's reduction in device pixels (rounded as plotters rounds
+/// them): `visit(start, x, y)` for each vertex, `start` where the pen goes
+/// down (first, and after a gap). A stepped line holds each value until
+/// the next vertex's time.
+fn trace(
+    reduction: &Reduction,
+    layout: &Layout,
+    ratio: f64,
+    stepped: bool,
+    mut visit: impl FnMut(bool, f64, f64),
+) {
+    let px = |v: f64| (v * ratio).round();
+    let mut pen_up = true;
+    let mut held = 0.0;
+    for column in reduction.columns() {
+        pen_up |= column.gap_before;
+        for vertex in column.vertices() {
+            let (x, y) = (px(layout.x_of(vertex.ts)), px(layout.y_of(vertex.value)));
+            if stepped && !pen_up {
+                visit(false, x, held);
+            }
+            visit(pen_up, x, y);
+            held = y;
+            pen_up = false;
+        }
+        pen_up |= column.gap_after;
+    }
+}
+
+/// Erases the previous frame (plotters only paints over it) and hands
+/// over the 2D context, for what is drawn without plotters.
+fn clear(canvas: &HtmlCanvasElement) -> Result<CanvasRenderingContext2d, String> {
     let context = canvas
         .get_context("2d")
         .ok()
@@ -625,5 +593,5 @@ fn clear(canvas: &HtmlCanvasElement) -> Result<(), String> {
         f64::from(canvas.width()),
         f64::from(canvas.height()),
     );
-    Ok(())
+    Ok(context)
 }

@@ -28,11 +28,14 @@ pub(crate) mod feed;
 #[cfg(feature = "hydrate")]
 mod history;
 #[cfg(feature = "hydrate")]
+mod stacked;
+#[cfg(feature = "hydrate")]
 pub(crate) use history::install_annotations;
 
 /// Draws `lines` on `canvas` over `from..=to` as the page would, for the
 /// in-browser redraw benchmark (`app/tests/chart_bench.rs`); not used by
-/// the page.
+/// the page. `kept` carries the lines' reductions from one call to the
+/// next, as the page's frames do; an empty one draws from scratch.
 #[cfg(feature = "hydrate")]
 #[doc(hidden)]
 pub fn bench_draw(
@@ -40,6 +43,7 @@ pub fn bench_draw(
     lines: &[Line],
     from: i64,
     to: i64,
+    kept: &mut Vec<crate::chart::LiveReduction>,
 ) -> Result<(), String> {
     let scene = draw::Scene {
         lines: lines
@@ -59,7 +63,7 @@ pub fn bench_draw(
         thresholds: &[],
         marks: &[],
     };
-    draw::draw(canvas, &scene).map(|_| ())
+    draw::draw(canvas, &scene, kept).map(|_| ())
 }
 
 use std::collections::VecDeque;
@@ -759,7 +763,7 @@ mod browser {
 
     use super::{draw, ChartLines, ChartSpec};
     use crate::{
-        chart::{gesture_window, TimeRange, Visibility},
+        chart::{gesture_window, LiveReduction, TimeRange, Visibility},
         ui::TimeControl,
     };
 
@@ -775,24 +779,43 @@ mod browser {
         pub annotations: Memo<Vec<crate::protocol::Annotation>>,
     }
 
+    /// What a canvas's last frame left: where it put things, and each
+    /// line's reduction, carried to the next frame.
+    type Frame = (web_sys::HtmlCanvasElement, draw::Layout, Vec<LiveReduction>);
+
     thread_local! {
-        static LAYOUTS: std::cell::RefCell<Vec<(web_sys::HtmlCanvasElement, draw::Layout)>> =
-            const { std::cell::RefCell::new(Vec::new()) };
+        static FRAMES: std::cell::RefCell<Vec<Frame>> = const { std::cell::RefCell::new(Vec::new()) };
     }
 
-    fn remember(canvas: &web_sys::HtmlCanvasElement, layout: draw::Layout) {
-        LAYOUTS.with_borrow_mut(|layouts| {
-            layouts.retain(|(c, _)| c.is_connected() && c != canvas);
-            layouts.push((canvas.clone(), layout));
+    /// Keeps a frame's leftovers, dropping those of canvases that are gone.
+    fn remember(
+        canvas: &web_sys::HtmlCanvasElement,
+        layout: draw::Layout,
+        kept: Vec<LiveReduction>,
+    ) {
+        FRAMES.with_borrow_mut(|frames| {
+            frames.retain(|(c, ..)| c.is_connected() && c != canvas);
+            frames.push((canvas.clone(), layout, kept));
         });
     }
 
     fn layout_of(canvas: &web_sys::HtmlCanvasElement) -> Option<draw::Layout> {
-        LAYOUTS.with_borrow(|layouts| {
-            layouts
+        FRAMES.with_borrow(|frames| {
+            frames
                 .iter()
-                .find(|(c, _)| c == canvas)
-                .map(|(_, layout)| *layout)
+                .find(|(c, ..)| c == canvas)
+                .map(|(_, layout, _)| *layout)
+        })
+    }
+
+    /// The lines' reductions the canvas's last frame left (taken out).
+    fn kept_of(canvas: &web_sys::HtmlCanvasElement) -> Vec<LiveReduction> {
+        FRAMES.with_borrow_mut(|frames| {
+            frames
+                .iter_mut()
+                .find(|(c, ..)| c == canvas)
+                .map(|(.., kept)| std::mem::take(kept))
+                .unwrap_or_default()
         })
     }
 
@@ -877,7 +900,13 @@ mod browser {
             let (from, to) = clock.window();
             let crosshair = clock.crosshair.get();
             let selection = drag.get();
-            let stacking = stacking.get();
+            let stacking_now = stacking.get();
+            if stacking_now != crate::chart::Stacking::Off && super::stacked::stacker().is_none() {
+                // Drawn once the stacked path is fetched (the canvas keeps
+                // its last frame meanwhile): setting the signal draws again.
+                super::stacked::fetch(move || stacking.set(stacking_now));
+                return;
+            }
             let offset = -(js_sys::Date::new_0().get_timezone_offset() as i32);
             // Moments closer than 8 px share a mark.
             let crowded = (to - from) * 8 / i64::from(element.client_width().max(1));
@@ -885,6 +914,7 @@ mod browser {
                 crate::chart::marks(notes.iter().filter(|n| n.overlaps(from, to)), crowded)
             });
             let _ = element.set_attribute("data-marks", &marks.len().to_string());
+            let mut kept = kept_of(&element);
             let result = lines.with(|lines| {
                 visibility.with(|visible| {
                     spec.with_value(|spec| {
@@ -903,7 +933,7 @@ mod browser {
                             soft_min: spec.soft_min,
                             soft_max: spec.soft_max,
                             style: crate::chart::ChartStyle {
-                                stacking,
+                                stacking: stacking_now,
                                 ..spec.style
                             },
                             thresholds: &spec.thresholds,
@@ -912,7 +942,7 @@ mod browser {
                             selection,
                             utc_offset_minutes: offset,
                         };
-                        draw::draw(&element, &scene)
+                        draw::draw(&element, &scene, &mut kept)
                     })
                 })
             });
@@ -922,7 +952,7 @@ mod browser {
                 Ok(layout) => {
                     // The value axis' top, for the tests.
                     let _ = element.set_attribute("data-value-max", &layout.max.to_string());
-                    remember(&element, layout)
+                    remember(&element, layout, kept)
                 }
                 Err(error) => leptos::logging::warn!("livedash: could not draw a chart: {error}"),
             }

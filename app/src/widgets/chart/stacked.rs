@@ -1,0 +1,167 @@
+//! Stacked charts' drawing: each visible line's columns summed on the ones
+//! below it (or as shares of 100%) and drawn as filled bands. Few charts
+//! stack, so this is a split of the WASM module (`chart_stack`), fetched
+//! before the first frame of a chart that stacks ([`fetch`]): the page's
+//! first download does not carry it (about 1.8 KB brotli). What the split
+//! hands back is a pair of plain function pointers ([`Stacker`]), so a
+//! frame calls into it synchronously once it is there.
+
+use std::cell::{Cell, RefCell};
+
+use leptos::task::spawn_local;
+use plotters::prelude::*;
+use plotters_canvas::CanvasBackend;
+
+use super::draw::{Layout, Scene, PALETTE};
+use crate::chart::{column_ms_for, column_values, stack, LiveReduction, Stacking};
+
+/// The canvas plotters draws on.
+pub type Root = DrawingArea<CanvasBackend, plotters::coord::Shift>;
+
+/// The stacked path, once fetched.
+#[derive(Clone, Copy)]
+pub struct Stacker {
+    /// The scene's lines stacked over `columns` columns from `from` to
+    /// `to`; `None` when the style does not stack.
+    pub stack: fn(&Scene, i64, i64, usize) -> Option<Stacked>,
+    /// Draws the bands `stack` made.
+    pub draw: fn(&Root, &Scene, &Stacked, &Layout, f64) -> Result<(), String>,
+}
+
+thread_local! {
+    static STACKER: Cell<Option<Stacker>> = const { Cell::new(None) };
+    /// Charts waiting for the fetch under way (`None`: none under way).
+    static WAITING: RefCell<Option<Vec<Box<dyn FnOnce()>>>> = const { RefCell::new(None) };
+}
+
+/// The stacked path, if it has been fetched.
+pub fn stacker() -> Option<Stacker> {
+    STACKER.get()
+}
+
+/// Fetches the stacked path, once for all charts; `done` runs when it is
+/// there (not at all if the fetch fails: the chart asks again at its next
+/// frame).
+pub fn fetch(done: impl FnOnce() + 'static) {
+    let first = WAITING.with_borrow_mut(|waiting| {
+        let first = waiting.is_none();
+        waiting.get_or_insert_with(Vec::new).push(Box::new(done));
+        first
+    });
+    if !first {
+        return;
+    }
+    spawn_local(async {
+        #[cfg(feature = "split")]
+        let loaded = load().await;
+        #[cfg(not(feature = "split"))]
+        let loaded = load();
+        let waiting = WAITING.take().unwrap_or_default();
+        if let Ok(stacker) = loaded {
+            STACKER.set(Some(stacker));
+            for done in waiting {
+                done();
+            }
+        }
+    });
+}
+
+#[cfg_attr(
+    feature = "split",
+    leptos::wasm_split::wasm_split(chart_stack, wasm_split_path = leptos::wasm_split, fallible)
+)]
+fn load() -> Result<Stacker, leptos::wasm_split::SplitLoaderError> {
+    Ok(Stacker {
+        stack: stack_scene,
+        draw: draw_stack,
+    })
+}
+
+/// The visible lines stacked on the columns of the window.
+pub struct Stacked {
+    column_ms: i64,
+    first_column: i64,
+    /// Per line (in the scene's order), per column, its lower and upper edge.
+    pub bands: Vec<Vec<Option<(f64, f64)>>>,
+}
+
+/// The scene's lines stacked over `columns` columns from `from` to `to`;
+/// `None` when the style does not stack.
+fn stack_scene(scene: &Scene, from: i64, to: i64, columns: usize) -> Option<Stacked> {
+    if scene.style.stacking == Stacking::Off || scene.lines.is_empty() {
+        return None;
+    }
+    let column_ms = column_ms_for(to - from, columns);
+    let series: Vec<Vec<Option<f64>>> = scene
+        .lines
+        .iter()
+        .map(|drawn| {
+            let gap_ms = drawn.line.gap_ms().filter(|_| !scene.style.connect_gaps);
+            column_values(
+                LiveReduction::new(drawn.line, gap_ms, from, columns, column_ms).reduction(),
+            )
+        })
+        .collect();
+    Some(Stacked {
+        column_ms,
+        first_column: from.div_euclid(column_ms),
+        bands: stack(&series, scene.style.stacking),
+    })
+}
+
+/// Each stacked line as a filled band from its lower to its upper edge,
+/// outlined along the top; a column without a value breaks the band.
+fn draw_stack(
+    root: &Root,
+    scene: &Scene,
+    stacked: &Stacked,
+    layout: &Layout,
+    ratio: f64,
+) -> Result<(), String> {
+    let px = |v: f64| (v * ratio).round() as i32;
+    let err = |e: DrawingAreaErrorKind<_>| e.to_string();
+    let stroke = ((1.5 * ratio).round() as u32).max(1);
+    let fill = if scene.style.fill > 0.0 {
+        scene.style.fill.min(1.0)
+    } else {
+        0.6
+    };
+    let x_of = |slot: usize| {
+        let column = stacked.first_column + slot as i64;
+        px(layout.x_of(column * stacked.column_ms + stacked.column_ms / 2))
+    };
+    for (drawn, band) in scene.lines.iter().zip(&stacked.bands) {
+        let (r, g, b) = PALETTE[drawn.colour % PALETTE.len()];
+        let colour = RGBColor(r, g, b);
+        let mut slot = 0;
+        while slot < band.len() {
+            let start = slot;
+            while slot < band.len() && band[slot].is_some() {
+                slot += 1;
+            }
+            let stretch: Vec<(usize, (f64, f64))> = (start..slot)
+                .filter_map(|s| band[s].map(|edges| (s, edges)))
+                .collect();
+            slot += 1;
+            if stretch.is_empty() {
+                continue;
+            }
+            let top: Vec<(i32, i32)> = stretch
+                .iter()
+                .map(|&(s, (_, upper))| (x_of(s), px(layout.y_of(upper))))
+                .collect();
+            let mut outline = top.clone();
+            outline.extend(
+                stretch
+                    .iter()
+                    .rev()
+                    .map(|&(s, (lower, _))| (x_of(s), px(layout.y_of(lower)))),
+            );
+            root.draw(&Polygon::new(outline, colour.mix(fill).filled()))
+                .map_err(err)?;
+            root.draw(&PathElement::new(top, colour.stroke_width(stroke)))
+                .map_err(err)?;
+        }
+    }
+    Ok(())
+}
