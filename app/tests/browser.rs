@@ -5,7 +5,7 @@
 #![cfg(all(target_arch = "wasm32", feature = "hydrate"))]
 
 use app::{
-    chart::{log_ticks, value_ticks, ChartStyle, Unit},
+    chart::{log_ticks, value_ticks, ChartStyle, Draw, Unit},
     live::{
         frame::Delivery,
         state::{ConnectionState, Transport},
@@ -256,6 +256,81 @@ async fn live_points_continue_the_charts_history_and_a_point_it_holds_is_not_dra
     assert_eq!(read("data-points"), 61);
     assert_eq!(read("data-max-gap"), 1_000, "no hole where they meet");
     assert_eq!(read("data-renders"), renders + 1, "one frame, one redraw");
+}
+
+/// How many pixels of the canvas's row at `y` (a share of its height)
+/// are mostly opaque.
+fn opaque_in_row(canvas: &web_sys::Element, y: f64) -> usize {
+    let read = js_sys::Function::new_with_args(
+        "c, y",
+        "const d = c.getContext('2d').getImageData(0, Math.floor(c.height * y), c.width, 1).data; \
+         let n = 0; for (let i = 3; i < d.length; i += 4) if (d[i] > 150) n++; return n;",
+    );
+    read.call2(&wasm_bindgen::JsValue::NULL, canvas, &y.into())
+        .ok()
+        .and_then(|n| n.as_f64())
+        .unwrap_or_default() as usize
+}
+
+#[wasm_bindgen_test]
+async fn a_bar_chart_is_drawn_as_bars_once_its_drawing_is_fetched() {
+    let key = SeriesKey::new("shop_load", [("region".to_string(), "eu".to_string())]).unwrap();
+    // Live now: the window scrolls with the browser's clock.
+    let now = js_sys::Date::now() as i64;
+    let bootstrap = Bootstrap {
+        position: Some(Position::new(1, 10)),
+        host: "web-1".into(),
+        series: vec![SeriesPoints {
+            key: key.clone(),
+            points: (0..60).map(|s| (now - 59_000 + s * 1_000, 50.0)).collect(),
+            band: None,
+        }],
+        ..Bootstrap::default()
+    };
+    let spec = |id: &str, draw: Draw| ChartSpec {
+        id: id.into(),
+        title: id.into(),
+        queries: vec![ChartQuery {
+            selector: key.to_string(),
+            label_by: None,
+            unlabelled: "load".into(),
+            rate: false,
+        }],
+        unit: Unit::Percent,
+        soft_min: Some(0.0),
+        soft_max: Some(100.0),
+        style: ChartStyle {
+            draw,
+            ..ChartStyle::default()
+        },
+        thresholds: Vec::new(),
+    };
+    // The same flat line at 50 on an axis from 0 to 100: as bars, the plot
+    // is filled from the bottom to the middle; as a line, only the middle.
+    mount_chart(&bootstrap, spec("bars", Draw::Bars), now);
+    mount_chart(&bootstrap, spec("lines", Draw::Lines), now);
+    settle().await;
+    let document = web_sys::window().unwrap().document().unwrap();
+    let canvas = |id: &str| {
+        document
+            .query_selector(&format!("[data-testid={id}-chart]"))
+            .unwrap()
+            .expect("the chart's canvas")
+    };
+    for id in ["bars", "lines"] {
+        let draws = canvas(id).get_attribute("data-draws");
+        assert!(
+            draws.as_deref().is_some_and(|d| d != "0"),
+            "{id} drawn: {draws:?}"
+        );
+    }
+    // 70% down the canvas is inside the plot, below the line: each point's
+    // bar crosses it (85% opaque); under a line there is at most a faint
+    // grid line.
+    let bars = opaque_in_row(&canvas("bars"), 0.7);
+    assert!(bars >= 30, "a bar from the base to each point: {bars} px");
+    let lines = opaque_in_row(&canvas("lines"), 0.7);
+    assert_eq!(lines, 0, "a line leaves the area below it empty");
 }
 
 /// In the browser, ticks are read with JavaScript's `parseFloat` rather

@@ -223,6 +223,11 @@ async fn opening_and_leaving_a_dashboard_200_times_returns_memory_to_its_baselin
         !follows_series(&store),
         "no chart follows a series after it left"
     );
+    assert_eq!(
+        app::widgets::frames_held(),
+        0,
+        "no canvas (nor its lines' reductions) is held after its chart left"
+    );
     // A chart that left anything behind (a closure, a line, a listener's
     // state) leaves it 190 times: well past these margins.
     assert!(

@@ -19,10 +19,10 @@ mod values;
 
 pub use activity_feed::ActivityFeed;
 #[cfg(feature = "hydrate")]
-#[doc(hidden)]
-pub use chart::bench_draw;
-#[cfg(feature = "hydrate")]
 pub(crate) use chart::install_annotations;
+#[cfg(feature = "hydrate")]
+#[doc(hidden)]
+pub use chart::{bench_draw, frames_held};
 pub use chart::{ChartQuery, ChartSpec, TimeSeriesChart};
 pub use connection_status::ConnectionStatus;
 pub use panel_row::PanelRow;

@@ -20,7 +20,7 @@ use plotters_canvas::CanvasBackend;
 use wasm_bindgen::JsCast;
 use web_sys::{CanvasRenderingContext2d, HtmlCanvasElement};
 
-use super::stacked;
+use super::painters;
 
 use crate::chart::{
     bar_base, column_ms_for, label_anchor, tick_target, time_ticks, value_axis, with_thresholds,
@@ -174,10 +174,11 @@ pub fn draw(
     let columns = ((css_width * ratio).round() as usize).max(1);
     let column_ms = column_ms_for(to - from, columns);
     let style = scene.style;
-    // The stacked path is fetched before a stacking chart's first frame
-    // (`stacked::fetch`); until then there is nothing to stack with.
-    let stacker = stacked::stacker().filter(|_| style.stacking != Stacking::Off);
-    let stacked = stacker.and_then(|stacker| (stacker.stack)(scene, from, to, columns));
+    // Stacks and bars are drawn by a split, fetched before the first frame
+    // of a chart that needs it (`painters::fetch`).
+    let painters = painters::painters();
+    let stacker = painters.filter(|_| style.stacking != Stacking::Off);
+    let stacked = stacker.and_then(|painters| (painters.stack)(scene, from, to, columns));
     let mut reductions = Vec::with_capacity(scene.lines.len());
     for drawn in scene.lines.iter().filter(|_| stacked.is_none()) {
         let gap_ms = drawn.line.gap_ms().filter(|_| !style.connect_gaps);
@@ -354,8 +355,8 @@ pub fn draw(
     let stroke = ((1.5 * ratio).round() as u32).max(1);
     let base_y = layout.y_of(bar_base(layout.min, layout.max));
     if let Some(stacked) = &stacked {
-        if let Some(stacker) = stacker {
-            (stacker.draw)(&root, scene, stacked, &layout, ratio)?;
+        if let Some(painters) = stacker {
+            (painters.draw_stack)(&root, scene, stacked, &layout, ratio)?;
         }
     }
     for (drawn, reduction) in scene.lines.iter().zip(&mut reductions) {
@@ -366,24 +367,8 @@ pub fn draw(
         }
         let reduction = reduction.reduction();
         if style.draw == Draw::Bars {
-            for column in reduction.columns() {
-                let Some(summary) = column.summary else {
-                    continue;
-                };
-                let base = bar_base(layout.min, layout.max);
-                // The extreme farther from the base, so a spike shows.
-                let value = if summary.max.value - base >= base - summary.min.value {
-                    summary.max.value
-                } else {
-                    summary.min.value
-                };
-                let left = px(layout.x_of(column.index * column_ms));
-                let right = px(layout.x_of((column.index + 1) * column_ms)).max(left + 1);
-                root.draw(&Rectangle::new(
-                    [(left, px(layout.y_of(value))), (right, px(base_y))],
-                    colour.mix(0.85).filled(),
-                ))
-                .map_err(err)?;
+            if let Some(painters) = painters {
+                (painters.bars)(&root, reduction, &layout, ratio, colour)?;
             }
             continue;
         }

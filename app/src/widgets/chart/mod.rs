@@ -28,7 +28,7 @@ pub(crate) mod feed;
 #[cfg(feature = "hydrate")]
 mod history;
 #[cfg(feature = "hydrate")]
-mod stacked;
+mod painters;
 #[cfg(feature = "hydrate")]
 pub(crate) use history::install_annotations;
 
@@ -64,6 +64,15 @@ pub fn bench_draw(
         marks: &[],
     };
     draw::draw(canvas, &scene, kept).map(|_| ())
+}
+
+/// How many canvases' last frames are held (their layout and their lines'
+/// reductions), for the memory test (`app/tests/memory.rs`); not used by
+/// the page.
+#[cfg(feature = "hydrate")]
+#[doc(hidden)]
+pub fn frames_held() -> usize {
+    browser::frames_held()
 }
 
 use std::collections::VecDeque;
@@ -808,6 +817,15 @@ mod browser {
         })
     }
 
+    pub fn frames_held() -> usize {
+        FRAMES.with_borrow(Vec::len)
+    }
+
+    /// Drops the leftovers of canvases no longer in the document.
+    fn forget_gone() {
+        FRAMES.with_borrow_mut(|frames| frames.retain(|(c, ..)| c.is_connected()));
+    }
+
     /// The lines' reductions the canvas's last frame left (taken out).
     fn kept_of(canvas: &web_sys::HtmlCanvasElement) -> Vec<LiveReduction> {
         FRAMES.with_borrow_mut(|frames| {
@@ -892,6 +910,10 @@ mod browser {
         } = drawing;
         let visible = on_screen(canvas);
         let draws = StoredValue::new(0_u32);
+        // A chart that goes takes its canvas and its lines' reductions
+        // with it (once its canvas has left the document), whether or not
+        // another chart draws after it.
+        on_cleanup(|| queue_microtask(forget_gone));
         Effect::new(move |_| {
             if !visible.get() {
                 return;
@@ -901,10 +923,14 @@ mod browser {
             let crosshair = clock.crosshair.get();
             let selection = drag.get();
             let stacking_now = stacking.get();
-            if stacking_now != crate::chart::Stacking::Off && super::stacked::stacker().is_none() {
-                // Drawn once the stacked path is fetched (the canvas keeps
-                // its last frame meanwhile): setting the signal draws again.
-                super::stacked::fetch(move || stacking.set(stacking_now));
+            let bars = spec.with_value(|spec| spec.style.draw == crate::chart::Draw::Bars);
+            if (bars || stacking_now != crate::chart::Stacking::Off)
+                && super::painters::painters().is_none()
+            {
+                // Drawn once the split that draws stacks and bars is here
+                // (the canvas keeps its last frame meanwhile): setting the
+                // signal draws again.
+                super::painters::fetch(move || stacking.set(stacking_now));
                 return;
             }
             let offset = -(js_sys::Date::new_0().get_timezone_offset() as i32);

@@ -1,10 +1,11 @@
-//! Stacked charts' drawing: each visible line's columns summed on the ones
-//! below it (or as shares of 100%) and drawn as filled bands. Few charts
-//! stack, so this is a split of the WASM module (`chart_stack`), fetched
-//! before the first frame of a chart that stacks ([`fetch`]): the page's
-//! first download does not carry it (about 1.8 KB brotli). What the split
-//! hands back is a pair of plain function pointers ([`Stacker`]), so a
-//! frame calls into it synchronously once it is there.
+//! The drawing of the styles few charts use: stacked lines (each visible
+//! line's columns summed on the ones below it, or as shares of 100%, drawn
+//! as filled bands) and bars. It is a split of the WASM module
+//! (`chart_painters`), fetched before the first frame of a chart that
+//! stacks or draws bars ([`fetch`]): the page's first download does not
+//! carry it (about 2.2 KB brotli). What the split hands back is plain
+//! function pointers ([`Painters`]), so a frame calls into it
+//! synchronously once it is there.
 
 use std::cell::{Cell, RefCell};
 
@@ -13,33 +14,37 @@ use plotters::prelude::*;
 use plotters_canvas::CanvasBackend;
 
 use super::draw::{Layout, Scene, PALETTE};
-use crate::chart::{column_ms_for, column_values, stack, LiveReduction, Stacking};
+use crate::chart::{
+    bar_base, column_ms_for, column_values, stack, LiveReduction, Reduction, Stacking,
+};
 
 /// The canvas plotters draws on.
 pub type Root = DrawingArea<CanvasBackend, plotters::coord::Shift>;
 
-/// The stacked path, once fetched.
+/// The split's drawing, once fetched.
 #[derive(Clone, Copy)]
-pub struct Stacker {
+pub struct Painters {
     /// The scene's lines stacked over `columns` columns from `from` to
     /// `to`; `None` when the style does not stack.
     pub stack: fn(&Scene, i64, i64, usize) -> Option<Stacked>,
     /// Draws the bands `stack` made.
-    pub draw: fn(&Root, &Scene, &Stacked, &Layout, f64) -> Result<(), String>,
+    pub draw_stack: fn(&Root, &Scene, &Stacked, &Layout, f64) -> Result<(), String>,
+    /// Draws a line's reduction as bars, one a column, in `colour`.
+    pub bars: fn(&Root, &Reduction, &Layout, f64, RGBColor) -> Result<(), String>,
 }
 
 thread_local! {
-    static STACKER: Cell<Option<Stacker>> = const { Cell::new(None) };
+    static PAINTERS: Cell<Option<Painters>> = const { Cell::new(None) };
     /// Charts waiting for the fetch under way (`None`: none under way).
     static WAITING: RefCell<Option<Vec<Box<dyn FnOnce()>>>> = const { RefCell::new(None) };
 }
 
-/// The stacked path, if it has been fetched.
-pub fn stacker() -> Option<Stacker> {
-    STACKER.get()
+/// The split's drawing, if it has been fetched.
+pub fn painters() -> Option<Painters> {
+    PAINTERS.get()
 }
 
-/// Fetches the stacked path, once for all charts; `done` runs when it is
+/// Fetches the split's drawing, once for all charts; `done` runs when it is
 /// there (not at all if the fetch fails: the chart asks again at its next
 /// frame).
 pub fn fetch(done: impl FnOnce() + 'static) {
@@ -57,8 +62,8 @@ pub fn fetch(done: impl FnOnce() + 'static) {
         #[cfg(not(feature = "split"))]
         let loaded = load();
         let waiting = WAITING.take().unwrap_or_default();
-        if let Ok(stacker) = loaded {
-            STACKER.set(Some(stacker));
+        if let Ok(painters) = loaded {
+            PAINTERS.set(Some(painters));
             for done in waiting {
                 done();
             }
@@ -68,13 +73,47 @@ pub fn fetch(done: impl FnOnce() + 'static) {
 
 #[cfg_attr(
     feature = "split",
-    leptos::wasm_split::wasm_split(chart_stack, wasm_split_path = leptos::wasm_split, fallible)
+    leptos::wasm_split::wasm_split(chart_painters, wasm_split_path = leptos::wasm_split, fallible)
 )]
-fn load() -> Result<Stacker, leptos::wasm_split::SplitLoaderError> {
-    Ok(Stacker {
+fn load() -> Result<Painters, leptos::wasm_split::SplitLoaderError> {
+    Ok(Painters {
         stack: stack_scene,
-        draw: draw_stack,
+        draw_stack,
+        bars,
     })
+}
+
+/// One bar a column, from the base to the column's extreme farther from
+/// it, so a spike shows.
+fn bars(
+    root: &Root,
+    reduction: &Reduction,
+    layout: &Layout,
+    ratio: f64,
+    colour: RGBColor,
+) -> Result<(), String> {
+    let px = |v: f64| (v * ratio).round() as i32;
+    let column_ms = reduction.column_ms();
+    let base = bar_base(layout.min, layout.max);
+    let base_y = px(layout.y_of(base));
+    for column in reduction.columns() {
+        let Some(summary) = column.summary else {
+            continue;
+        };
+        let value = if summary.max.value - base >= base - summary.min.value {
+            summary.max.value
+        } else {
+            summary.min.value
+        };
+        let left = px(layout.x_of(column.index * column_ms));
+        let right = px(layout.x_of((column.index + 1) * column_ms)).max(left + 1);
+        root.draw(&Rectangle::new(
+            [(left, px(layout.y_of(value))), (right, base_y)],
+            colour.mix(0.85).filled(),
+        ))
+        .map_err(|e| e.to_string())?;
+    }
+    Ok(())
 }
 
 /// The visible lines stacked on the columns of the window.
