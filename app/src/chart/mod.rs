@@ -70,8 +70,8 @@ pub use sort::{sort_stable, sorted_order};
 pub use sparkline::{percent_change, sparkline_path};
 pub use stack::{column_values, stack, Stacking};
 pub use style::{
-    area, bar_base, gap_after, has_gap, mark_gaps, stepped, with_thresholds, ChartStyle, Draw,
-    Interpolation, Level, Threshold,
+    bar_base, gap_after, mark_gaps, with_thresholds, ChartStyle, Draw, Interpolation, Level,
+    Threshold,
 };
 pub use ticks::{
     label_anchor, log_ticks, tick_target, time_ticks, value_ticks, LabelAnchor, TimeTick,

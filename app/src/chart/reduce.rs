@@ -347,20 +347,36 @@ impl Reduction {
     /// are bridged: only gap markers break the line.
     pub fn path(&self) -> Vec<PathStep> {
         let mut steps = Vec::with_capacity(self.columns.len() * 2);
+        self.trace(false, |step| steps.push(step));
+        steps
+    }
+
+    /// [`Reduction::path`] a step at a time, handed to `visit` in order,
+    /// with no list built: what a frame draws from. `stepped`: each value
+    /// holds until the next vertex's time, then the line rises or falls to
+    /// it (an extra step at that time with the held value).
+    pub fn trace(&self, stepped: bool, mut visit: impl FnMut(PathStep)) {
         let mut pen_up = true;
+        let mut held = 0.0;
         for column in &self.columns {
             pen_up |= column.gap_before;
             for vertex in column.vertices() {
-                steps.push(if pen_up {
-                    PathStep::MoveTo(vertex)
+                if pen_up {
+                    visit(PathStep::MoveTo(vertex));
                 } else {
-                    PathStep::LineTo(vertex)
-                });
+                    if stepped {
+                        visit(PathStep::LineTo(Sample {
+                            ts: vertex.ts,
+                            value: held,
+                        }));
+                    }
+                    visit(PathStep::LineTo(vertex));
+                }
+                held = vertex.value;
                 pen_up = false;
             }
             pen_up |= column.gap_after;
         }
-        steps
     }
 
     /// Folds a point that is inside the window and no older than `newest`.

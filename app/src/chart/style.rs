@@ -144,13 +144,6 @@ pub fn gap_after_by(len: usize, ts_at: impl Fn(usize) -> i64, step_ms: Option<i6
     Some(step_ms.map_or(usual, |step| usual.max(step.saturating_mul(2))))
 }
 
-/// Whether two neighbours of `points` are more than `gap_ms` apart.
-pub fn has_gap(points: &[(i64, f64)], gap_ms: i64) -> bool {
-    points
-        .windows(2)
-        .any(|pair| pair[1].0.saturating_sub(pair[0].0) > gap_ms)
-}
-
 /// `points` with a gap marker (a NaN, which breaks a drawn line) wherever
 /// two neighbours are more than `gap_ms` apart.
 pub fn mark_gaps(points: &[(i64, f64)], gap_ms: i64) -> Vec<(i64, f64)> {
@@ -164,36 +157,6 @@ pub fn mark_gaps(points: &[(i64, f64)], gap_ms: i64) -> Vec<(i64, f64)> {
         marked.push((ts, value));
     }
     marked
-}
-
-/// A stretch of vertices (x, y) drawn in steps: each y holds until the
-/// next vertex's x, then the line rises or falls to it.
-pub fn stepped(stretch: &[(f64, f64)]) -> Vec<(f64, f64)> {
-    let mut out = Vec::with_capacity(stretch.len() * 2);
-    for (i, &(x, y)) in stretch.iter().enumerate() {
-        if let Some(&(_, held)) = i.checked_sub(1).and_then(|j| stretch.get(j)) {
-            out.push((x, held));
-        }
-        out.push((x, y));
-    }
-    out
-}
-
-/// The outline of the area between a stretch of vertices and the
-/// horizontal line at `baseline` (all in the same coordinates): the
-/// stretch, then back along the baseline. Empty for fewer than two
-/// vertices.
-pub fn area(stretch: &[(f64, f64)], baseline: f64) -> Vec<(f64, f64)> {
-    let (Some(&(first, _)), Some(&(last, _))) = (stretch.first(), stretch.last()) else {
-        return Vec::new();
-    };
-    if stretch.len() < 2 {
-        return Vec::new();
-    }
-    let mut outline = stretch.to_vec();
-    outline.push((last, baseline));
-    outline.push((first, baseline));
-    outline
 }
 
 /// Where bars start: at zero when the axis shows it, else at the axis
@@ -259,7 +222,6 @@ mod tests {
         assert!(marked[2].1.is_nan());
         assert_eq!(marked[3..], points[2..]);
         assert_eq!(mark_gaps(&points, 10_000), points, "joined when told");
-        assert!(has_gap(&points, 3_000) && !has_gap(&points, 10_000));
         assert!(mark_gaps(&[], 1).is_empty());
     }
 
@@ -279,29 +241,39 @@ mod tests {
     }
 
     #[test]
-    fn steps_hold_each_value_until_the_next_point() {
+    fn a_stepped_line_holds_each_value_until_the_next_point() {
+        use crate::chart::{PathStep, Reduction, Sample};
+        let points = [(0, 5.0), (10, 7.0), (20, f64::NAN), (30, 3.0), (40, 1.0)];
+        let steps = |stepped: bool| {
+            let mut steps = Vec::new();
+            Reduction::from_points(&points, 0, 5, 10).trace(stepped, |step| steps.push(step));
+            steps
+        };
+        let (line, move_to) = (
+            |ts, value| PathStep::LineTo(Sample { ts, value }),
+            |ts, value| PathStep::MoveTo(Sample { ts, value }),
+        );
         assert_eq!(
-            stepped(&[(0.0, 5.0), (10.0, 7.0), (20.0, 3.0)]),
+            steps(true),
             [
-                (0.0, 5.0),
-                (10.0, 5.0),
-                (10.0, 7.0),
-                (20.0, 7.0),
-                (20.0, 3.0)
+                move_to(0, 5.0),
+                line(10, 5.0),
+                line(10, 7.0),
+                // The gap lifts the pen: nothing is held across it.
+                move_to(30, 3.0),
+                line(40, 3.0),
+                line(40, 1.0),
             ]
         );
-        assert_eq!(stepped(&[(1.0, 1.0)]), [(1.0, 1.0)]);
-        assert!(stepped(&[]).is_empty());
-    }
-
-    #[test]
-    fn an_area_closes_along_the_baseline() {
         assert_eq!(
-            area(&[(0.0, 5.0), (10.0, 7.0)], 100.0),
-            [(0.0, 5.0), (10.0, 7.0), (10.0, 100.0), (0.0, 100.0)]
+            steps(false),
+            [
+                move_to(0, 5.0),
+                line(10, 7.0),
+                move_to(30, 3.0),
+                line(40, 1.0)
+            ]
         );
-        assert!(area(&[(0.0, 5.0)], 100.0).is_empty());
-        assert!(area(&[], 100.0).is_empty());
     }
 
     #[test]

@@ -24,8 +24,8 @@ use super::painters;
 
 use crate::chart::{
     bar_base, column_ms_for, label_anchor, tick_target, time_ticks, value_axis, with_thresholds,
-    ChartStyle, Draw, Interpolation, LabelAnchor, Level, Line, LiveReduction, Mark, Reduction,
-    Stacking, Threshold, Unit,
+    ChartStyle, Draw, Interpolation, LabelAnchor, Level, Line, LiveReduction, Mark, PathStep,
+    Reduction, Stacking, Threshold, Unit,
 };
 
 /// The series palette: distinguishable on light and dark backgrounds.
@@ -546,21 +546,17 @@ fn trace(
     mut visit: impl FnMut(bool, f64, f64),
 ) {
     let px = |v: f64| (v * ratio).round();
-    let mut pen_up = true;
-    let mut held = 0.0;
-    for column in reduction.columns() {
-        pen_up |= column.gap_before;
-        for vertex in column.vertices() {
-            let (x, y) = (px(layout.x_of(vertex.ts)), px(layout.y_of(vertex.value)));
-            if stepped && !pen_up {
-                visit(false, x, held);
-            }
-            visit(pen_up, x, y);
-            held = y;
-            pen_up = false;
-        }
-        pen_up |= column.gap_after;
-    }
+    reduction.trace(stepped, |step| {
+        let (start, vertex) = match step {
+            PathStep::MoveTo(vertex) => (true, vertex),
+            PathStep::LineTo(vertex) => (false, vertex),
+        };
+        visit(
+            start,
+            px(layout.x_of(vertex.ts)),
+            px(layout.y_of(vertex.value)),
+        );
+    });
 }
 
 /// Erases the previous frame (plotters only paints over it) and hands
