@@ -27,11 +27,31 @@ pub struct LiveReduction {
     reducer: Reducer,
 }
 
+/// What a frame reduces a line to: `width` columns of `column_ms` from the
+/// column holding `from`, the line broken where neighbours are more than
+/// `gap_ms` apart.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct ReduceTo {
+    /// The widest spacing the line is drawn across; `None` joins every
+    /// neighbour.
+    pub gap_ms: Option<i64>,
+    /// A time in the window's first column.
+    pub from: i64,
+    /// The number of columns.
+    pub width: usize,
+    /// The time one column covers.
+    pub column_ms: i64,
+}
+
 impl LiveReduction {
-    /// `line` reduced over the window of `width` columns of `column_ms`
-    /// from the column holding `from`, its line broken where neighbours are
-    /// more than `gap_ms` apart.
-    pub fn new(line: &Line, gap_ms: Option<i64>, from: i64, width: usize, column_ms: i64) -> Self {
+    /// `line` reduced as `to` says.
+    pub fn new(line: &Line, to: ReduceTo) -> Self {
+        let ReduceTo {
+            gap_ms,
+            from,
+            width,
+            column_ms,
+        } = to;
         let mut reducer = Reducer::new(gap_ms, from, width, column_ms);
         // The window starts at the column holding `from`: from the point
         // before that column on, so a gap into the window is seen.
@@ -50,17 +70,10 @@ impl LiveReduction {
     /// arguments: by folding in only the points newer than those already
     /// in when that gives the same result, otherwise from scratch. Returns
     /// whether it went on from the last frame.
-    pub fn update(
-        &mut self,
-        line: &Line,
-        gap_ms: Option<i64>,
-        from: i64,
-        width: usize,
-        column_ms: i64,
-    ) -> bool {
-        let resumed = self.resume(line, gap_ms, from, width, column_ms);
+    pub fn update(&mut self, line: &Line, to: ReduceTo) -> bool {
+        let resumed = self.resume(line, to);
         if !resumed {
-            *self = Self::new(line, gap_ms, from, width, column_ms);
+            *self = Self::new(line, to);
         }
         resumed
     }
@@ -75,14 +88,13 @@ impl LiveReduction {
         self.line
     }
 
-    fn resume(
-        &mut self,
-        line: &Line,
-        gap_ms: Option<i64>,
-        from: i64,
-        width: usize,
-        column_ms: i64,
-    ) -> bool {
+    fn resume(&mut self, line: &Line, to: ReduceTo) -> bool {
+        let ReduceTo {
+            gap_ms,
+            from,
+            width,
+            column_ms,
+        } = to;
         let column_ms = column_ms.max(1);
         let start = from.div_euclid(column_ms).saturating_mul(column_ms);
         if line.id() != self.line

@@ -55,7 +55,7 @@ pub use legend::{
     TooltipMode, TooltipRow, TooltipSeries, Visibility,
 };
 pub use line::{Line, LinePoint};
-pub use live_reduction::LiveReduction;
+pub use live_reduction::{LiveReduction, ReduceTo};
 pub use range::{
     format_duration, format_time, gesture_window, parse_duration, parse_time, zoom_out, zoom_to,
     Preset, RangeError, TimePoint, TimeRange, ZoomStack, FROM_KEY, MAX_SPAN_MS, MAX_TIME_MS,

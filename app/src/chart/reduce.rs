@@ -53,6 +53,32 @@ pub struct Summary {
     pub count: usize,
 }
 
+impl Summary {
+    /// A column of one point.
+    fn of(sample: Sample) -> Self {
+        Summary {
+            first: sample,
+            min: sample,
+            max: sample,
+            last: sample,
+            count: 1,
+        }
+    }
+
+    /// Takes in a finite point later than the column's others.
+    #[inline(always)]
+    fn add(&mut self, sample: Sample) {
+        if sample.value < self.min.value {
+            self.min = sample;
+        }
+        if sample.value > self.max.value {
+            self.max = sample;
+        }
+        self.last = sample;
+        self.count += 1;
+    }
+}
+
 /// One pixel column's worth of a series.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Column {
@@ -119,28 +145,13 @@ impl Column {
         }
         let sample = Sample { ts, value };
         match &mut self.summary {
-            None => {
-                self.summary = Some(Summary {
-                    first: sample,
-                    min: sample,
-                    max: sample,
-                    last: sample,
-                    count: 1,
-                });
-            }
+            None => self.summary = Some(Summary::of(sample)),
             Some(summary) => {
                 if self.gap_after {
                     self.gap_after = false;
                     self.gap_within = true;
                 }
-                if value < summary.min.value {
-                    summary.min = sample;
-                }
-                if value > summary.max.value {
-                    summary.max = sample;
-                }
-                summary.last = sample;
-                summary.count += 1;
+                summary.add(sample);
             }
         }
     }
@@ -532,13 +543,7 @@ impl Reducer {
                 let mut before = self.before.unwrap_or(newest);
                 let mut longest = self.longest_kept;
                 let run_start = i;
-                let Summary {
-                    mut first,
-                    mut min,
-                    mut max,
-                    mut last,
-                    mut count,
-                } = summary;
+                let mut summary = summary;
                 while let Some(point) = points.get(i) {
                     // The points inside the column: the tightest loop.
                     let end = column_end.min(window_end);
@@ -549,15 +554,7 @@ impl Reducer {
                         && value.is_finite()
                     {
                         longest = longest.max(ts.saturating_sub(before));
-                        let sample = Sample { ts, value };
-                        if value < min.value {
-                            min = sample;
-                        }
-                        if value > max.value {
-                            max = sample;
-                        }
-                        last = sample;
-                        count += 1;
+                        summary.add(Sample { ts, value });
                         newest = ts;
                         before = ts;
                         i += 1;
@@ -579,31 +576,18 @@ impl Reducer {
                         break;
                     }
                     longest = longest.max(interval);
-                    column.summary = Some(Summary {
-                        first,
-                        min,
-                        max,
-                        last,
-                        count,
-                    });
+                    column.summary = Some(summary);
                     let index = ts.div_euclid(column_ms);
                     column_end = index.saturating_add(1).saturating_mul(column_ms);
                     self.reduction
                         .columns
                         .push_back(std::mem::replace(&mut column, Column::empty(index)));
-                    let sample = Sample { ts, value };
-                    (first, min, max, last, count) = (sample, sample, sample, sample, 1);
+                    summary = Summary::of(Sample { ts, value });
                     newest = ts;
                     before = ts;
                     i += 1;
                 }
-                column.summary = Some(Summary {
-                    first,
-                    min,
-                    max,
-                    last,
-                    count,
-                });
+                column.summary = Some(summary);
                 self.current = Some(column);
                 self.current_end = column_end;
                 self.newest = newest;

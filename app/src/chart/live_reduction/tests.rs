@@ -5,26 +5,11 @@
 use super::*;
 use crate::chart::reduce::tests::XorShift;
 
-/// What a frame reads: the window and the gap spacing.
-#[derive(Clone, Copy, Debug)]
-struct Frame {
-    gap_ms: Option<i64>,
-    from: i64,
-    width: usize,
-    column_ms: i64,
-}
-
 /// Brings `kept` up to `frame` and checks it against a reduction from
 /// scratch; returns whether it went on from the last frame.
-fn check(kept: &mut LiveReduction, line: &Line, frame: Frame, context: &str) -> bool {
-    let Frame {
-        gap_ms,
-        from,
-        width,
-        column_ms,
-    } = frame;
-    let resumed = kept.update(line, gap_ms, from, width, column_ms);
-    let mut fresh = LiveReduction::new(line, gap_ms, from, width, column_ms);
+fn check(kept: &mut LiveReduction, line: &Line, frame: ReduceTo, context: &str) -> bool {
+    let resumed = kept.update(line, frame);
+    let mut fresh = LiveReduction::new(line, frame);
     assert_eq!(
         kept.reduction(),
         fresh.reduction(),
@@ -81,7 +66,7 @@ fn a_live_line_is_reduced_a_few_points_at_a_time_and_matches_a_full_recompute() 
             }
             let newest = line.newest_ts().unwrap_or(ts);
             let span = i64::try_from(width).unwrap() * column_ms;
-            let frame = Frame {
+            let frame = ReduceTo {
                 gap_ms: if connect { None } else { line.gap_ms() },
                 from: newest - span + 1 - lag + span * lead / 100,
                 width,
@@ -96,13 +81,7 @@ fn a_live_line_is_reduced_a_few_points_at_a_time_and_matches_a_full_recompute() 
                     }
                 }
                 None => {
-                    kept = Some(LiveReduction::new(
-                        &line,
-                        frame.gap_ms,
-                        frame.from,
-                        width,
-                        column_ms,
-                    ));
+                    kept = Some(LiveReduction::new(&line, frame));
                 }
             }
             // The window catches up with live time again.
@@ -123,7 +102,7 @@ fn a_second_a_frame_for_a_minute_folds_in_only_the_new_point() {
     for s in 0..600 {
         line.push(s * 1_000, (s % 7) as f64);
     }
-    let frame = |now: i64| Frame {
+    let frame = |now: i64| ReduceTo {
         gap_ms: line_gap(),
         from: now - 300_000,
         width: 300,
@@ -132,7 +111,13 @@ fn a_second_a_frame_for_a_minute_folds_in_only_the_new_point() {
     fn line_gap() -> Option<i64> {
         Some(3_000)
     }
-    let mut kept = LiveReduction::new(&line, line_gap(), 299_000, 300, 1_000);
+    let mut kept = LiveReduction::new(
+        &line,
+        ReduceTo {
+            from: 299_000,
+            ..frame(0)
+        },
+    );
     for s in 600..660 {
         line.push(s * 1_000, (s % 7) as f64);
         assert!(check(&mut kept, &line, frame(s * 1_000), "live"));
@@ -153,18 +138,18 @@ fn whatever_changes_the_picture_otherwise_starts_over() {
     for s in 0..50 {
         line.push(s * 1_000, s as f64);
     }
-    let at = |from: i64| Frame {
+    let at = |from: i64| ReduceTo {
         gap_ms: Some(3_000),
         from,
         width: 100,
         column_ms: 1_000,
     };
-    let mut kept = LiveReduction::new(&line, Some(3_000), 0, 100, 1_000);
+    let mut kept = LiveReduction::new(&line, at(0));
     assert!(check(&mut kept, &line, at(0), "nothing new"));
     // The window moves back: the columns there were never reduced.
     assert!(!check(&mut kept, &line, at(-5_000), "back"));
     // Another column width (a resize or a zoom).
-    let wider = Frame {
+    let wider = ReduceTo {
         column_ms: 2_000,
         ..at(0)
     };
@@ -184,13 +169,13 @@ fn whatever_changes_the_picture_otherwise_starts_over() {
     line.push(120_000, 1.0);
     assert!(check(&mut kept, &line, at(30_000), "dropped before view"));
     // A spacing that would judge a seen interval otherwise.
-    let tighter = Frame {
+    let tighter = ReduceTo {
         gap_ms: Some(500),
         ..at(30_000)
     };
     assert!(!check(&mut kept, &line, tighter, "tighter gaps"));
     // A looser spacing that judges every seen interval alike goes on.
-    let looser = Frame {
+    let looser = ReduceTo {
         gap_ms: Some(600),
         ..at(30_000)
     };
@@ -203,13 +188,13 @@ fn a_bucket_changed_in_place_is_reduced_again() {
     let mut line = Line::new(Some(10_000), 600_000, 100);
     line.push(1_000, 1.0);
     line.push(11_000, 1.0);
-    let frame = Frame {
+    let frame = ReduceTo {
         gap_ms: None,
         from: 0,
         width: 10,
         column_ms: 10_000,
     };
-    let mut kept = LiveReduction::new(&line, None, 0, 10, 10_000);
+    let mut kept = LiveReduction::new(&line, frame);
     // The open bucket's mean moves: the same id would keep the old value.
     line.push(12_000, 100.0);
     assert!(!check(&mut kept, &line, frame, "folded"));

@@ -25,7 +25,7 @@ use super::painters;
 use crate::chart::{
     bar_base, column_ms_for, label_anchor, tick_target, time_ticks, value_axis, with_thresholds,
     ChartStyle, Draw, Interpolation, LabelAnchor, Level, Line, LiveReduction, Mark, PathStep,
-    Reduction, Stacking, Threshold, Unit,
+    ReduceTo, Reduction, Stacking, Threshold, Unit,
 };
 
 /// The series palette: distinguishable on light and dark backgrounds.
@@ -181,14 +181,19 @@ pub fn draw(
     let stacked = stacker.and_then(|painters| (painters.stack)(scene, from, to, columns));
     let mut reductions = Vec::with_capacity(scene.lines.len());
     for drawn in scene.lines.iter().filter(|_| stacked.is_none()) {
-        let gap_ms = drawn.line.gap_ms().filter(|_| !style.connect_gaps);
+        let to = ReduceTo {
+            gap_ms: drawn.line.gap_ms().filter(|_| !style.connect_gaps),
+            from,
+            width: columns,
+            column_ms,
+        };
         let reduction = match kept.iter().position(|k| k.line() == drawn.line.id()) {
             Some(at) => {
                 let mut reduction = kept.swap_remove(at);
-                reduction.update(drawn.line, gap_ms, from, columns, column_ms);
+                reduction.update(drawn.line, to);
                 reduction
             }
-            None => LiveReduction::new(drawn.line, gap_ms, from, columns, column_ms),
+            None => LiveReduction::new(drawn.line, to),
         };
         reductions.push(reduction);
     }

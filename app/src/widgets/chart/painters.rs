@@ -15,7 +15,7 @@ use plotters_canvas::CanvasBackend;
 
 use super::draw::{Layout, Scene, PALETTE};
 use crate::chart::{
-    bar_base, column_ms_for, column_values, stack, LiveReduction, Reduction, Stacking,
+    bar_base, column_ms_for, column_values, stack, LiveReduction, ReduceTo, Reduction, Stacking,
 };
 
 /// The canvas plotters draws on.
@@ -36,8 +36,11 @@ pub struct Painters {
 thread_local! {
     static PAINTERS: Cell<Option<Painters>> = const { Cell::new(None) };
     /// Charts waiting for the fetch under way (`None`: none under way).
-    static WAITING: RefCell<Option<Vec<Box<dyn FnOnce()>>>> = const { RefCell::new(None) };
+    static WAITING: RefCell<Option<Vec<Waiting>>> = const { RefCell::new(None) };
 }
+
+/// What a chart does once the split has come.
+type Waiting = Box<dyn FnOnce()>;
 
 /// The split's drawing, if it has been fetched.
 pub fn painters() -> Option<Painters> {
@@ -135,10 +138,13 @@ fn stack_scene(scene: &Scene, from: i64, to: i64, columns: usize) -> Option<Stac
         .lines
         .iter()
         .map(|drawn| {
-            let gap_ms = drawn.line.gap_ms().filter(|_| !scene.style.connect_gaps);
-            column_values(
-                LiveReduction::new(drawn.line, gap_ms, from, columns, column_ms).reduction(),
-            )
+            let to = ReduceTo {
+                gap_ms: drawn.line.gap_ms().filter(|_| !scene.style.connect_gaps),
+                from,
+                width: columns,
+                column_ms,
+            };
+            column_values(LiveReduction::new(drawn.line, to).reduction())
         })
         .collect();
     Some(Stacked {
