@@ -307,8 +307,8 @@ async fn a_bar_chart_is_drawn_as_bars_once_its_drawing_is_fetched() {
     };
     // The same flat line at 50 on an axis from 0 to 100: as bars, the plot
     // is filled from the bottom to the middle; as a line, only the middle.
-    mount_chart(&bootstrap, spec("bars", Draw::Bars), now);
-    mount_chart(&bootstrap, spec("lines", Draw::Lines), now);
+    let _bars = mount_chart(&bootstrap, spec("bars", Draw::Bars), now);
+    let _lines = mount_chart(&bootstrap, spec("lines", Draw::Lines), now);
     settle().await;
     let document = web_sys::window().unwrap().document().unwrap();
     let canvas = |id: &str| {

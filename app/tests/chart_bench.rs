@@ -163,7 +163,7 @@ async fn fifty_charts() {
     // The browser's frames, timed by requestAnimationFrame.
     let frames = std::rc::Rc::new(std::cell::RefCell::new(Vec::<f64>::new()));
     let running = std::rc::Rc::new(std::cell::Cell::new(true));
-    let tick: std::rc::Rc<std::cell::RefCell<Option<Closure<dyn FnMut(f64)>>>> =
+    let tick: std::rc::Rc<std::cell::RefCell<Option<FrameCallback>>> =
         std::rc::Rc::new(std::cell::RefCell::new(None));
     {
         let (frames, running, again) = (frames.clone(), running.clone(), tick.clone());
@@ -232,3 +232,6 @@ async fn fifty_charts() {
     );
     std::mem::forget(handle);
 }
+
+/// A `requestAnimationFrame` callback, given the frame's time.
+type FrameCallback = Closure<dyn FnMut(f64)>;

@@ -75,6 +75,11 @@ type Listeners = Vec<(
 
 /// The interval behind [`Input::Tick`]: its handle and its callback.
 type Ticker = (i32, Closure<dyn FnMut()>);
+/// The channel to the other tabs, and its message listener.
+type TabChannel = (
+    web_sys::BroadcastChannel,
+    Closure<dyn FnMut(web_sys::MessageEvent)>,
+);
 
 /// The state machine and the browser objects that carry out its effects.
 struct Driver {
@@ -90,12 +95,7 @@ struct Driver {
     listeners: RefCell<Listeners>,
     ticker: RefCell<Option<Ticker>>,
     /// The other tabs (`None`: this browser cannot share).
-    channel: RefCell<
-        Option<(
-            web_sys::BroadcastChannel,
-            Closure<dyn FnMut(web_sys::MessageEvent)>,
-        )>,
-    >,
+    channel: RefCell<Option<TabChannel>>,
     /// Resolves the promise that holds the lock: calling it lets go.
     release: RefCell<Option<js_sys::Function>>,
     /// A request for the lock waits in the browser's queue.
@@ -437,7 +437,7 @@ fn request_lock(driver: &Rc<Driver>, steal: bool) {
         return;
     };
     let Ok(request) = js_sys::Reflect::get(&locks, &"request".into())
-        .and_then(|f| f.dyn_into::<js_sys::Function>().map_err(JsValue::from))
+        .and_then(|f| f.dyn_into::<js_sys::Function>())
     else {
         return;
     };
@@ -465,7 +465,7 @@ fn request_lock(driver: &Rc<Driver>, steal: bool) {
     }
     let Ok(promise) = request
         .call3(&locks, &LOCK_NAME.into(), &options, &granted)
-        .and_then(|p| p.dyn_into::<js_sys::Promise>().map_err(JsValue::from))
+        .and_then(|p| p.dyn_into::<js_sys::Promise>())
     else {
         return;
     };
@@ -482,7 +482,7 @@ fn request_lock(driver: &Rc<Driver>, steal: bool) {
     });
     // `catch` through the object, so the closure is freed once it runs.
     if let Ok(catch) = js_sys::Reflect::get(&promise, &"catch".into())
-        .and_then(|f| f.dyn_into::<js_sys::Function>().map_err(JsValue::from))
+        .and_then(|f| f.dyn_into::<js_sys::Function>())
     {
         let _ = catch.call1(&promise, &lost);
     }

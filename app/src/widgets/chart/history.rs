@@ -320,9 +320,11 @@ pub fn install_annotations(store: LiveStore, clock: TimeView) {
                         .map(|notes| notes.iter().filter_map(Annotation::from_value).collect())
                         .unwrap_or_else(Vec::new);
                     store.annotations.maybe_update(|set| {
-                        notes
-                            .into_iter()
-                            .fold(false, |changed, note| set.upsert(note) || changed)
+                        let mut changed = false;
+                        for note in notes {
+                            changed |= set.upsert(note);
+                        }
+                        changed
                     });
                 }
                 Err(error) => leptos::logging::warn!("livedash: annotations unavailable: {error}"),

@@ -870,7 +870,7 @@ mod browser {
                 let newest = entries
                     .iter()
                     .filter_map(|e| e.dyn_into::<web_sys::IntersectionObserverEntry>().ok())
-                    .last();
+                    .next_back();
                 if let Some(entry) = newest {
                     visible.set(entry.is_intersecting());
                 }
