@@ -358,15 +358,17 @@ impl Reduction {
     /// are bridged: only gap markers break the line.
     pub fn path(&self) -> Vec<PathStep> {
         let mut steps = Vec::with_capacity(self.columns.len() * 2);
-        self.trace(false, |step| steps.push(step));
+        self.trace(false, &mut |step| steps.push(step));
         steps
     }
 
     /// [`Reduction::path`] a step at a time, handed to `visit` in order,
     /// with no list built: what a frame draws from. `stepped`: each value
     /// holds until the next vertex's time, then the line rises or falls to
-    /// it (an extra step at that time with the held value).
-    pub fn trace(&self, stepped: bool, mut visit: impl FnMut(PathStep)) {
+    /// it (an extra step at that time with the held value). `visit` is
+    /// `dyn`: one copy in the WASM bundle whatever the visitor (a call per
+    /// vertex costs nothing beside drawing it).
+    pub fn trace(&self, stepped: bool, visit: &mut dyn FnMut(PathStep)) {
         let mut pen_up = true;
         let mut held = 0.0;
         for column in &self.columns {

@@ -246,7 +246,7 @@ mod tests {
         let points = [(0, 5.0), (10, 7.0), (20, f64::NAN), (30, 3.0), (40, 1.0)];
         let steps = |stepped: bool| {
             let mut steps = Vec::new();
-            Reduction::from_points(&points, 0, 5, 10).trace(stepped, |step| steps.push(step));
+            Reduction::from_points(&points, 0, 5, 10).trace(stepped, &mut |step| steps.push(step));
             steps
         };
         let (line, move_to) = (

@@ -93,7 +93,7 @@ impl Interest {
     /// What several tabs need together: every channel any of them names, a
     /// channel filtered only when every tab on it filters it, and then to
     /// all the keys they name.
-    pub fn union<'a>(interests: impl IntoIterator<Item = &'a Interest>) -> Interest {
+    pub fn union(interests: &[&Interest]) -> Interest {
         let mut union = Interest::default();
         let mut unfiltered = BTreeSet::new();
         for interest in interests {

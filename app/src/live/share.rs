@@ -480,7 +480,7 @@ impl Share {
     /// visible).
     fn union(&self) -> Interest {
         let mine = (!self.hidden).then_some(&self.interest);
-        let visible: Vec<&Interest> = mine
+        let mut wanted: Vec<&Interest> = mine
             .into_iter()
             .chain(
                 self.peers
@@ -489,13 +489,12 @@ impl Share {
                     .map(|p| &p.interest),
             )
             .collect();
-        if visible.is_empty() {
-            Interest::union(
-                std::iter::once(&self.interest).chain(self.peers.values().map(|p| &p.interest)),
-            )
-        } else {
-            Interest::union(visible)
+        if wanted.is_empty() {
+            wanted = std::iter::once(&self.interest)
+                .chain(self.peers.values().map(|p| &p.interest))
+                .collect();
         }
+        Interest::union(&wanted)
     }
 
     fn all_hidden(&self) -> bool {

@@ -16,7 +16,7 @@
 use std::fmt::Write;
 
 use crate::{
-    chart::{format_value, percent_change, sparkline_path, Level, Threshold, Unit},
+    chart::{format_value, percent_change, sparkline_path, Level, Line, Threshold, Unit},
     dashboard::options,
     markdown::{parse, Block, Inline},
 };
@@ -70,13 +70,14 @@ impl Format {
     }
 }
 
-/// A stat: the newest of `points` (oldest first), its change since the
-/// first, and a sparkline. `changed` marks the value as just changed (it
+/// A stat: the newest of `line`'s points, its change since the oldest,
+/// and a sparkline (all empty without a line). `changed` marks the value as just changed (it
 /// is highlighted).
-pub fn stat(id: &str, points: &[(i64, f64)], format: Format, changed: bool) -> String {
-    let value = points.last().map(|(_, v)| *v);
-    let trend = match (points.first(), points.last()) {
-        (Some(first), Some(last)) if points.len() > 1 => percent_change(first.1, last.1),
+pub fn stat(id: &str, line: Option<&Line>, format: Format, changed: bool) -> String {
+    let mut points = line.into_iter().flat_map(Line::points);
+    let value = points.next_back().map(|p| p.value);
+    let trend = match (points.next(), value) {
+        (Some(first), Some(last)) => percent_change(first.value, last),
         _ => None,
     };
     let (trend_text, trend_class) = match trend {
@@ -95,7 +96,8 @@ pub fn stat(id: &str, points: &[(i64, f64)], format: Format, changed: bool) -> S
         escape(id),
         escape(&format.value(value)),
         escape(id),
-        sparkline_path(points, SPARK_WIDTH, SPARK_HEIGHT),
+        line.map(|line| sparkline_path(line, SPARK_WIDTH, SPARK_HEIGHT))
+            .unwrap_or_default(),
     )
 }
 
@@ -353,6 +355,10 @@ mod tests {
         decimals: 2,
     };
 
+    fn line(points: &[(i64, f64)]) -> Line {
+        Line::from_history(points, None, None, i64::MAX, usize::MAX)
+    }
+
     #[test]
     fn nothing_from_outside_is_markup() {
         let evil = "<img src=x onerror=alert(1)>\"'&";
@@ -370,7 +376,7 @@ mod tests {
         )
         .contains(escaped));
         assert!(gauge("g", evil, Some(1.0), (0.0, 2.0), COUNT).contains(escaped));
-        assert!(stat(evil, &[], COUNT, false).contains(escaped));
+        assert!(stat(evil, None, COUNT, false).contains(escaped));
         for html in [markdown(evil), bars("b", &[(evil.into(), 1.0)], &[], COUNT)] {
             assert!(!html.contains("<img"), "{html}");
         }
@@ -386,16 +392,21 @@ mod tests {
 
     #[test]
     fn a_stat_shows_its_newest_value_and_the_change_since_the_first() {
-        let html = stat("users", &[(0, 200.0), (1, 150.0), (2, 250.0)], COUNT, true);
+        let html = stat(
+            "users",
+            Some(&line(&[(0, 200.0), (1, 150.0), (2, 250.0)])),
+            COUNT,
+            true,
+        );
         assert!(
             html.contains("data-testid=\"users-value\">250</p>"),
             "{html}"
         );
         assert!(html.contains("value-card__trend--up\" data-testid=\"users-trend\" title=\"change since the start of the window\">▲ 25.0%"), "{html}");
         assert!(html.contains("value-card__value--changed"));
-        let html = stat("users", &[], COUNT, false);
+        let html = stat("users", None, COUNT, false);
         assert!(html.contains(">—</p>"), "{html}");
-        let down = stat("u", &[(0, 100.0), (1, 50.0)], COUNT, false);
+        let down = stat("u", Some(&line(&[(0, 100.0), (1, 50.0)])), COUNT, false);
         assert!(down.contains("▼ 50.0%"), "{down}");
     }
 

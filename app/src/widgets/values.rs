@@ -17,7 +17,7 @@
 
 use leptos::prelude::*;
 
-use super::chart::{feed, ChartLines, ChartQuery, ChartSpec};
+use super::chart::{feed, ChartLine, ChartLines, ChartQuery, ChartSpec};
 use crate::{
     dashboard::{options, Widget, WidgetKind},
     protocol::SeriesPoints,
@@ -26,6 +26,11 @@ use crate::{
 
 /// Series a bar or table widget shows by default.
 const DEFAULT_LIMIT: usize = 10;
+
+/// The first series (first in the legend): a stat's and a gauge's.
+fn first(lines: &ChartLines) -> Option<&ChartLine> {
+    lines.values().min_by_key(|l| l.colour)
+}
 
 /// The chart spec a widget's series are read with.
 pub fn spec_of(widget: &Widget) -> ChartSpec {
@@ -110,17 +115,9 @@ pub fn ValueCard(widget: Widget, initial: Vec<Vec<SeriesPoints>>) -> impl IntoVi
         let feed = feed::follow(StoredValue::new(spec_of(&widget)), &initial, None);
         let lines = feed.lines;
         let limit = options::whole(&widget, "limit").unwrap_or(DEFAULT_LIMIT);
-        // The first series' points (first in the legend): a stat's and a
-        // gauge's.
-        let points = Memo::new(move |_| {
-            lines.with(|l| {
-                l.values()
-                    .min_by_key(|l| l.colour)
-                    .map(|l| l.line.values())
-                    .unwrap_or_default()
-            })
+        let value = Memo::new(move |_| {
+            lines.with(|l| first(l).and_then(|l| l.line.points().next_back().map(|p| p.value)))
         });
-        let value = Memo::new(move |_| points.with(|p| p.last().map(|(_, v)| *v)));
         let range = (
             options::number(&widget, "min").unwrap_or(0.0),
             options::number(&widget, "max"),
@@ -132,11 +129,12 @@ pub fn ValueCard(widget: Widget, initial: Vec<Vec<SeriesPoints>>) -> impl IntoVi
         // and must be built once per change (a stat's highlight is decided
         // as it is built).
         let body = Memo::new(move |_| match kind {
-            WidgetKind::Stat => points.with(|p| {
-                let now = p.last().map(|(_, v)| *v);
+            WidgetKind::Stat => {
+                let now = value.get();
                 let before = shown.try_update_value(|s| s.replace(now)).flatten();
-                cards::stat(&id, p, format, before.is_some_and(|b| b != now))
-            }),
+                let changed = before.is_some_and(|b| b != now);
+                lines.with(|l| cards::stat(&id, first(l).map(|l| &l.line), format, changed))
+            }
             WidgetKind::Gauge => {
                 let now = value.get();
                 let max = range.1.unwrap_or_else(|| {

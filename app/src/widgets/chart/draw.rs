@@ -394,7 +394,7 @@ pub fn draw(
                 }
             };
             context.begin_path();
-            trace(reduction, &layout, ratio, stepped, |start, x, y| {
+            trace(reduction, &layout, ratio, stepped, &mut |start, x, y| {
                 if start {
                     close(ends);
                     context.move_to(x, y);
@@ -420,7 +420,7 @@ pub fn draw(
             &layout,
             ratio,
             stepped && !points,
-            |start, x, y| {
+            &mut |start, x, y| {
                 if points {
                     dots.push((x, y));
                 } else if start {
@@ -548,10 +548,10 @@ fn trace(
     layout: &Layout,
     ratio: f64,
     stepped: bool,
-    mut visit: impl FnMut(bool, f64, f64),
+    visit: &mut dyn FnMut(bool, f64, f64),
 ) {
     let px = |v: f64| (v * ratio).round();
-    reduction.trace(stepped, |step| {
+    reduction.trace(stepped, &mut |step| {
         let (start, vertex) = match step {
             PathStep::MoveTo(vertex) => (true, vertex),
             PathStep::LineTo(vertex) => (false, vertex),

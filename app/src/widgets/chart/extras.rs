@@ -33,12 +33,14 @@ pub struct Extras {
     pub note_slot: NodeRef<leptos::html::Div>,
 }
 
+/// What a load of the table or the form brings: its mounted view (kept
+/// alive while the chart lives), or nothing when it could not come.
+pub type Loading = std::pin::Pin<Box<dyn std::future::Future<Output = Option<Box<dyn Any>>>>>;
+
 /// Mounts what `load` brings the first time `wanted` holds, and keeps it
 /// until the chart goes (a load that fails is tried again next time).
-pub fn mount_when<F>(wanted: impl Fn() -> bool + 'static, load: impl Fn() -> F + 'static)
-where
-    F: std::future::Future<Output = Option<Box<dyn Any>>> + 'static,
-{
+/// Boxed: one copy in the WASM bundle for the table and the form.
+pub fn mount_when(wanted: Box<dyn Fn() -> bool>, load: Box<dyn Fn() -> Loading>) {
     let mounted = StoredValue::new_local(None::<Box<dyn Any>>);
     let asked = StoredValue::new(false);
     Effect::new(move |_| {

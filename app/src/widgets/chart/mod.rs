@@ -416,10 +416,13 @@ pub fn TimeSeriesChart(
             table_slot,
             note_slot,
         };
-        extras::mount_when(move || table.get(), move || extras::load_table(extras));
         extras::mount_when(
-            move || note_at.with(Option::is_some),
-            move || extras::load_note_form(extras),
+            Box::new(move || table.get()),
+            Box::new(move || Box::pin(extras::load_table(extras))),
+        );
+        extras::mount_when(
+            Box::new(move || note_at.with(Option::is_some)),
+            Box::new(move || Box::pin(extras::load_note_form(extras))),
         );
     }
 
