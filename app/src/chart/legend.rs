@@ -20,6 +20,8 @@
 use std::cmp::Ordering;
 use std::collections::BTreeSet;
 
+use super::Line;
+
 /// A series' figures over a range, of its finite points.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct SeriesStats {
@@ -35,44 +37,43 @@ pub struct SeriesStats {
     pub count: usize,
 }
 
-/// The figures of `points` (sorted by time) within `from..=to`, both ends
-/// included, as both are drawn; `None` when no finite point is there (or
-/// `from > to`).
-pub fn stats(points: &[(i64, f64)], from: i64, to: i64) -> Option<SeriesStats> {
-    let start = points.partition_point(|&(ts, _)| ts < from);
-    let end = points.partition_point(|&(ts, _)| ts <= to);
-    // Points out of order can make `start` pass `end`; that holds nothing.
-    let visible = points.get(start..end).unwrap_or_default();
-    let mut values = visible
-        .iter()
-        .map(|&(_, value)| value)
-        .filter(|v| v.is_finite());
-    let first = values.next()?;
-    let mut figures = SeriesStats {
-        min: first,
-        max: first,
-        mean: 0.0,
-        last: first,
-        count: 1,
-    };
-    let mut sum = first;
-    for value in values {
-        figures.min = figures.min.min(value);
-        figures.max = figures.max.max(value);
-        figures.last = value;
-        figures.count += 1;
-        sum += value;
+/// The figures of `line`'s points within `from..=to`, both ends included,
+/// as both are drawn; `None` when no finite point is there (or
+/// `from > to`). Read in place: a legend asks on every frame.
+pub fn stats(line: &Line, from: i64, to: i64) -> Option<SeriesStats> {
+    let parts = line.slices_within(from, to);
+    let mut figures: Option<SeriesStats> = None;
+    let mut sum = 0.0;
+    for part in parts {
+        for point in part.iter().filter(|p| p.value.is_finite()) {
+            let value = point.value;
+            sum += value;
+            let figures = figures.get_or_insert(SeriesStats {
+                min: value,
+                max: value,
+                mean: 0.0,
+                last: value,
+                count: 0,
+            });
+            figures.min = figures.min.min(value);
+            figures.max = figures.max.max(value);
+            figures.last = value;
+            figures.count += 1;
+        }
     }
+    let mut figures = figures?;
     let count = figures.count as f64;
     figures.mean = if sum.is_finite() {
         sum / count
     } else {
         // Values near f64::MAX overflow their sum, not their mean.
-        visible
-            .iter()
-            .filter(|(_, value)| value.is_finite())
-            .map(|(_, value)| value / count)
-            .sum()
+        let mut mean = 0.0;
+        for part in parts {
+            for point in part.iter().filter(|p| p.value.is_finite()) {
+                mean += point.value / count;
+            }
+        }
+        mean
     };
     Some(figures)
 }

@@ -220,9 +220,12 @@ impl Line {
         super::style::gap_after_by(self.points.len(), |i| self.points[i].ts, self.step_ms)
     }
 
-    /// The points as `(ts, value)` pairs, oldest first.
-    pub fn values(&self) -> Vec<(i64, f64)> {
-        self.points.iter().map(|p| (p.ts, p.value)).collect()
+    /// The points within `from..=to`, oldest first, as
+    /// [`Line::slices_near`] gives them (two binary searches).
+    pub fn slices_within(&self, from: i64, to: i64) -> [&[LinePoint]; 2] {
+        let [a, b] = self.slices_after(from.saturating_sub(1));
+        let cut = |part: &'_ [LinePoint]| part.partition_point(|p| p.ts <= to);
+        [&a[..cut(a)], &b[..cut(b)]]
     }
 
     /// How many points it holds.
@@ -389,7 +392,15 @@ mod tests {
             60_000,
             10,
         );
-        assert_eq!(line.values(), [(1, 1.0), (3, 3.0)]);
+        let within = |from, to| {
+            let [a, b] = line.slices_within(from, to);
+            a.iter().chain(b).map(LinePoint::pair).collect::<Vec<_>>()
+        };
+        assert_eq!(within(i64::MIN, i64::MAX), [(1, 1.0), (3, 3.0)]);
+        assert_eq!(within(2, 3), [(3, 3.0)]);
+        assert_eq!(within(0, 1), [(1, 1.0)]);
+        assert_eq!(within(2, 2), []);
+        assert_eq!(within(3, 1), []);
         assert!(!Line::new(None, 1, 1).push(0, f64::NEG_INFINITY));
     }
 }

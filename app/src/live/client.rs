@@ -275,15 +275,20 @@ fn carry_out(driver: &Rc<Driver>, effect: ShareEffect) {
         ShareEffect::StealLock => request_lock(driver, true),
         ShareEffect::CatchUp { id, request } => {
             let weak = Rc::downgrade(driver);
-            poll_once(&request, 0.0, None, move |reply| {
-                if let Some(driver) = weak.upgrade() {
-                    let input = match reply {
-                        Some(reply) => ShareInput::CaughtUp { id, reply },
-                        None => ShareInput::CatchUpFailed { id },
-                    };
-                    dispatch(&driver, input);
-                }
-            });
+            poll_once(
+                &request,
+                0.0,
+                None,
+                Box::new(move |reply| {
+                    if let Some(driver) = weak.upgrade() {
+                        let input = match reply {
+                            Some(reply) => ShareInput::CaughtUp { id, reply },
+                            None => ShareInput::CatchUpFailed { id },
+                        };
+                        dispatch(&driver, input);
+                    }
+                }),
+            );
         }
         ShareEffect::Warn(text) => leptos::logging::warn!("{text}"),
     }

@@ -75,12 +75,17 @@ impl Connection {
                 return;
             }
         };
-        poll_once(request, timeout_s, signal, move |reply| {
-            report(match reply {
-                Some(reply) => Report::PollAnswered(reply),
-                None => Report::PollFailed,
-            });
-        });
+        poll_once(
+            request,
+            timeout_s,
+            signal,
+            Box::new(move |reply| {
+                report(match reply {
+                    Some(reply) => Report::PollAnswered(reply),
+                    None => Report::PollFailed,
+                });
+            }),
+        );
     }
 
     /// Closes the connection; it reports nothing more (but an aborted poll).
@@ -240,12 +245,13 @@ fn open_ws(report: Reporter) -> Option<Connection> {
 }
 
 /// Makes one poll request for `request` and hands its answer (`None`: it
-/// failed or was aborted) to `done`.
+/// failed or was aborted) to `done` (boxed: one copy of the request in the
+/// WASM bundle for both callers).
 pub(crate) fn poll_once(
     request: &Subscription,
     timeout_s: f64,
     signal: Option<web_sys::AbortSignal>,
-    done: impl FnOnce(Option<PollReply>) + 'static,
+    done: Box<dyn FnOnce(Option<PollReply>)>,
 ) {
     let mut url = format!(
         "/api/realtime/poll?{}&timeout={timeout_s}",

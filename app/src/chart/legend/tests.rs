@@ -21,6 +21,12 @@ fn row(label: &str, last: Option<f64>) -> LegendRow {
     }
 }
 
+/// A line of `points` (those not finite, or older than one before them,
+/// are left out as a line leaves them out).
+fn line(points: &[(i64, f64)]) -> Line {
+    Line::from_history(points, None, None, i64::MAX, usize::MAX)
+}
+
 fn labels(rows: &[LegendRow]) -> Vec<&str> {
     rows.iter().map(|row| row.label.as_str()).collect()
 }
@@ -28,7 +34,7 @@ fn labels(rows: &[LegendRow]) -> Vec<&str> {
 #[test]
 fn stats_cover_the_visible_range_both_ends_included() {
     let points = [(0, 9.0), (1, 5.0), (3, 1.0), (4, 3.0), (9, 100.0)];
-    let figures = stats(&points, 1, 4).unwrap();
+    let figures = stats(&line(&points), 1, 4).unwrap();
     assert_eq!(
         figures,
         SeriesStats {
@@ -39,7 +45,7 @@ fn stats_cover_the_visible_range_both_ends_included() {
             count: 3
         }
     );
-    assert_eq!(stats(&points, i64::MIN, i64::MAX).unwrap().count, 5);
+    assert_eq!(stats(&line(&points), i64::MIN, i64::MAX).unwrap().count, 5);
 }
 
 #[test]
@@ -51,26 +57,33 @@ fn stats_skip_values_that_are_not_finite() {
         (4, 2.0),
         (5, f64::NAN),
     ];
-    let figures = stats(&points, 0, 10).unwrap();
+    let figures = stats(&line(&points), 0, 10).unwrap();
     assert_eq!((figures.min, figures.max, figures.last), (2.0, 4.0, 2.0));
     assert_eq!((figures.mean, figures.count), (3.0, 2));
-    assert_eq!(stats(&[(1, f64::NAN), (2, f64::NEG_INFINITY)], 0, 10), None);
+    assert_eq!(
+        stats(&line(&[(1, f64::NAN), (2, f64::NEG_INFINITY)]), 0, 10),
+        None
+    );
 }
 
 #[test]
 fn stats_of_nothing_in_range_are_none() {
     let points = [(10, 1.0), (20, 2.0)];
-    assert_eq!(stats(&[], 0, 100), None);
-    assert_eq!(stats(&points, 11, 19), None, "between points");
-    assert_eq!(stats(&points, 21, 100), None, "after the last");
-    assert_eq!(stats(&points, -5, 9), None, "before the first");
-    assert_eq!(stats(&points, 20, 10), None, "a backwards range");
-    assert_eq!(stats(&[(20, 1.0), (10, 2.0)], 15, 15), None, "unsorted");
+    assert_eq!(stats(&line(&[]), 0, 100), None);
+    assert_eq!(stats(&line(&points), 11, 19), None, "between points");
+    assert_eq!(stats(&line(&points), 21, 100), None, "after the last");
+    assert_eq!(stats(&line(&points), -5, 9), None, "before the first");
+    assert_eq!(stats(&line(&points), 20, 10), None, "a backwards range");
+    assert_eq!(
+        stats(&line(&[(20, 1.0), (10, 2.0)]), 15, 15),
+        None,
+        "unsorted"
+    );
 }
 
 #[test]
 fn stats_of_a_single_point_are_that_point() {
-    let figures = stats(&[(5, -2.5)], 5, 5).unwrap();
+    let figures = stats(&line(&[(5, -2.5)]), 5, 5).unwrap();
     assert_eq!((figures.min, figures.max, figures.mean), (-2.5, -2.5, -2.5));
     assert_eq!((figures.last, figures.count), (-2.5, 1));
 }
@@ -78,7 +91,7 @@ fn stats_of_a_single_point_are_that_point() {
 #[test]
 fn the_mean_of_huge_values_does_not_overflow() {
     let points = [(1, f64::MAX), (2, f64::MAX)];
-    assert_eq!(stats(&points, 0, 10).unwrap().mean, f64::MAX);
+    assert_eq!(stats(&line(&points), 0, 10).unwrap().mean, f64::MAX);
 }
 
 #[test]

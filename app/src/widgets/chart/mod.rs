@@ -81,8 +81,8 @@ use leptos::prelude::*;
 
 use crate::{
     chart::{
-        format_value, sort_stable, stats, tooltip_rows, ChartStyle, Line, Stacking, Threshold,
-        TimeRange, TooltipMode, TooltipSeries, Unit, Visibility,
+        format_value, sort_stable, stats, tooltip_rows, ChartStyle, Line, LinePoint, Stacking,
+        Threshold, TimeRange, TooltipMode, TooltipSeries, Unit, Visibility,
     },
     protocol::SeriesKey,
     ui::{LiveStore, TimeControl},
@@ -386,8 +386,7 @@ pub fn TimeSeriesChart(
                 .into_iter()
                 .filter_map(|position| lines.0.get(position))
                 .map(|l| {
-                    let values = l.line.values();
-                    let stats = stats(&values, from, to);
+                    let stats = stats(&l.line, from, to);
                     (l.key.clone(), l.label.clone(), l.colour, stats)
                 })
                 .collect::<Vec<_>>()
@@ -430,18 +429,29 @@ pub fn TimeSeriesChart(
     let tooltip_at = move |ts: i64| {
         lines.with(|lines| {
             visibility.with(|visible| {
+                let (from, to) = time.range.get_untracked().resolve(time.now.get_untracked());
+                // Near enough: two columns of an 800-pixel chart.
+                let reach = ((to - from) / 400).max(1_000);
+                // Each series' points within reach: a pointer move costs
+                // what is near it, not what the lines hold.
                 let series: Vec<OwnedSeries> = lines
                     .values()
                     .filter(|l| visible.is_visible(&l.key))
-                    .map(|l| (l.key.clone(), l.label.clone(), l.line.values()))
+                    .map(|l| {
+                        let [a, b] = l
+                            .line
+                            .slices_within(ts.saturating_sub(reach), ts.saturating_add(reach));
+                        let mut near = Vec::with_capacity(a.len() + b.len());
+                        for part in [a, b] {
+                            near.extend(part.iter().map(LinePoint::pair));
+                        }
+                        (l.key.clone(), l.label.clone(), near)
+                    })
                     .collect();
                 let borrowed: Vec<TooltipSeries> = series
                     .iter()
                     .map(|(k, l, p)| (k.as_str(), l.as_str(), p.as_slice()))
                     .collect();
-                let (from, to) = time.range.get_untracked().resolve(time.now.get_untracked());
-                // Near enough: two columns of an 800-pixel chart.
-                let reach = ((to - from) / 400).max(1_000);
                 tooltip_rows(&borrowed, ts, reach, mode.get(), pointer_value.get())
             })
         })
