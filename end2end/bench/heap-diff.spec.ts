@@ -2,10 +2,15 @@
 // accumulates while it runs. Two heap snapshots (CDP HeapProfiler, after a
 // forced collection) of a 50-widget dashboard taking 2,000 points a
 // second, `LIVEDASH_HEAP_MINUTES` apart (default 3); prints the object
-// kinds whose count or size grew most. Run with
+// kinds whose count or size grew most, and a line a minute with the JS
+// heap (after a forced collection) and the DOM nodes. Run with
 // `npx playwright test --config bench/playwright.config.ts heap-diff`.
 // With a page built by `cargo leptos build --release --lib-features
-// heap-count` it also prints the Rust heap's count a minute.
+// heap-count` the line also holds the Rust heap's count and the WASM
+// memory. `LIVEDASH_HEAP_KIND=charts` makes every widget a chart (default:
+// stats and charts in turn), `LIVEDASH_HEAP_RATE` sets the points a
+// second into all of them (default 2,000), `LIVEDASH_HEAP_RANGE` the
+// dashboard's live range (default 1m).
 import { test } from '@playwright/test';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -17,6 +22,12 @@ const MINUTES = Number(process.env.LIVEDASH_HEAP_MINUTES ?? '3');
 // Seconds before the first snapshot: the page's bounded buffers (a
 // minute of points per line, two of samples to replay) fill in this time.
 const WARM_UP_S = Number(process.env.LIVEDASH_HEAP_WARM_UP_S ?? '150');
+const CHARTS_ONLY = process.env.LIVEDASH_HEAP_KIND === 'charts';
+const RATE = Number(process.env.LIVEDASH_HEAP_RATE ?? '2000');
+const RANGE = process.env.LIVEDASH_HEAP_RANGE ?? '1m';
+// Points a request, and requests a second: at least one point a series.
+const PER_BATCH = Math.max(WIDGETS, Math.round(RATE / 20));
+const BATCH_GAP_MS = (1_000 * PER_BATCH) / RATE;
 
 interface Snapshot {
   snapshot: { meta: { node_fields: string[]; node_types: (string | string[])[] } };
@@ -54,7 +65,7 @@ test('what a running dashboard page accumulates', async ({ page }) => {
   try {
     const widgets = Array.from({ length: WIDGETS }, (_, i) => ({
       id: `w${i}`,
-      type: i % 2 ? 'timeseries' : 'stat',
+      type: CHARTS_ONLY || i % 2 ? 'timeseries' : 'stat',
       title: `Series ${i}`,
       grid: { x: (i % 6) * 2, y: Math.floor(i / 6) * 3, w: 2, h: 3 },
       series: [{ selector: `heap_value{n="${i}"}` }],
@@ -63,21 +74,21 @@ test('what a running dashboard page accumulates', async ({ page }) => {
     await fetch(`${server.url}/api/dashboards/heap`, {
       method: 'PUT',
       headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ version: 1, id: 'heap', title: 'Heap', time: { range: '1m' }, widgets }),
+      body: JSON.stringify({ version: 1, id: 'heap', title: 'Heap', time: { range: RANGE }, widgets }),
     });
-    // 2,000 points a second into the 50 series, for as long as the test runs.
+    // RATE points a second into the 50 series, for as long as the test runs.
     const feed = (async () => {
       let clock = Date.now();
       while (running) {
         clock = Math.max(clock + 2, Date.now());
-        const batch = Array.from({ length: 100 }, (_, k) => ({
+        const batch = Array.from({ length: PER_BATCH }, (_, k) => ({
           name: 'heap_value',
           labels: { n: String(k % WIDGETS) },
           value: Math.random() * 100,
           ts: clock + Math.floor(k / WIDGETS),
         }));
         await fetch(`${server.url}/api/ingest`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(batch) });
-        await new Promise((r) => setTimeout(r, 50));
+        await new Promise((r) => setTimeout(r, BATCH_GAP_MS));
       }
     })();
     await page.goto(`${server.url}/d/heap`);
@@ -98,13 +109,20 @@ test('what a running dashboard page accumulates', async ({ page }) => {
     // Rust heap: a line a minute then tells a heap that grows from a WASM
     // memory that grows under a steady heap (peaks).
     const heap = async (label: string) => {
-      const counts = await page.evaluate(() => (window as { livedashHeap?: () => number[] }).livedashHeap?.());
-      if (!counts) return;
-      const [live, peak, largest, allocations, memory] = counts;
       const kib = (b: number) => `${(b / 1024).toFixed(1)} KiB`;
+      await cdp.send('HeapProfiler.collectGarbage');
+      const js = (await cdp.send('Runtime.getHeapUsage')).usedSize;
+      const nodes = await page.evaluate(() => document.getElementsByTagName('*').length);
+      const dom = `JS heap ${kib(js)}, ${nodes} DOM nodes`;
+      const counts = await page.evaluate(() => (window as { livedashHeap?: () => number[] }).livedashHeap?.());
+      if (!counts) {
+        console.log(`${label}: ${dom}`);
+        return;
+      }
+      const [live, peak, largest, allocations, memory] = counts;
       console.log(
         `${label}: Rust heap ${kib(live)}, peak since the last line ${kib(peak)}, largest allocation ${kib(largest)}, ` +
-          `${allocations} allocations, WASM memory ${(memory / 1048576).toFixed(1)} MiB`,
+          `${allocations} allocations, WASM memory ${(memory / 1048576).toFixed(1)} MiB, ${dom}`,
       );
     };
     await heap('start');
