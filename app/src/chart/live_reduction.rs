@@ -46,18 +46,12 @@ pub struct ReduceTo {
 impl LiveReduction {
     /// `line` reduced as `to` says.
     pub fn new(line: &Line, to: ReduceTo) -> Self {
-        let ReduceTo {
-            gap_ms,
-            from,
-            width,
-            column_ms,
-        } = to;
-        let mut reducer = Reducer::new(gap_ms, from, width, column_ms);
+        let mut reducer = Reducer::new(to.gap_ms, to.from, to.width, to.column_ms);
         // The window starts at the column holding `from`: from the point
         // before that column on, so a gap into the window is seen.
         push(
             &mut reducer,
-            line.slices_near(from.saturating_sub(column_ms)),
+            line.slices_near(to.from.saturating_sub(to.column_ms)),
         );
         Self {
             line: line.id(),
@@ -89,20 +83,14 @@ impl LiveReduction {
     }
 
     fn resume(&mut self, line: &Line, to: ReduceTo) -> bool {
-        let ReduceTo {
-            gap_ms,
-            from,
-            width,
-            column_ms,
-        } = to;
-        let column_ms = column_ms.max(1);
-        let start = from.div_euclid(column_ms).saturating_mul(column_ms);
+        let column_ms = to.column_ms.max(1);
+        let start = to.from.div_euclid(column_ms).saturating_mul(column_ms);
         if line.id() != self.line
             || self.reducer.column_ms() != column_ms
-            || self.reducer.width() != width.max(1)
+            || self.reducer.width() != to.width.max(1)
             || start < self.reducer.window().0
-            || !self.reducer.set_gap(gap_ms)
-            || self.reducer.shift_to(from).is_err()
+            || !self.reducer.set_gap(to.gap_ms)
+            || self.reducer.shift_to(to.from).is_err()
         {
             return false;
         }

@@ -30,6 +30,8 @@ pub fn sparkline_path(line: &Line, width: f64, height: f64) -> String {
         width: SPARK_COLUMNS + 1,
         column_ms: column_ms_for(span_ms + 1, SPARK_COLUMNS),
     };
+    // The charts' reduction, made once and kept nowhere: a stat redraws
+    // its sparkline whole, and this is the reducer the page already has.
     let mut kept = LiveReduction::new(line, to);
     let reduction = kept.reduction();
     let (low, high) = reduction
